@@ -1,0 +1,1 @@
+"""Shared pytest configuration: fixtures live in tests/support so the demo can reuse them."""
