@@ -1,0 +1,117 @@
+"""`ecr-cleanup`: preview a policy offline, plan it against live ECR, or run it.
+
+Exit status: 0 success, 1 an AWS failure (including images that could not be deleted),
+2 an invalid policy or input (the message goes to stderr and nothing is touched).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from .cleanup import InMemoryRegistry, Registry, RegistryError, run_cleanup
+from .ecr import EcrRegistry
+from .inventory import InputError, load_image_files, parse_time
+from .policy import Policy, PolicyError, parse_policy
+from .report import RunReport, to_json, to_table
+
+__all__ = ["EXIT_AWS", "EXIT_INVALID", "EXIT_OK", "load_policy", "main"]
+
+EXIT_OK = 0
+EXIT_AWS = 1
+EXIT_INVALID = 2
+
+
+def load_policy(path: Path | str) -> Policy:
+    """Read and validate a JSON policy file; problems raise `PolicyError` or `InputError`."""
+    try:
+        with open(path, "rb") as handle:
+            document = json.load(handle)
+    except OSError as error:
+        raise InputError(f"{path}: {error.strerror or error}") from None
+    except json.JSONDecodeError as error:
+        raise InputError(f"{path}: not valid JSON: {error}") from None
+    return parse_policy(document)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ecr-cleanup",
+        description="Delete the ECR images a policy no longer needs; preview and plan before you run.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--policy", required=True, type=Path, help="the JSON policy document")
+        sub.add_argument(
+            "--now",
+            type=lambda text: parse_time(text, "--now"),
+            help="the instant ages are measured from (ISO 8601); default: the current time",
+        )
+        sub.add_argument(
+            "--format",
+            choices=("table", "json"),
+            help="output format; default: table on a terminal, json otherwise",
+        )
+        return sub
+
+    preview = command("preview", "Evaluate a policy offline against saved `aws ecr describe-images` output.")
+    preview.add_argument(
+        "--images",
+        required=True,
+        action="append",
+        type=Path,
+        metavar="FILE",
+        help="output of `aws ecr describe-images` (repeat for more repositories or pages)",
+    )
+    plan = command("plan", "Read live ECR and show what a run would delete; deletes nothing.")
+    plan.add_argument("--region", help="AWS region; default: boto3's configuration")
+    run = command("run", "Read live ECR and delete what the policy selects.")
+    run.add_argument("--region", help="AWS region; default: boto3's configuration")
+    run.add_argument("--dry-run", action="store_true", help="plan and report, but call no delete API")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int:
+    out = stdout or sys.stdout
+    args = _parser().parse_args(argv)
+    now: datetime = args.now or datetime.now(UTC)
+    try:
+        policy = load_policy(args.policy)
+        registry: Registry
+        if args.command == "preview":
+            registry = InMemoryRegistry(load_image_files(args.images))
+            mode = "preview"
+        else:
+            registry = EcrRegistry(region=args.region)
+            mode = {"plan": "plan", "run": "dry-run" if args.dry_run else "run"}[args.command]
+        outcomes = run_cleanup(registry, policy, now, execute=mode == "run")
+    except (PolicyError, InputError) as error:
+        print(f"ecr-cleanup: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    except RegistryError as error:
+        print(f"ecr-cleanup: {error}", file=sys.stderr)
+        return EXIT_AWS
+
+    report = RunReport(now=now, mode=mode, outcomes=outcomes)
+    output_format = args.format or ("table" if out.isatty() else "json")
+    try:
+        if output_format == "json":
+            json.dump(to_json(report), out, indent=2)
+            out.write("\n")
+        else:
+            out.write(to_table(report))
+        out.flush()
+    except BrokenPipeError:
+        sys.stderr.close()
+    failed = [outcome for outcome in outcomes if outcome.failed]
+    for outcome in failed:
+        problem = outcome.error or f"{len(outcome.failures)} images could not be deleted"
+        print(f"ecr-cleanup: {outcome.repository}: {problem}", file=sys.stderr)
+    return EXIT_AWS if failed else EXIT_OK

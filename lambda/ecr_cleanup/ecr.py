@@ -1,0 +1,101 @@
+"""The only module that talks to Amazon ECR.
+
+Reads page at ECR's maximum page size (1000), deletes by digest in batches of at most 100 (the
+BatchDeleteImage limit), and lets botocore retry throttling in adaptive mode so that a busy account
+slows a run down instead of failing it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .cleanup import DeleteFailure, DeleteResult, RegistryError
+from .inventory import InputError, image_from_detail
+from .plan import Image
+
+__all__ = ["DELETE_BATCH_SIZE", "PAGE_SIZE", "EcrRegistry", "client_config"]
+
+PAGE_SIZE = 1000
+DELETE_BATCH_SIZE = 100
+RETRY_ATTEMPTS = 20
+
+
+def client_config() -> Config:
+    return Config(
+        retries={"mode": "adaptive", "max_attempts": RETRY_ATTEMPTS}, user_agent_extra="ecr-cleanup"
+    )
+
+
+class EcrRegistry:
+    """ECR through a boto3 client; the client comes from boto3's normal configuration by default."""
+
+    def __init__(self, client: Any = None, *, region: str | None = None) -> None:
+        if client is None:
+            try:
+                client = boto3.client("ecr", region_name=region, config=client_config())
+            except BotoCoreError as error:
+                raise RegistryError(f"cannot reach ECR: {error}") from error
+        self.client = client
+
+    def repositories(self) -> Iterator[str]:
+        try:
+            pages = self.client.get_paginator("describe_repositories").paginate(
+                PaginationConfig={"PageSize": PAGE_SIZE}
+            )
+            for page in pages:
+                for repository in page["repositories"]:
+                    yield repository["repositoryName"]
+        except (ClientError, BotoCoreError) as error:
+            raise RegistryError(f"listing repositories failed: {_describe(error)}") from error
+
+    def images(self, repository: str) -> list[Image]:
+        images = []
+        try:
+            pages = self.client.get_paginator("describe_images").paginate(
+                repositoryName=repository, PaginationConfig={"PageSize": PAGE_SIZE}
+            )
+            for page in pages:
+                for detail in page["imageDetails"]:
+                    images.append(image_from_detail(detail, f"{repository}: imageDetails[]"))
+        except (ClientError, BotoCoreError) as error:
+            raise RegistryError(f"{repository}: describing images failed: {_describe(error)}") from error
+        except InputError as error:
+            raise RegistryError(f"{repository}: unexpected image description: {error}") from error
+        return images
+
+    def delete(self, repository: str, digests: Sequence[str]) -> DeleteResult:
+        """Delete by digest, oldest batch first. An image that is already gone counts as deleted."""
+        deleted: list[str] = []
+        failures: list[DeleteFailure] = []
+        for start in range(0, len(digests), DELETE_BATCH_SIZE):
+            batch = digests[start : start + DELETE_BATCH_SIZE]
+            try:
+                response = self.client.batch_delete_image(
+                    repositoryName=repository, imageIds=[{"imageDigest": digest} for digest in batch]
+                )
+            except (ClientError, BotoCoreError) as error:
+                message = _describe(error)
+                code = error.response["Error"]["Code"] if isinstance(error, ClientError) else "ClientError"
+                failures.extend(DeleteFailure(digest, code, message) for digest in batch)
+                continue
+            deleted.extend(image["imageDigest"] for image in response.get("imageIds", []))
+            for failure in response.get("failures", []):
+                digest = failure.get("imageId", {}).get("imageDigest", "")
+                code = failure.get("failureCode", "Unknown")
+                if code == "ImageNotFound":
+                    deleted.append(digest)
+                else:
+                    failures.append(DeleteFailure(digest, code, failure.get("failureReason", "")))
+        return DeleteResult(tuple(dict.fromkeys(deleted)), tuple(failures))
+
+
+def _describe(error: ClientError | BotoCoreError) -> str:
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        return f"{details.get('Code', 'ClientError')}: {details.get('Message', '')}".rstrip(": ")
+    return str(error)

@@ -1,0 +1,184 @@
+"""Lambda handlers of the state machine: list the repositories, clean one repository, summarise.
+
+The policy travels in each event (the state machine definition embeds it), never in environment
+variables. Results stay small (counts, bytes, a few failures) so that the Map state's output stays
+far below Step Functions' 256 KB payload limit; the image-by-image record goes to the function's log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from .cleanup import Registry, clean_repository, selected_repositories
+from .ecr import EcrRegistry
+from .inventory import parse_time
+from .plan import Decision
+from .policy import Policy, parse_policy
+from .report import format_time, human_bytes
+
+__all__ = ["InvalidInput", "cleanup_repository", "list_repositories", "summarise"]
+
+logger = logging.getLogger("ecr_cleanup")
+logger.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
+
+MAX_FAILURES_REPORTED = 10
+EXECUTION_INPUT_FIELDS = ("dry_run",)
+
+
+class InvalidInput(ValueError):
+    """The execution input or a handler event is malformed; nothing was touched."""
+
+
+def _registry() -> Registry:
+    return EcrRegistry()
+
+
+def list_repositories(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
+    """Validate the policy and the execution input, and list the repositories this run visits."""
+    policy = parse_policy(event.get("policy"))
+    now = _now(event)
+    dry_run = bool(_flag(event, "dry_run", "dry_run")) or _execution_dry_run(event.get("input"))
+    repositories = selected_repositories(policy, _registry().repositories())
+    logger.info(
+        json.dumps({"event": "repositories", "count": len(repositories), "dry_run": dry_run, "now": now})
+    )
+    return {"now": now, "dry_run": dry_run, "repositories": repositories}
+
+
+def cleanup_repository(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
+    """Plan one repository and, unless this is a dry run, delete what the plan says."""
+    policy: Policy = parse_policy(event.get("policy"))
+    repository = event.get("repository")
+    if not isinstance(repository, str) or not repository:
+        raise InvalidInput("repository: required, the name of one repository")
+    if event.get("now") is None:
+        raise InvalidInput("now: required, the run's instant in ISO 8601 (the execution start time)")
+    now = parse_time(event["now"], "now")
+    dry_run = _flag(event, "dry_run", "dry_run")
+    if dry_run is None:
+        raise InvalidInput("dry_run: required, true or false")
+
+    outcome = clean_repository(_registry(), policy, repository, now, execute=not dry_run)
+    plan = outcome.plan
+    assert plan is not None
+    deleted = set(outcome.deleted)
+    for decision in plan.delete + plan.deferred:
+        image = decision.image
+        action = "deleted" if image.digest in deleted else decision.action.value
+        if action == "delete" and dry_run:
+            action = "would delete"
+        logger.info(
+            json.dumps(
+                {
+                    "event": "image",
+                    "repository": repository,
+                    "action": action,
+                    "digest": image.digest,
+                    "tags": list(image.tags),
+                    "pushed_at": format_time(image.pushed_at),
+                    "size": image.size,
+                    "reason": decision.reason,
+                }
+            )
+        )
+    result = {
+        "repository": repository,
+        "status": "failed" if outcome.failures else "ok",
+        "dry_run": dry_run,
+        "images": plan.images,
+        "delete": len(plan.delete),
+        "deleted": len(outcome.deleted),
+        "deferred": len(plan.deferred),
+        "kept": len(plan.keep),
+        "bytes": plan.bytes if dry_run else _bytes(plan.delete, deleted),
+        "failures": [
+            {"digest": failure.digest, "code": failure.code, "message": failure.message}
+            for failure in outcome.failures[:MAX_FAILURES_REPORTED]
+        ],
+    }
+    logger.info(json.dumps({"event": "repository", **result}))
+    return result
+
+
+def summarise(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
+    """Totals of a run, and the repositories that failed with their reasons."""
+    results = event.get("results")
+    if not isinstance(results, list):
+        raise InvalidInput("results: required, the list of per-repository results")
+    dry_run = bool(event.get("dry_run"))
+    failed = [result for result in results if result.get("status") != "ok"]
+    totals = {
+        key: sum(int(result.get(key) or 0) for result in results)
+        for key in ("images", "delete", "deleted", "deferred", "bytes")
+    }
+    verb = "would delete" if dry_run else "deleted"
+    count = totals["delete"] if dry_run else totals["deleted"]
+    message = (
+        f"{'Dry run: ' if dry_run else ''}{verb} {count} of {totals['images']} images "
+        f"({human_bytes(totals['bytes'])}) in {len(results)} repositories"
+    )
+    if failed:
+        reasons = "; ".join(f"{result.get('repository')}: {_failure_reason(result)}" for result in failed)
+        message += f"; {len(failed)} failed: {reasons}"
+    summary = {
+        "now": event.get("now"),
+        "dry_run": dry_run,
+        "repositories": len(results),
+        "failed": [result.get("repository") for result in failed],
+        "failed_count": len(failed),
+        **totals,
+        "message": message,
+    }
+    logger.info(json.dumps({"event": "summary", **summary}))
+    return summary
+
+
+def _bytes(decisions: Sequence[Decision], digests: set[str]) -> int:
+    return sum(decision.image.size for decision in decisions if decision.image.digest in digests)
+
+
+def _failure_reason(result: Mapping[str, Any]) -> str:
+    error = result.get("error")
+    if isinstance(error, Mapping):
+        cause = error.get("Cause")
+        try:
+            decoded = json.loads(cause) if isinstance(cause, str) else None
+        except json.JSONDecodeError:
+            decoded = None
+        if isinstance(decoded, dict) and "errorMessage" in decoded:
+            return f"{decoded.get('errorType', error.get('Error'))}: {decoded['errorMessage']}"
+        return f"{error.get('Error')}: {cause}"
+    failures = result.get("failures") or []
+    return f"{len(failures)} images could not be deleted" if failures else "unknown failure"
+
+
+def _now(event: Mapping[str, Any]) -> str:
+    value = event.get("now")
+    moment = datetime.now().astimezone() if value is None else parse_time(value, "now")
+    return format_time(moment)
+
+
+def _flag(event: Mapping[str, Any], key: str, path: str) -> bool | None:
+    value = event.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise InvalidInput(f"{path}: must be true or false, got {json.dumps(value)}")
+    return value
+
+
+def _execution_dry_run(execution_input: object) -> bool:
+    """Read the execution input. An unknown field is refused: a misspelt `dry_run` must not delete."""
+    if execution_input is None:
+        return False
+    if not isinstance(execution_input, Mapping):
+        raise InvalidInput('execution input: must be a JSON object, e.g. {} or {"dry_run": true}')
+    unknown = sorted(set(execution_input) - set(EXECUTION_INPUT_FIELDS))
+    if unknown:
+        raise InvalidInput(
+            f"execution input: unknown field {unknown[0]!r}; allowed: {', '.join(EXECUTION_INPUT_FIELDS)}"
+        )
+    return bool(_flag(execution_input, "dry_run", "execution input.dry_run"))

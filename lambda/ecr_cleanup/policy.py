@@ -1,0 +1,357 @@
+"""The policy document: its model, and the validation that turns JSON into it.
+
+A policy is read once, checked completely, and either becomes a `Policy` or raises `PolicyError`
+listing every problem with the JSON path of the field (``rules[1].older_than_days``). A JSON
+``null`` always means "not given": Terraform encodes unset ``optional()`` attributes that way.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "POLICY_FIELDS",
+    "FieldError",
+    "Limits",
+    "Pattern",
+    "Policy",
+    "PolicyError",
+    "Protect",
+    "RepositorySelection",
+    "Rule",
+    "TagStatus",
+    "parse_policy",
+]
+
+
+class TagStatus(StrEnum):
+    TAGGED = "tagged"
+    UNTAGGED = "untagged"
+    ANY = "any"
+
+
+#: Every field the engine accepts, by the object that holds it. The README's policy reference is
+#: checked against this table, so a field cannot be added without documenting it.
+POLICY_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "": ("repositories", "rules", "protect", "limits"),
+    "repositories": ("include", "exclude"),
+    "rules[]": (
+        "description",
+        "repositories",
+        "tag_status",
+        "tag_patterns",
+        "older_than_days",
+        "not_pulled_for_days",
+        "keep_latest",
+    ),
+    "protect": ("tag_patterns", "younger_than_days"),
+    "limits": ("max_deletions_per_repository",),
+}
+
+_CONDITIONS = ("older_than_days", "not_pulled_for_days", "keep_latest")
+
+
+@dataclass(frozen=True)
+class FieldError:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class PolicyError(ValueError):
+    """A policy that must not run. Carries every problem found, each with the path of its field."""
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        self.errors = tuple(errors)
+        super().__init__("invalid policy:\n" + "\n".join(f"  {error}" for error in self.errors))
+
+
+class Pattern:
+    """A set of glob patterns with `fnmatch.fnmatchcase` semantics, compiled once into one regex."""
+
+    __slots__ = ("_match", "patterns")
+
+    def __init__(self, patterns: Sequence[str]) -> None:
+        self.patterns = tuple(patterns)
+        if self.patterns:
+            regex = re.compile("|".join(fnmatch.translate(p) for p in self.patterns))
+            self._match: Callable[[str], object] = regex.match
+        else:
+            self._match = _never
+
+    def matches(self, text: str) -> bool:
+        return self._match(text) is not None
+
+    def first_match(self, texts: Sequence[str]) -> str | None:
+        """The first of `texts` that any pattern matches."""
+        for text in texts:
+            if self._match(text) is not None:
+                return text
+        return None
+
+    def pattern_for(self, text: str) -> str:
+        """The first pattern that matches `text` (for reports)."""
+        for pattern in self.patterns:
+            if fnmatch.fnmatchcase(text, pattern):
+                return pattern
+        raise ValueError(f"{text!r} matches none of {self.patterns}")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Pattern) and other.patterns == self.patterns
+
+    def __hash__(self) -> int:
+        return hash(self.patterns)
+
+    def __repr__(self) -> str:
+        return f"Pattern({list(self.patterns)!r})"
+
+
+def _never(_: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class RepositorySelection:
+    include: Pattern = field(default_factory=lambda: Pattern(["*"]))
+    exclude: Pattern = field(default_factory=lambda: Pattern([]))
+
+    def selects(self, repository: str) -> bool:
+        return self.include.matches(repository) and not self.exclude.matches(repository)
+
+
+@dataclass(frozen=True)
+class Rule:
+    index: int
+    description: str | None = None
+    repositories: Pattern = field(default_factory=lambda: Pattern(["*"]))
+    tag_status: TagStatus = TagStatus.ANY
+    tag_patterns: Pattern | None = None
+    older_than_days: int | None = None
+    not_pulled_for_days: int | None = None
+    keep_latest: int | None = None
+
+    @property
+    def label(self) -> str:
+        """How reports name the rule: ``rules[0]`` plus its description when it has one."""
+        name = f"rules[{self.index}]"
+        return f'{name} "{self.description}"' if self.description else name
+
+
+@dataclass(frozen=True)
+class Protect:
+    tag_patterns: Pattern = field(default_factory=lambda: Pattern([]))
+    younger_than_days: int | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_deletions_per_repository: int | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    rules: tuple[Rule, ...]
+    repositories: RepositorySelection = field(default_factory=RepositorySelection)
+    protect: Protect = field(default_factory=Protect)
+    limits: Limits = field(default_factory=Limits)
+
+
+def parse_policy(document: object) -> Policy:
+    """Validate a decoded JSON policy document and build the `Policy`; raise `PolicyError` otherwise."""
+    reader = _Reader()
+    root = reader.mapping(document, "", POLICY_FIELDS[""], required=True)
+    if root is None:
+        raise PolicyError(reader.errors)
+
+    repositories = reader.mapping(root.get("repositories"), "repositories", POLICY_FIELDS["repositories"])
+    include = reader.patterns(_get(repositories, "include"), "repositories.include", default=["*"])
+    exclude = reader.patterns(_get(repositories, "exclude"), "repositories.exclude", default=[])
+
+    rules = _read_rules(reader, root.get("rules"))
+
+    protect = reader.mapping(root.get("protect"), "protect", POLICY_FIELDS["protect"])
+    protect_tags = reader.patterns(_get(protect, "tag_patterns"), "protect.tag_patterns", default=[])
+    younger = reader.count(_get(protect, "younger_than_days"), "protect.younger_than_days", minimum=0)
+
+    limits = reader.mapping(root.get("limits"), "limits", POLICY_FIELDS["limits"])
+    max_deletions = reader.count(
+        _get(limits, "max_deletions_per_repository"), "limits.max_deletions_per_repository", minimum=1
+    )
+
+    if reader.errors:
+        raise PolicyError(reader.errors)
+    return Policy(
+        rules=tuple(rules),
+        repositories=RepositorySelection(include=Pattern(include or []), exclude=Pattern(exclude or [])),
+        protect=Protect(tag_patterns=Pattern(protect_tags or []), younger_than_days=younger),
+        limits=Limits(max_deletions_per_repository=max_deletions),
+    )
+
+
+def _read_rules(reader: _Reader, value: object) -> list[Rule]:
+    if value is None:
+        reader.error("rules", "required: give a list of at least one rule")
+        return []
+    if not isinstance(value, list):
+        reader.error("rules", "must be a list of rule objects")
+        return []
+    if not value:
+        reader.error("rules", "must hold at least one rule; a policy without rules would delete nothing")
+        return []
+    rules = []
+    for index, item in enumerate(value):
+        path = f"rules[{index}]"
+        body = reader.mapping(item, path, POLICY_FIELDS["rules[]"], required=True)
+        if body is None:
+            continue
+        description = reader.text(body.get("description"), f"{path}.description")
+        repositories = reader.patterns(body.get("repositories"), f"{path}.repositories", default=["*"])
+        tag_status = reader.choice(body.get("tag_status"), f"{path}.tag_status", TagStatus, TagStatus.ANY)
+        tag_patterns = reader.patterns(body.get("tag_patterns"), f"{path}.tag_patterns", default=None)
+        conditions = {name: reader.count(body.get(name), f"{path}.{name}", minimum=0) for name in _CONDITIONS}
+        if all(body.get(name) is None for name in _CONDITIONS):
+            reader.error(
+                path,
+                "gives no condition: set at least one of older_than_days, not_pulled_for_days, keep_latest",
+            )
+        if tag_status is TagStatus.UNTAGGED and body.get("tag_patterns") is not None:
+            reader.error(
+                f"{path}.tag_patterns",
+                'cannot be used with tag_status "untagged" (untagged images have no tags to match); '
+                'remove tag_patterns or use tag_status "tagged"',
+            )
+        rules.append(
+            Rule(
+                index=index,
+                description=description,
+                repositories=Pattern(repositories or []),
+                tag_status=tag_status or TagStatus.ANY,
+                tag_patterns=Pattern(tag_patterns) if tag_patterns is not None else None,
+                older_than_days=conditions["older_than_days"],
+                not_pulled_for_days=conditions["not_pulled_for_days"],
+                keep_latest=conditions["keep_latest"],
+            )
+        )
+    return rules
+
+
+def _get(body: Mapping[str, Any] | None, key: str) -> object:
+    return None if body is None else body.get(key)
+
+
+class _Reader:
+    """Reads typed values out of a JSON document, collecting errors instead of stopping at the first."""
+
+    def __init__(self) -> None:
+        self.errors: list[FieldError] = []
+
+    def error(self, path: str, message: str) -> None:
+        self.errors.append(FieldError(path, message))
+
+    def mapping(
+        self, value: object, path: str, allowed: Sequence[str], *, required: bool = False
+    ) -> dict[str, Any] | None:
+        if value is None and not required:
+            return {}
+        if not isinstance(value, dict):
+            self.error(path, "must be an object" if path else "the policy must be a JSON object")
+            return None
+        for key in value:
+            if key not in allowed:
+                prefix = f"{path}." if path else ""
+                self.error(f"{prefix}{key}", f"unknown field; allowed here: {', '.join(allowed)}")
+        return value
+
+    def text(self, value: object, path: str) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            self.error(path, "must be a string")
+            return None
+        return value
+
+    def count(self, value: object, path: str, *, minimum: int) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.error(path, f"must be a whole number >= {minimum}, got {_describe(value)}")
+            return None
+        if isinstance(value, float) and not value.is_integer():
+            self.error(path, f"must be a whole number >= {minimum}, got {value}")
+            return None
+        if value < minimum:
+            kind = "non-negative" if minimum == 0 else f">= {minimum}"
+            self.error(path, f"must be a {kind} whole number, got {int(value)}")
+            return None
+        return int(value)
+
+    def choice(self, value: object, path: str, enum: type[TagStatus], default: TagStatus) -> TagStatus | None:
+        if value is None:
+            return default
+        allowed = ", ".join(f'"{member.value}"' for member in enum)
+        if not isinstance(value, str) or value not in {member.value for member in enum}:
+            self.error(path, f"must be one of {allowed}, got {_describe(value)}")
+            return None
+        return enum(value)
+
+    def patterns(self, value: object, path: str, *, default: list[str] | None) -> list[str] | None:
+        if value is None:
+            return default
+        if not isinstance(value, list):
+            self.error(path, "must be a list of glob patterns")
+            return default
+        if not value:
+            self.error(path, "must not be empty; leave the field out (or null) to use the default")
+            return default
+        patterns = []
+        for index, pattern in enumerate(value):
+            item = f"{path}[{index}]"
+            if not isinstance(pattern, str):
+                self.error(item, f"must be a string glob pattern, got {_describe(pattern)}")
+            elif not pattern:
+                self.error(item, "must not be an empty string")
+            elif (problem := _pattern_problem(pattern)) is not None:
+                self.error(item, problem)
+            else:
+                patterns.append(pattern)
+        return patterns
+
+
+def _pattern_problem(pattern: str) -> str | None:
+    """Find a '[' that fnmatch would silently treat as a literal because its class never closes."""
+    i, n = 0, len(pattern)
+    while i < n:
+        if pattern[i] == "[":
+            j = i + 1
+            if j < n and pattern[j] == "!":
+                j += 1
+            if j < n and pattern[j] == "]":
+                j += 1
+            while j < n and pattern[j] != "]":
+                j += 1
+            if j >= n:
+                return f"unclosed '[' in pattern {pattern!r}; to match a literal '[' write '[[]'"
+            i = j
+        i += 1
+    return None
+
+
+def _describe(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return repr(value)

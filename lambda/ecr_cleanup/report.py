@@ -1,0 +1,161 @@
+"""Reports of a run: one JSON document for machines, a table that reads like `terraform plan` for people."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from .cleanup import RepositoryOutcome
+from .plan import Decision
+
+__all__ = ["RunReport", "format_time", "human_bytes", "to_json", "to_table"]
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """A whole run. `mode` is "preview" (offline), "plan", "dry-run" or "run" (deletes)."""
+
+    now: datetime
+    mode: str
+    outcomes: Sequence[RepositoryOutcome]
+
+    @property
+    def executed(self) -> bool:
+        return self.mode == "run"
+
+    def summary(self) -> dict[str, int]:
+        plans = [outcome.plan for outcome in self.outcomes if outcome.plan is not None]
+        summary = {
+            "repositories": len(self.outcomes),
+            "images": sum(plan.images for plan in plans),
+            "delete": sum(len(plan.delete) for plan in plans),
+            "keep": sum(len(plan.keep) for plan in plans),
+            "deferred": sum(len(plan.deferred) for plan in plans),
+            "bytes": sum(plan.bytes for plan in plans),
+            "failed_repositories": sum(1 for outcome in self.outcomes if outcome.failed),
+        }
+        if self.executed:
+            summary["deleted"] = sum(len(outcome.deleted) for outcome in self.outcomes)
+            summary["delete_failures"] = sum(len(outcome.failures) for outcome in self.outcomes)
+            summary["deleted_bytes"] = sum(_deleted_bytes(outcome) for outcome in self.outcomes)
+        return summary
+
+
+def _deleted_bytes(outcome: RepositoryOutcome) -> int:
+    if outcome.plan is None:
+        return 0
+    deleted = set(outcome.deleted)
+    return sum(decision.image.size for decision in outcome.plan.delete if decision.image.digest in deleted)
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def human_bytes(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(size) < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+def to_json(report: RunReport) -> dict[str, Any]:
+    """The JSON document of a run; every image of a visited repository appears exactly once."""
+    repositories = []
+    for outcome in report.outcomes:
+        entry: dict[str, Any] = {"name": outcome.repository}
+        if outcome.plan is not None:
+            entry["delete"] = [_decision(decision, rules=True) for decision in outcome.plan.delete]
+            entry["keep"] = [_decision(decision) for decision in outcome.plan.keep]
+            entry["deferred"] = [_decision(decision, rules=True) for decision in outcome.plan.deferred]
+        if outcome.executed:
+            entry["deleted"] = list(outcome.deleted)
+            entry["failures"] = [
+                {"digest": failure.digest, "code": failure.code, "message": failure.message}
+                for failure in outcome.failures
+            ]
+        if outcome.error is not None:
+            entry["error"] = outcome.error
+        repositories.append(entry)
+    return {
+        "now": format_time(report.now),
+        "mode": report.mode,
+        "repositories": repositories,
+        "summary": report.summary(),
+    }
+
+
+def _decision(decision: Decision, *, rules: bool = False) -> dict[str, Any]:
+    image = decision.image
+    entry: dict[str, Any] = {
+        "digest": image.digest,
+        "tags": list(image.tags),
+        "pushed_at": format_time(image.pushed_at),
+        "size": image.size,
+    }
+    if rules:
+        entry["rules"] = list(decision.rules)
+    entry["reason"] = decision.reason
+    return entry
+
+
+_TITLES = {
+    "preview": "ECR cleanup preview (offline; nothing is deleted)",
+    "plan": "ECR cleanup plan (nothing is deleted)",
+    "dry-run": "ECR cleanup dry run (nothing is deleted)",
+    "run": "ECR cleanup run",
+}
+
+
+def to_table(report: RunReport) -> str:
+    """A report for people: per repository what goes and why, then the totals."""
+    verb = "deleted" if report.executed else "to delete"
+    lines = [f"{_TITLES.get(report.mode, report.mode)} at {format_time(report.now)}", ""]
+    for outcome in report.outcomes:
+        plan = outcome.plan
+        if plan is None:
+            lines += [f"! {outcome.repository}: failed: {outcome.error}", ""]
+            continue
+        header = f"  {outcome.repository}: {plan.images} images, {len(plan.delete)} {verb}"
+        if plan.deferred:
+            header += f", {len(plan.deferred)} deferred"
+        lines.append(header + (f" ({human_bytes(plan.bytes)})" if plan.delete else ""))
+        failed = {failure.digest: failure for failure in outcome.failures}
+        for decision in plan.delete:
+            mark = "!" if decision.image.digest in failed else "-"
+            lines.append(f"    {mark} {_image_line(report.now, decision)}")
+            if decision.image.digest in failed:
+                failure = failed[decision.image.digest]
+                lines.append(f"        delete failed: {failure.code}: {failure.message}")
+        for decision in plan.deferred:
+            lines.append(f"    ~ {_image_line(report.now, decision)}")
+        protected = sum(1 for decision in plan.keep if decision.reason.startswith("protected"))
+        if plan.keep:
+            lines.append(f"    keep {len(plan.keep)} ({protected} protected)")
+        lines.append("")
+    summary = report.summary()
+    totals = (
+        f"{'Deleted' if report.executed else 'Plan'}: "
+        f"{summary['deleted'] if report.executed else summary['delete']} {verb} "
+        f"({human_bytes(summary['deleted_bytes' if report.executed else 'bytes'])} reclaimed), "
+        f"{summary['keep']} to keep, "
+        f"{summary['deferred']} deferred, across {summary['repositories']} repositories "
+        f"and {summary['images']} images."
+    )
+    lines.append(totals)
+    if summary["failed_repositories"]:
+        lines.append(f"Failures in {summary['failed_repositories']} repositories: see the lines marked '!'.")
+    return "\n".join(lines) + "\n"
+
+
+def _image_line(now: datetime, decision: Decision) -> str:
+    image = decision.image
+    tags = ", ".join(image.tags) if image.tags else "<untagged>"
+    age = (now - image.pushed_at).days
+    return (
+        f"{image.digest[:19]}  {tags}  pushed {image.pushed_at:%Y-%m-%d} ({age}d)  "
+        f"{human_bytes(image.size)}  {decision.reason}"
+    )
