@@ -1,0 +1,864 @@
+"""Every moto 5.2.5 gap the test suite depends on, patched in one place.
+
+Each patch is a small function named after the gap it closes, registered in ``PATCHES`` with a one-line
+description. They patch moto's classes, so the same patched behaviour serves ``mock_aws`` in-process
+and a ``ThreadedMotoServer`` started in this process (see ``tests.support.moto_server``).
+``apply_all()`` applies every patch and may be called any number of times.
+
+Two patches are moto settings rather than code: they must be in place before the first backend of
+their service is created (``apply_all()`` also repairs IAM backends that already exist).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import functools
+import hashlib
+import importlib
+import importlib.abc
+import importlib.machinery
+import io
+import itertools
+import json
+import logging
+import os
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import types
+import uuid
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = ["PATCHES", "LambdaContext", "applied", "apply", "apply_all"]
+
+PATCHES: dict[str, str] = {}
+"""Patch name -> the moto gap it closes, in the order ``apply_all()`` applies them."""
+
+_PATCH_FUNCTIONS: dict[str, Callable[[], None]] = {}
+_applied: set[str] = set()
+_apply_lock = threading.RLock()
+
+
+def _patch(description: str) -> Callable[[Callable[[], None]], Callable[[], None]]:
+    """Register a patch under its function's name and make applying it idempotent."""
+
+    def register(func: Callable[[], None]) -> Callable[[], None]:
+        name = func.__name__
+
+        @functools.wraps(func)
+        def apply_once() -> None:
+            with _apply_lock:
+                if name not in _applied:
+                    func()
+                    _applied.add(name)
+
+        PATCHES[name] = description
+        _PATCH_FUNCTIONS[name] = apply_once
+        return apply_once
+
+    return register
+
+
+def apply(*names: str) -> None:
+    """Apply the named patches (idempotent)."""
+    for name in names:
+        _PATCH_FUNCTIONS[name]()
+
+
+def apply_all() -> None:
+    """Apply every patch in ``PATCHES`` (idempotent)."""
+    apply(*PATCHES)
+
+
+def applied() -> frozenset[str]:
+    return frozenset(_applied)
+
+
+# --------------------------------------------------------------------------------------------------
+# ECR
+# --------------------------------------------------------------------------------------------------
+
+ECR_MAX_RESULTS = 1000
+ECR_DEFAULT_MAX_RESULTS = 100
+ECR_MAX_BATCH_IMAGE_IDS = 100
+
+_INDEX_MEDIA_TYPES = frozenset(
+    {
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+    }
+)
+
+_SEQ_ATTR = "_moto_patches_seq"
+_seq_counter = itertools.count(1)
+_seq_lock = threading.Lock()
+
+
+def _invalid_parameter(member: str, constraint: str) -> Exception:
+    from moto.ecr.exceptions import InvalidParameterException
+
+    return InvalidParameterException(
+        f"Invalid parameter at '{member}' failed to satisfy constraint: '{constraint}'"
+    )
+
+
+@functools.lru_cache(maxsize=16384)
+def _manifest(text: str) -> dict[str, Any]:
+    """Parsed manifest, cached because DescribeImages reads several fields of every image."""
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _stamp(items: Iterable[Any]) -> None:
+    """Give each object a creation-ordered sequence number, the cursor that page tokens point at.
+
+    Repositories and images only ever get appended to moto's containers, so stamping in container
+    order keeps the numbers increasing with position, and a token stays valid when items before or
+    after it are deleted between two pages (a plain offset would skip items).
+    """
+    with _seq_lock:
+        for item in items:
+            if _SEQ_ATTR not in vars(item):
+                setattr(item, _SEQ_ATTR, next(_seq_counter))
+
+
+def _max_results(raw: Any, default: int) -> int:
+    if raw is None:
+        return default
+    value = int(raw)
+    if value < 1:
+        raise _invalid_parameter("maxResults", "Member must have value greater than or equal to 1")
+    if value > ECR_MAX_RESULTS:
+        raise _invalid_parameter(
+            "maxResults", f"Member must have value less than or equal to {ECR_MAX_RESULTS}"
+        )
+    return value
+
+
+def _encode_token(scope: str, key: Sequence[int]) -> str:
+    raw = json.dumps({"scope": scope, "after": list(key)}).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _decode_token(token: str, scope: str) -> tuple[int, ...]:
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
+        if decoded["scope"] != scope:
+            raise ValueError("token of another request")
+        return tuple(int(part) for part in decoded["after"])
+    except (ValueError, KeyError, TypeError, binascii.Error) as error:
+        raise _invalid_parameter("nextToken", "Invalid NextToken") from error
+
+
+def _page(
+    keyed: Iterable[tuple[tuple[int, ...], Any]],
+    *,
+    scope: str,
+    next_token: str | None,
+    max_results: int,
+) -> tuple[list[Any], str | None]:
+    """One page of ``keyed`` items (cursor key, item) after the token's cursor, and the next token."""
+    ordered = sorted(keyed, key=lambda pair: pair[0])
+    if next_token:
+        after = _decode_token(next_token, scope)
+        ordered = [pair for pair in ordered if pair[0] > after]
+    page = ordered[:max_results]
+    token = _encode_token(scope, page[-1][0]) if len(ordered) > max_results else None
+    return [item for _, item in page], token
+
+
+def _image_size(image: Any, repository_images: Callable[[], dict[str, Any]]) -> int | None:
+    size = image.image_size_in_bytes
+    if size is not None:
+        return int(size)
+    manifest = _manifest(image.image_manifest)
+    if manifest.get("mediaType", image.image_manifest_media_type) not in _INDEX_MEDIA_TYPES:
+        return None
+    by_digest = repository_images()
+    sizes = [
+        by_digest[child["digest"]].image_size_in_bytes
+        for child in manifest.get("manifests", [])
+        if child.get("digest") in by_digest
+    ]
+    known = [int(size) for size in sizes if size is not None]
+    return max(known) if known else None
+
+
+_IMAGE_DETAIL_FIELDS: tuple[tuple[str, str], ...] = (
+    ("registryId", "registry_id"),
+    ("repositoryName", "repository_name"),
+    ("imageDigest", "image_digest"),
+    ("imageTags", "image_tags"),
+    ("imagePushedAt", "image_pushed_at"),
+    ("imageScanStatus", "image_scan_status"),
+    ("imageScanFindingsSummary", "image_scan_findings_summary"),
+    ("imageManifestMediaType", "image_manifest_media_type"),
+    ("artifactMediaType", "artifact_media_type"),
+    ("lastRecordedPullTime", "last_recorded_pull_time"),
+    ("subjectManifestDigest", "subject_manifest_digest"),
+)
+
+
+def _image_detail(image: Any, repository_images: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """An ECR ImageDetail for a moto image, with only the members that are set (ECR omits the rest)."""
+    detail: dict[str, Any] = {}
+    for member, attribute in _IMAGE_DETAIL_FIELDS:
+        value = getattr(image, attribute, None)
+        if value is not None and value != []:
+            detail[member] = list(value) if isinstance(value, list) else value
+    size = _image_size(image, repository_images)
+    if size is not None:
+        detail["imageSizeInBytes"] = size
+    return detail
+
+
+def _tag_status_matches(image: Any, tag_status: str | None) -> bool:
+    if tag_status == "TAGGED":
+        return bool(image.image_tags)
+    if tag_status == "UNTAGGED":
+        return not image.image_tags
+    return True
+
+
+@_patch(
+    "ECR DescribeImages ignores maxResults/nextToken and filter.tagStatus (returns every image in one "
+    "response); page it like ECR: default 100, 1..1000, cursor tokens, no maxResults with imageIds."
+)
+def ecr_describe_images_pagination() -> None:
+    from moto.core.responses import ActionResult
+    from moto.ecr.responses import ECRResponse
+
+    def describe_images(self: ECRResponse) -> ActionResult:
+        repository_name = self._get_param("repositoryName")
+        registry_id = self._get_param("registryId")
+        image_ids = self._get_param("imageIds")
+        raw_max_results = self._get_param("maxResults")
+        next_token = self._get_param("nextToken")
+        tag_status = (self._get_param("filter") or {}).get("tagStatus")
+        if image_ids and (raw_max_results is not None or next_token):
+            raise _invalid_parameter("maxResults", "Cannot be used when imageIds is specified")
+        max_results = _max_results(raw_max_results, ECR_DEFAULT_MAX_RESULTS)
+
+        backend = self.ecr_backend
+        images = list(backend.describe_images(repository_name, registry_id, image_ids))
+        repository = backend._get_repository(repository_name, registry_id)
+        _stamp(repository.images)
+        _stamp(images)
+        wanted = [image for image in images if _tag_status_matches(image, tag_status)]
+
+        if image_ids:
+            page, token = wanted, None
+        else:
+            page, token = _page(
+                (((getattr(image, _SEQ_ATTR),), image) for image in wanted),
+                scope=f"describe_images:{repository.arn}:{tag_status}",
+                next_token=next_token,
+                max_results=max_results,
+            )
+
+        @functools.cache
+        def repository_images() -> dict[str, Any]:
+            return {image.image_digest: image for image in repository.images}
+
+        result: dict[str, Any] = {"imageDetails": [_image_detail(i, repository_images) for i in page]}
+        if token:
+            result["nextToken"] = token
+        return ActionResult(result)
+
+    ECRResponse.describe_images = describe_images  # type: ignore[method-assign]
+
+
+@_patch(
+    "ECR DescribeRepositories ignores maxResults/nextToken (returns every repository); page it like "
+    "ECR: default 100, 1..1000, cursor tokens, no maxResults with repositoryNames."
+)
+def ecr_describe_repositories_pagination() -> None:
+    from moto.core.responses import ActionResult
+    from moto.ecr.responses import ECRResponse
+
+    def describe_repositories(self: ECRResponse) -> ActionResult:
+        names = self._get_param("repositoryNames")
+        registry_id = self._get_param("registryId")
+        raw_max_results = self._get_param("maxResults")
+        next_token = self._get_param("nextToken")
+        if names and (raw_max_results is not None or next_token):
+            raise _invalid_parameter("maxResults", "Cannot be used when repositoryNames is specified")
+        max_results = _max_results(raw_max_results, ECR_DEFAULT_MAX_RESULTS)
+
+        repositories = self.ecr_backend.describe_repositories(registry_id=registry_id, repository_names=names)
+        _stamp(self.ecr_backend.repositories.values())
+        page, token = _page(
+            (((getattr(repository, _SEQ_ATTR),), repository) for repository in repositories),
+            scope=f"describe_repositories:{self.current_account}:{self.region}:{registry_id}",
+            next_token=next_token,
+            max_results=max_results,
+        )
+        result: dict[str, Any] = {"repositories": page}
+        if token:
+            result["nextToken"] = token
+        return ActionResult(result)
+
+    ECRResponse.describe_repositories = describe_repositories  # type: ignore[method-assign]
+
+
+@_patch(
+    "ECR ListImages ignores maxResults/nextToken (returns every image id); page it like ECR: "
+    "default 100, 1..1000, cursor tokens."
+)
+def ecr_list_images_pagination() -> None:
+    from moto.core.responses import ActionResult
+    from moto.ecr.responses import ECRResponse
+
+    def list_images(self: ECRResponse) -> ActionResult:
+        repository_name = self._get_param("repositoryName")
+        registry_id = self._get_param("registryId")
+        tag_status = (self._get_param("filter") or {}).get("tagStatus", "ANY")
+        max_results = _max_results(self._get_param("maxResults"), ECR_DEFAULT_MAX_RESULTS)
+        next_token = self._get_param("nextToken")
+
+        images = self.ecr_backend.list_images(repository_name, registry_id, tag_status=tag_status)
+        _stamp(images)
+        keyed = (
+            ((getattr(image, _SEQ_ATTR), position), {"imageDigest": image.image_digest, "imageTag": tag})
+            for image in images
+            for position, tag in enumerate(image.image_tags or [None])
+        )
+        repository = self.ecr_backend._get_repository(repository_name, registry_id)
+        page, token = _page(
+            keyed,
+            scope=f"list_images:{repository.arn}:{tag_status}",
+            next_token=next_token,
+            max_results=max_results,
+        )
+        ids = [{key: value for key, value in entry.items() if value is not None} for entry in page]
+        result: dict[str, Any] = {"imageIds": ids}
+        if token:
+            result["nextToken"] = token
+        return ActionResult(result)
+
+    ECRResponse.list_images = list_images  # type: ignore[method-assign]
+
+
+@_patch(
+    "ECR images never carry lastRecordedPullTime, artifactMediaType or subjectManifestDigest; add them "
+    "to moto's Image (pull time settable, the other two read from the manifest)."
+)
+def ecr_image_detail_fields() -> None:
+    from moto.ecr.models import Image
+
+    def artifact_media_type(self: Image) -> str | None:
+        manifest = _manifest(self.image_manifest)
+        config = manifest.get("config")
+        config_type = config.get("mediaType") if isinstance(config, dict) else None
+        return manifest.get("artifactType") or config_type
+
+    def subject_manifest_digest(self: Image) -> str | None:
+        subject = _manifest(self.image_manifest).get("subject")
+        return subject.get("digest") if isinstance(subject, dict) else None
+
+    Image.last_recorded_pull_time = None  # type: ignore[attr-defined]
+    Image.artifact_media_type = property(artifact_media_type)  # type: ignore[attr-defined]
+    Image.subject_manifest_digest = property(subject_manifest_digest)  # type: ignore[attr-defined]
+
+
+@_patch(
+    "ECR image digests are a hash of the layer digests, and images without layers (indexes, some "
+    "artifacts) get one of 101 random digests; use sha256 of the manifest bytes like a registry does."
+)
+def ecr_manifest_digest() -> None:
+    from moto.ecr.models import Image
+
+    def _create_digest(self: Image) -> None:
+        self._image_digest = "sha256:" + hashlib.sha256(self.image_manifest.encode()).hexdigest()
+
+    Image._create_digest = _create_digest  # type: ignore[method-assign]
+
+
+@_patch(
+    "ECR imageSizeInBytes is the manifest's config size; ECR reports the sum of the layer sizes "
+    "(and, for an index, the largest child manifest in the repository - see DescribeImages)."
+)
+def ecr_image_size() -> None:
+    from moto.ecr.models import Image
+
+    moto_size = Image.get_image_size_in_bytes
+
+    def get_image_size_in_bytes(self: Image) -> int | None:
+        layers = _manifest(self.image_manifest).get("layers")
+        if isinstance(layers, list) and layers and all("size" in layer for layer in layers):
+            return sum(int(layer["size"]) for layer in layers)
+        return moto_size(self)
+
+    Image.get_image_size_in_bytes = get_image_size_in_bytes  # type: ignore[method-assign]
+
+
+@_patch(
+    "ECR BatchDeleteImage and BatchGetImage accept any number of imageIds; ECR rejects more than 100 "
+    "with InvalidParameterException."
+)
+def ecr_batch_image_ids_limit() -> None:
+    from moto.ecr.responses import ECRResponse
+
+    def limited(original: Callable[[ECRResponse], Any]) -> Callable[[ECRResponse], Any]:
+        @functools.wraps(original)
+        def call(self: ECRResponse) -> Any:
+            if len(self._get_param("imageIds") or []) > ECR_MAX_BATCH_IMAGE_IDS:
+                raise _invalid_parameter(
+                    "imageIds",
+                    f"Member must have length less than or equal to {ECR_MAX_BATCH_IMAGE_IDS}",
+                )
+            return original(self)
+
+        return call
+
+    ECRResponse.batch_delete_image = limited(ECRResponse.batch_delete_image)  # type: ignore[method-assign]
+    ECRResponse.batch_get_image = limited(ECRResponse.batch_get_image)  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------------------------------
+# IAM and Step Functions settings
+# --------------------------------------------------------------------------------------------------
+
+
+@_patch(
+    "moto IAM has no AWS managed policies unless configured before the IAM backend exists (Terraform "
+    "attaches e.g. AWSLambdaBasicExecutionRole); turn them on and load them into existing backends."
+)
+def iam_load_aws_managed_policies() -> None:
+    from moto.core.config import default_user_config
+
+    default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True
+    from moto.iam.models import iam_backends
+
+    for account_id in list(iam_backends.keys()):
+        for backend in list(iam_backends[account_id].values()):
+            if not backend.aws_managed_policies:
+                backend.aws_managed_policies = backend._init_aws_policies()
+                backend.managed_policies.update(backend._init_managed_policies())
+
+
+@_patch(
+    "moto Step Functions only records executions as RUNNING; turn on its ASL interpreter "
+    "(config stepfunctions.execute_state_machine) so definitions really run."
+)
+def sfn_execute_state_machines() -> None:
+    from moto.core.config import default_user_config
+
+    default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+
+
+@_patch(
+    "Step Functions ValidateStateMachineDefinition is not implemented (the AWS provider calls it); "
+    "answer OK for a definition moto's ASL parser accepts, FAIL with a diagnostic otherwise."
+)
+def sfn_validate_state_machine_definition() -> None:
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def validate_state_machine_definition(self: StepFunctionResponse) -> ActionResult:
+        definition = self._get_param("definition") or ""
+        diagnostics = _definition_diagnostics(definition)
+        return ActionResult(
+            {"result": "FAIL" if diagnostics else "OK", "diagnostics": diagnostics, "truncated": False}
+        )
+
+    StepFunctionResponse.validate_state_machine_definition = validate_state_machine_definition  # type: ignore[attr-defined]
+
+
+def _definition_diagnostics(definition: str) -> list[dict[str, str]]:
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    try:
+        json.loads(definition)
+    except ValueError as error:
+        return [_diagnostic("INVALID_JSON_DESCRIPTION", str(error))]
+    try:
+        AmazonStateLanguageParser.parse(definition)
+    except Exception as error:
+        return [_diagnostic("SCHEMA_VALIDATION_FAILED", f"{type(error).__name__}: {error}")]
+    return []
+
+
+def _diagnostic(code: str, message: str) -> dict[str, str]:
+    return {"severity": "ERROR", "code": code, "message": message, "location": "/"}
+
+
+@_patch(
+    "Step Functions ListStateMachineVersions is not implemented (the AWS provider calls it); list the "
+    "versions moto records when a state machine is published, newest first."
+)
+def sfn_list_state_machine_versions() -> None:
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def list_state_machine_versions(self: StepFunctionResponse) -> ActionResult:
+        arn = self._get_param("stateMachineArn")
+        state_machine = self.stepfunction_backend.describe_state_machine(arn)
+        versions = sorted(state_machine.versions.items(), reverse=True)
+        return ActionResult(
+            {
+                "stateMachineVersions": [
+                    {"stateMachineVersionArn": version.arn, "creationDate": version.creation_date}
+                    for _, version in versions
+                ]
+            }
+        )
+
+    StepFunctionResponse.list_state_machine_versions = list_state_machine_versions  # type: ignore[attr-defined]
+
+
+@_patch(
+    "With execution on, StartExecution without a name names the execution None, so the second unnamed "
+    "start fails with ExecutionAlreadyExists; give it a UUID like AWS."
+)
+def sfn_unnamed_executions() -> None:
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    original = StepFunctionsParserBackend.start_execution
+
+    @functools.wraps(original)
+    def start_execution(
+        self: StepFunctionsParserBackend,
+        state_machine_arn: str,
+        name: str | None = None,
+        execution_input: str | None = None,
+        trace_header: str | None = None,
+    ) -> Any:
+        return original(self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
+
+    StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------------------------------
+# Lambda: run the deployed zip in this process instead of a Docker container
+# --------------------------------------------------------------------------------------------------
+
+LAMBDA_CODE_CACHE = Path(tempfile.gettempdir()) / "moto-lambda-code"
+"""Where deployed zips are extracted, one directory per code sha256."""
+
+RUNTIME_PROVIDED_PACKAGES = frozenset(
+    {"boto3", "botocore", "s3transfer", "urllib3", "dateutil", "jmespath", "six", "awslambdaric"}
+)
+"""Top-level names a zip may vendor that keep resolving to this interpreter's copy: moto itself runs
+on them in this process, so they cannot be swapped out for the duration of an invocation."""
+
+_invoke_lock = threading.Lock()
+_INVOKE_LOCK_TIMEOUT_SECONDS = 600
+_extract_lock = threading.Lock()
+_log = logging.getLogger(__name__)
+
+
+class LambdaContext:
+    """The attributes and method of the Lambda Python runtime's context object that handlers use."""
+
+    def __init__(
+        self,
+        *,
+        function_name: str,
+        function_version: str,
+        invoked_function_arn: str,
+        memory_limit_in_mb: int,
+        timeout_seconds: float,
+        log_group_name: str,
+        log_stream_name: str,
+    ) -> None:
+        self.function_name = function_name
+        self.function_version = function_version
+        self.invoked_function_arn = invoked_function_arn
+        self.memory_limit_in_mb = memory_limit_in_mb
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = log_group_name
+        self.log_stream_name = log_stream_name
+        self.identity = None
+        self.client_context = None
+        self._deadline = time.monotonic() + timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class _CodeDirFinder(importlib.abc.MetaPathFinder):
+    """Resolves the zip's top-level names from the extracted code only.
+
+    Without it, a module missing from the zip would quietly be found elsewhere (the project's own
+    ``lambda/`` directory on ``sys.path`` or an editable install's finder) and the test would run code
+    that was never deployed.
+    """
+
+    def __init__(self, code_dir: str, names: frozenset[str]) -> None:
+        self.code_dir = code_dir
+        self.names = names
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname.partition(".")[0] not in self.names:
+            return None
+        search = [self.code_dir] if "." not in fullname else list(path or [])
+        spec = importlib.machinery.PathFinder.find_spec(fullname, search)
+        if spec is None:
+            raise ModuleNotFoundError(f"No module named '{fullname}' in the deployed code", name=fullname)
+        return spec
+
+
+def _extract_code(function: Any) -> Path:
+    """The function's zip extracted once per code sha256 (shared by versions with the same code)."""
+    digest = hashlib.sha256(function.code_bytes).hexdigest()
+    target = LAMBDA_CODE_CACHE / digest
+    with _extract_lock:
+        if not target.is_dir():
+            LAMBDA_CODE_CACHE.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f".{digest[:12]}-", dir=LAMBDA_CODE_CACHE))
+            with zipfile.ZipFile(io.BytesIO(function.code_bytes)) as archive:
+                archive.extractall(staging)
+            staging.rename(target)
+    return target
+
+
+def _top_level_names(code_dir: Path) -> frozenset[str]:
+    names = set()
+    for entry in code_dir.iterdir():
+        if entry.name.startswith(".") or entry.name.endswith((".dist-info", ".egg-info")):
+            continue
+        if entry.is_dir() and entry.name.isidentifier() and entry.name != "__pycache__":
+            names.add(entry.name)
+        elif entry.suffix in {".py", ".so", ".pyd"}:
+            names.add(entry.name.split(".")[0])
+    return frozenset(names - RUNTIME_PROVIDED_PACKAGES)
+
+
+def _shadows(path_entry: str, names: frozenset[str]) -> bool:
+    base = Path(path_entry or ".")
+    return any((base / name).exists() or (base / f"{name}.py").exists() for name in names)
+
+
+def _function_endpoint_url() -> str | None:
+    """Where boto3 inside the handler should send requests.
+
+    ``MOTO_PORT`` (set by ``MotoServer``) names the server; without it, in-process ``mock_aws``
+    intercepts the handler's requests itself and no endpoint is needed.
+    """
+    from moto.core.models import botocore_stubber
+
+    port = os.environ.get("MOTO_PORT")
+    if port:
+        return f"http://127.0.0.1:{port}"
+    return None if botocore_stubber.enabled else "http://127.0.0.1:5000"
+
+
+def _function_environment(function: Any, code_dir: Path, log_stream: str) -> dict[str, str]:
+    env = {
+        "AWS_REGION": function.region,
+        "AWS_DEFAULT_REGION": function.region,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.run_time}",
+        "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
+        "AWS_LAMBDA_FUNCTION_VERSION": str(function.version),
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+        "AWS_LAMBDA_LOG_GROUP_NAME": function.logs_group_name,
+        "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+        "LAMBDA_TASK_ROOT": str(code_dir),
+        "_HANDLER": function.handler or "",
+    }
+    endpoint = _function_endpoint_url()
+    if endpoint:
+        env["AWS_ENDPOINT_URL"] = endpoint
+    env.update({key: str(value) for key, value in (function.environment_vars or {}).items()})
+    return env
+
+
+@contextlib.contextmanager
+def _environment(overrides: dict[str, str]) -> Iterator[None]:
+    """Apply ``overrides`` to ``os.environ``, hiding profile and per-service endpoint settings."""
+    hidden = [
+        key
+        for key in os.environ
+        if key in {"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"}
+        or key.startswith("AWS_ENDPOINT_URL_")
+    ]
+    saved = {key: os.environ[key] for key in {*hidden, *overrides} if key in os.environ}
+    for key in hidden:
+        del os.environ[key]
+    os.environ.update(overrides)
+    try:
+        yield
+    finally:
+        for key in {*hidden, *overrides}:
+            os.environ.pop(key, None)
+        os.environ.update(saved)
+
+
+@contextlib.contextmanager
+def _isolated_imports(code_dir: Path) -> Iterator[None]:
+    """Import the zip's modules fresh from ``code_dir`` and put the process's own ones back after."""
+    names = _top_level_names(code_dir)
+
+    def ours(module_name: str) -> bool:
+        return module_name.partition(".")[0] in names
+
+    saved_modules = {name: sys.modules.pop(name) for name in list(sys.modules) if ours(name)}
+    saved_path = list(sys.path)
+    finder = _CodeDirFinder(str(code_dir), names)
+    sys.path[:] = [str(code_dir), *(entry for entry in saved_path if not _shadows(entry, names))]
+    sys.meta_path.insert(0, finder)
+    importlib.invalidate_caches()
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+        sys.path[:] = saved_path
+        for name in [name for name in sys.modules if ours(name)]:
+            del sys.modules[name]
+        sys.modules.update(saved_modules)
+        importlib.invalidate_caches()
+
+
+@contextlib.contextmanager
+def _captured_output() -> Iterator[io.StringIO]:
+    """Collect what the handler prints or logs, as the Lambda runtime sends it to CloudWatch."""
+    buffer = io.StringIO()
+    root = logging.getLogger()
+    saved_level, saved_handlers = root.level, list(root.handlers)
+    capture = logging.StreamHandler(buffer)
+    capture.setFormatter(logging.Formatter("[%(levelname)s]\t%(asctime)s\t%(name)s\t%(message)s"))
+    root.addHandler(capture)
+    try:
+        with contextlib.redirect_stdout(buffer):
+            yield buffer
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+
+
+def _error_payload(error_type: str, message: str, request_id: str, trace: list[str]) -> str:
+    return json.dumps(
+        {"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": trace}
+    )
+
+
+def _call_handler(function: Any, event: Any, context: LambdaContext) -> tuple[str, bool]:
+    """Import and call the handler: (JSON payload, whether it is a function error)."""
+    module_name, _, attribute = (function.handler or "").rpartition(".")
+    request_id = context.aws_request_id
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as error:
+        message = f"Unable to import module '{module_name}': {error}"
+        return _error_payload("Runtime.ImportModuleError", message, request_id, []), True
+    handler = getattr(module, attribute, None)
+    if not callable(handler):
+        message = f"Handler '{attribute}' missing on module '{module_name}'"
+        return _error_payload("Runtime.HandlerNotFound", message, request_id, []), True
+    try:
+        result = handler(event, context)
+    except Exception as error:
+        trace = traceback.format_list(traceback.extract_tb(error.__traceback__)[1:])
+        return _error_payload(type(error).__name__, str(error), request_id, trace), True
+    try:
+        return json.dumps(result), False
+    except (TypeError, ValueError) as error:
+        message = f"Unable to marshal response: {error}"
+        return _error_payload("Runtime.MarshalError", message, request_id, []), True
+
+
+def invoke_in_process(function: Any, event: Any) -> tuple[str, bool, str]:
+    """Run a moto ``LambdaFunction``'s deployed handler here: (payload, errored, log text).
+
+    Invocations are serialised: ``os.environ``, ``sys.modules`` and ``sys.path`` are process-wide.
+    """
+    if isinstance(event, str | bytes):
+        event = json.loads(event or "{}")
+    code_dir = _extract_code(function)
+    started = datetime.now()
+    log_stream = f"{started:%Y/%m/%d}/[{function.version}]{uuid.uuid4().hex}"
+    qualified_arn = function.function_arn
+    if str(function.version) != "$LATEST":
+        qualified_arn = f"{qualified_arn}:{function.version}"
+    context = LambdaContext(
+        function_name=function.function_name,
+        function_version=str(function.version),
+        invoked_function_arn=qualified_arn,
+        memory_limit_in_mb=int(function.memory_size),
+        timeout_seconds=float(function.timeout),
+        log_group_name=function.logs_group_name,
+        log_stream_name=log_stream,
+    )
+    if not _invoke_lock.acquire(timeout=_INVOKE_LOCK_TIMEOUT_SECONDS):
+        message = "Another in-process invocation held the lock too long (synchronous Lambda->Lambda?)"
+        return _error_payload("Moto.InvokeLockTimeout", message, context.aws_request_id, []), True, ""
+    import boto3
+
+    saved_session = boto3.DEFAULT_SESSION
+    clock = time.monotonic()
+    try:
+        boto3.DEFAULT_SESSION = None
+        with (
+            _environment(_function_environment(function, code_dir, log_stream)),
+            _isolated_imports(code_dir),
+            _captured_output() as output,
+        ):
+            payload, errored = _call_handler(function, event, context)
+    finally:
+        boto3.DEFAULT_SESSION = saved_session
+        _invoke_lock.release()
+    duration_ms = (time.monotonic() - clock) * 1000
+    request_id = context.aws_request_id
+    logs = (
+        f"START RequestId: {request_id} Version: {function.version}\n"
+        f"{output.getvalue()}"
+        f"END RequestId: {request_id}\n"
+        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+        f"Memory Size: {function.memory_size} MB\n"
+    )
+    return payload, errored, logs
+
+
+@_patch(
+    "moto runs Lambda handlers in Docker (unavailable here); import the handler from the function's "
+    "deployed zip and call it in this process, errors becoming Lambda function errors."
+)
+def lambda_invoke_in_process() -> None:
+    from moto.awslambda.models import LambdaFunction
+
+    def _invoke_lambda(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+        self.logs_backend.ensure_log_group(self.logs_group_name)
+        payload, errored, logs = invoke_in_process(self, event if event is not None else {})
+        try:
+            self.save_logs(logs)
+        except Exception:
+            _log.exception("could not write the invocation's logs to moto CloudWatch Logs")
+        return payload, errored, logs
+
+    LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+
+
+@_patch(
+    "moto marks every failed invocation X-Amz-Function-Error: Handled; the Python runtime reports an "
+    "exception the handler raised as Unhandled."
+)
+def lambda_unhandled_function_error() -> None:
+    from moto.awslambda.models import LambdaFunction
+
+    original = LambdaFunction.invoke
+
+    @functools.wraps(original)
+    def invoke(self: LambdaFunction, body: str, request_headers: Any, response_headers: Any) -> Any:
+        payload = original(self, body, request_headers, response_headers)
+        if response_headers.get("x-amz-function-error") == "Handled":
+            response_headers["x-amz-function-error"] = "Unhandled"
+        return payload
+
+    LambdaFunction.invoke = invoke  # type: ignore[method-assign]

@@ -1,0 +1,164 @@
+"""Properties that must hold for every registry and every policy, checked over random ones."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ecr_cleanup.cleanup import DeleteResult, run_cleanup
+from ecr_cleanup.plan import Image, plan_repository
+from ecr_cleanup.policy import Pattern, parse_policy
+from tests.support.images import NOW, digest_of
+
+TAGS = ["latest", "v1", "v2.0", "prod", "prod-eu", "dev-1", "dev-2", "pr-7", "main"]
+PATTERNS = ["latest", "v*", "prod*", "dev-*", "pr-?", "*", "main", "dev-[12]"]
+
+
+@st.composite
+def images(draw: st.DrawFn) -> list[Image]:
+    count = draw(st.integers(min_value=0, max_value=40))
+    result = []
+    for index in range(count):
+        hours = draw(st.integers(min_value=0, max_value=24 * 120))
+        pulled = draw(st.none() | st.integers(min_value=0, max_value=hours))
+        result.append(
+            Image(
+                digest=digest_of(f"img{index}"),
+                tags=tuple(draw(st.lists(st.sampled_from(TAGS), max_size=3, unique=True))),
+                pushed_at=NOW - timedelta(hours=hours),
+                size=draw(st.integers(min_value=0, max_value=10**9)),
+                last_pulled_at=None if pulled is None else NOW - timedelta(hours=pulled),
+            )
+        )
+    return result
+
+
+@st.composite
+def rules(draw: st.DrawFn) -> dict[str, Any]:
+    days = st.integers(min_value=0, max_value=120)
+    rule: dict[str, Any] = {}
+    conditions = draw(
+        st.lists(
+            st.sampled_from(["older_than_days", "not_pulled_for_days", "keep_latest"]),
+            min_size=1,
+            max_size=3,
+            unique=True,
+        )
+    )
+    for condition in conditions:
+        rule[condition] = draw(st.integers(min_value=0, max_value=15) if condition == "keep_latest" else days)
+    status = draw(st.sampled_from([None, "tagged", "untagged", "any"]))
+    if status is not None:
+        rule["tag_status"] = status
+    if status != "untagged" and draw(st.booleans()):
+        rule["tag_patterns"] = draw(st.lists(st.sampled_from(PATTERNS), min_size=1, max_size=3))
+    return rule
+
+
+@st.composite
+def policies(draw: st.DrawFn) -> dict[str, Any]:
+    document: dict[str, Any] = {"rules": draw(st.lists(rules(), min_size=1, max_size=3))}
+    protect: dict[str, Any] = {}
+    if draw(st.booleans()):
+        protect["tag_patterns"] = draw(st.lists(st.sampled_from(PATTERNS), min_size=1, max_size=3))
+    if draw(st.booleans()):
+        protect["younger_than_days"] = draw(st.integers(min_value=0, max_value=30))
+    if protect:
+        document["protect"] = protect
+    if draw(st.booleans()):
+        document["limits"] = {"max_deletions_per_repository": draw(st.integers(min_value=1, max_value=20))}
+    return document
+
+
+def deleted_digests(document: dict[str, Any], inventory: Sequence[Image]) -> set[str]:
+    return {d.image.digest for d in plan_repository(parse_policy(document), "app", inventory, NOW).delete}
+
+
+@settings(max_examples=300)
+@given(policies(), images())
+def test_protected_images_are_never_deleted(document: dict[str, Any], inventory: list[Image]) -> None:
+    policy = parse_policy(document)
+    protected_tags = policy.protect.tag_patterns
+    younger = policy.protect.younger_than_days
+    for decision in plan_repository(policy, "app", inventory, NOW).delete:
+        assert protected_tags.first_match(decision.image.tags) is None
+        assert younger is None or decision.image.pushed_at < NOW - timedelta(days=younger)
+
+
+@settings(max_examples=300)
+@given(policies(), images(), st.lists(st.sampled_from(PATTERNS), min_size=1, max_size=2))
+def test_adding_a_protect_pattern_never_deletes_more(
+    document: dict[str, Any], inventory: list[Image], extra: list[str]
+) -> None:
+    stricter = {**document, "protect": {**document.get("protect", {})}}
+    stricter["protect"]["tag_patterns"] = [*stricter["protect"].get("tag_patterns", []), *extra]
+    before = deleted_digests({**document, "limits": None}, inventory)
+    after = deleted_digests({**stricter, "limits": None}, inventory)
+    assert after <= before
+
+
+@settings(max_examples=300)
+@given(policies(), images())
+def test_every_image_is_decided_exactly_once(document: dict[str, Any], inventory: list[Image]) -> None:
+    plan = plan_repository(parse_policy(document), "app", inventory, NOW)
+    listed = [d.image.digest for d in (*plan.delete, *plan.keep, *plan.deferred)]
+    assert sorted(listed) == sorted(image.digest for image in inventory)
+
+
+@settings(max_examples=200)
+@given(policies(), images())
+def test_deletions_never_exceed_the_limit(document: dict[str, Any], inventory: list[Image]) -> None:
+    policy = parse_policy(document)
+    limit = policy.limits.max_deletions_per_repository
+    plan = plan_repository(policy, "app", inventory, NOW)
+    assert limit is None or len(plan.delete) <= limit
+    if plan.deferred:
+        assert max(d.image.pushed_at for d in plan.delete) <= min(d.image.pushed_at for d in plan.deferred)
+
+
+class RecordingRegistry:
+    """A registry that records every delete call it receives."""
+
+    def __init__(self, inventory: dict[str, list[Image]]) -> None:
+        self.inventory = inventory
+        self.delete_calls: list[tuple[str, list[str]]] = []
+
+    def repositories(self) -> list[str]:
+        return list(self.inventory)
+
+    def images(self, repository: str) -> list[Image]:
+        return list(self.inventory[repository])
+
+    def delete(self, repository: str, digests: Sequence[str]) -> DeleteResult:
+        self.delete_calls.append((repository, list(digests)))
+        return DeleteResult(tuple(digests))
+
+
+@settings(max_examples=200)
+@given(policies(), images(), images())
+def test_a_dry_run_calls_no_delete(document: dict[str, Any], first: list[Image], second: list[Image]) -> None:
+    registry = RecordingRegistry({"app": first, "web": second})
+    run_cleanup(registry, parse_policy(document), NOW, execute=False)
+    assert registry.delete_calls == []
+
+
+@settings(max_examples=200)
+@given(policies(), images())
+def test_a_run_deletes_exactly_the_plan(document: dict[str, Any], inventory: list[Image]) -> None:
+    registry = RecordingRegistry({"app": inventory})
+    policy = parse_policy(document)
+    [outcome] = run_cleanup(registry, policy, NOW, execute=True)
+    planned = [d.image.digest for d in plan_repository(policy, "app", inventory, NOW).delete]
+    assert [digest for _, digests in registry.delete_calls for digest in digests] == planned
+    assert list(outcome.deleted) == planned
+
+
+@given(st.lists(st.sampled_from(PATTERNS), min_size=1), st.sampled_from(TAGS))
+def test_combined_patterns_match_like_fnmatchcase(patterns: list[str], tag: str) -> None:
+    from fnmatch import fnmatchcase
+
+    assert Pattern(patterns).matches(tag) == any(fnmatchcase(tag, p) for p in patterns)
