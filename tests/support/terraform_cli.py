@@ -60,7 +60,7 @@ _GOARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "ar
 def terraform_platform() -> str:
     """This machine as Terraform names platforms, e.g. ``linux_amd64``."""
     machine = platform.machine().lower()
-    return f"{sys.platform.removesuffix('32')}_{_GOARCH.get(machine, machine)}"
+    return f"{platform.system().lower()}_{_GOARCH.get(machine, machine)}"
 
 
 def find_aws_plugin_mirror(environ: Mapping[str, str] | None = None) -> Path | None:
@@ -116,7 +116,11 @@ def _hcl_list(values: list[str]) -> str:
 
 
 def render_cli_config(aws_mirror: Path | None, standin_mirror: Path | None, plugin_cache: Path) -> str:
-    """The text of the CLI configuration; a None mirror sends that provider to the registry."""
+    """The text of the CLI configuration; a None mirror sends that provider to the registry.
+
+    ``plugin_cache_may_break_dependency_lock_file`` lets a fresh root module, which has no lock
+    file yet, take providers from the cache instead of installing them again.
+    """
     blocks: list[str] = []
     direct_excludes: list[str] = []
     for mirror, provider in ((aws_mirror, AWS_PROVIDER), (standin_mirror, ARCHIVE_PROVIDER)):
@@ -135,7 +139,8 @@ def render_cli_config(aws_mirror: Path | None, standin_mirror: Path | None, plug
         else "  direct {}\n"
     )
     return (
-        f"plugin_cache_dir   = {_hcl_string(plugin_cache)}\n"
+        f"plugin_cache_dir = {_hcl_string(plugin_cache)}\n"
+        "plugin_cache_may_break_dependency_lock_file = true\n"
         "disable_checkpoint = true\n\n"
         "provider_installation {\n" + "".join(blocks) + direct + "}\n"
     )

@@ -352,35 +352,43 @@ class _DirWalk:
 
 
 def dir_entries(
-    source_dir: Path,
+    source_dir: str | os.PathLike[str],
     excludes: Iterable[str] = (),
     *,
     exclude_symlink_directories: bool = False,
     output_file_mode: int | None = None,
 ) -> list[ZipEntry]:
-    if not source_dir.exists():
-        raise ArchiveError(f"error archiving directory: could not archive missing directory: {source_dir}")
-    if not source_dir.is_dir():
+    directory = Path(source_dir)
+    if not directory.exists():
         raise ArchiveError(
-            f"error archiving directory: could not archive directory that is a file: {source_dir}"
+            f"error archiving directory: could not archive missing directory: {os.fspath(source_dir)}"
+        )
+    if not directory.is_dir():
+        raise ArchiveError(
+            f"error archiving directory: could not archive directory that is a file: {os.fspath(source_dir)}"
         )
     walk = _DirWalk(
         excludes=tuple(compile_exclude(pattern) for pattern in excludes if pattern),
         exclude_symlink_directories=exclude_symlink_directories,
         output_file_mode=output_file_mode,
     )
-    entries = walk.entries(source_dir)
+    entries = walk.entries(directory)
     if not entries:
         raise ArchiveError("error archiving directory: archive has not been created as it would be empty")
     return entries
 
 
-def file_entries(source_file: Path, *, output_file_mode: int | None = None) -> list[ZipEntry]:
+def file_entries(
+    source_file: str | os.PathLike[str], *, output_file_mode: int | None = None
+) -> list[ZipEntry]:
+    path = Path(source_file)
     try:
-        info = source_file.stat()
+        info = path.stat()
     except FileNotFoundError:
-        raise ArchiveError(f"error archiving file: could not archive missing file: {source_file}") from None
-    return [_file_entry(source_file.name, source_file, info.st_mode, output_file_mode)]
+        raise ArchiveError(
+            f"error archiving file: could not archive missing file: {os.fspath(source_file)}"
+        ) from None
+    return [_file_entry(path.name, path, info.st_mode, output_file_mode)]
 
 
 def content_entries(contents: Mapping[str, str]) -> list[ZipEntry]:

@@ -171,13 +171,13 @@ def _entries(config: Config) -> list[ZipEntry]:
     output_file_mode = parse_file_mode(file_mode) if file_mode else None
     if config.get("source_dir") is not None:
         return dir_entries(
-            Path(config["source_dir"]),
+            config["source_dir"],
             config.get("excludes") or (),
             exclude_symlink_directories=bool(config.get("exclude_symlink_directories")),
             output_file_mode=output_file_mode,
         )
     if config.get("source_file") is not None:
-        return file_entries(Path(config["source_file"]), output_file_mode=output_file_mode)
+        return file_entries(config["source_file"], output_file_mode=output_file_mode)
     if config.get("source_content_filename") is not None:
         return content_entries({config["source_content_filename"]: config.get("source_content") or ""})
     return content_entries({block["filename"]: block["content"] for block in config.get("source") or []})
