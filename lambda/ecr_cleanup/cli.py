@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from .cleanup import InMemoryRegistry, Registry, RegistryError, run_cleanup
+from .cleanup import InMemoryRegistry, Registry, RegistryError, RepositoryOutcome, run_cleanup
 from .ecr import EcrRegistry
-from .inventory import InputError, load_image_files, parse_time
+from .inventory import InputError, load_image_files, parse_time, paused_gc
 from .policy import Policy, PolicyError, parse_policy
 from .report import RunReport, to_json, to_table
 
@@ -39,6 +39,13 @@ def load_policy(path: Path | str) -> Policy:
     return parse_policy(document)
 
 
+def _instant(text: str) -> datetime:
+    try:
+        return parse_time(text, "--now")
+    except InputError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ecr-cleanup",
@@ -51,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--policy", required=True, type=Path, help="the JSON policy document")
         sub.add_argument(
             "--now",
-            type=lambda text: parse_time(text, "--now"),
+            type=_instant,
             help="the instant ages are measured from (ISO 8601); default: the current time",
         )
         sub.add_argument(
@@ -78,20 +85,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run(args: argparse.Namespace, now: datetime) -> tuple[list[RepositoryOutcome], str]:
+    policy = load_policy(args.policy)
+    registry: Registry
+    if args.command == "preview":
+        registry = InMemoryRegistry(load_image_files(args.images))
+        mode = "preview"
+    else:
+        registry = EcrRegistry(region=args.region)
+        mode = {"plan": "plan", "run": "dry-run" if args.dry_run else "run"}[args.command]
+    outcomes = run_cleanup(registry, policy, now, execute=mode == "run")
+    return outcomes, mode
+
+
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int:
     out = stdout or sys.stdout
     args = _parser().parse_args(argv)
     now: datetime = args.now or datetime.now(UTC)
     try:
-        policy = load_policy(args.policy)
-        registry: Registry
-        if args.command == "preview":
-            registry = InMemoryRegistry(load_image_files(args.images))
-            mode = "preview"
-        else:
-            registry = EcrRegistry(region=args.region)
-            mode = {"plan": "plan", "run": "dry-run" if args.dry_run else "run"}[args.command]
-        outcomes = run_cleanup(registry, policy, now, execute=mode == "run")
+        with paused_gc():
+            outcomes, mode = _run(args, now)
     except (PolicyError, InputError) as error:
         print(f"ecr-cleanup: {error}", file=sys.stderr)
         return EXIT_INVALID
@@ -103,8 +116,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
     output_format = args.format or ("table" if out.isatty() else "json")
     try:
         if output_format == "json":
-            json.dump(to_json(report), out, indent=2)
-            out.write("\n")
+            out.write(json.dumps(to_json(report)) + "\n")
         else:
             out.write(to_table(report))
         out.flush()

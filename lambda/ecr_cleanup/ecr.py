@@ -54,14 +54,13 @@ class EcrRegistry:
             raise RegistryError(f"listing repositories failed: {_describe(error)}") from error
 
     def images(self, repository: str) -> list[Image]:
-        images = []
+        images: list[Image] = []
         try:
             pages = self.client.get_paginator("describe_images").paginate(
                 repositoryName=repository, PaginationConfig={"PageSize": PAGE_SIZE}
             )
             for page in pages:
-                for detail in page["imageDetails"]:
-                    images.append(image_from_detail(detail, f"{repository}: imageDetails[]"))
+                images.extend(image_from_detail(detail) for detail in page["imageDetails"])
         except (ClientError, BotoCoreError) as error:
             raise RegistryError(f"{repository}: describing images failed: {_describe(error)}") from error
         except InputError as error:

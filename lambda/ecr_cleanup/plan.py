@@ -6,18 +6,19 @@ inputs and every sentence of the policy semantics can be pinned by a unit test.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import partial
+from typing import NamedTuple
 
 from .policy import Policy, Rule, TagStatus
 
 __all__ = ["Action", "Decision", "Image", "RepositoryPlan", "plan_repository"]
 
 
-@dataclass(frozen=True, slots=True)
-class Image:
+class Image(NamedTuple):
     """One image of a repository as ECR describes it; times are timezone-aware."""
 
     digest: str
@@ -36,8 +37,7 @@ class Action(StrEnum):
     DEFER = "deferred"
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     """What happens to one image, and the one reason why (the rule, protection or limit that decided)."""
 
     image: Image
@@ -68,31 +68,45 @@ class RepositoryPlan:
         return sum(decision.image.size for decision in self.delete)
 
 
+NO_RULE = "no rule selects it"
+
+# NamedTuple construction through tuple.__new__ skips a Python-level __new__: plans build one
+# Decision per image, and a registry can hold millions.
+_decision = partial(tuple.__new__, Decision)
+
+
 def plan_repository(
     policy: Policy, repository: str, images: Iterable[Image], now: datetime
 ) -> RepositoryPlan:
     """Decide for every image of `repository` whether the policy deletes, keeps or defers it."""
-    inventory = list(images)
+    inventory = images if isinstance(images, list) else list(images)
+    protected = _protected(policy, inventory, now)
     matched: dict[str, list[int]] = {}
     missed: dict[str, str] = {}
     for rule in policy.rules:
         if rule.repositories.matches(repository):
             _evaluate_rule(rule, inventory, now, matched, missed)
 
+    matched_reasons: dict[tuple[int, ...], str] = {}
     candidates: list[Decision] = []
     keep: list[Decision] = []
     for image in inventory:
-        protection = _protection(policy, image, now)
-        rules = matched.get(image.digest)
+        digest = image.digest
+        rules = matched.get(digest)
+        protection = protected.get(digest) if protected else None
         if protection is not None:
-            keep.append(Decision(image, Action.KEEP, protection, tuple(rules or ())))
+            keep.append(_decision((image, Action.KEEP, protection, tuple(rules or ()))))
         elif rules:
-            names = ", ".join(policy.rules[index].label for index in rules)
-            candidates.append(Decision(image, Action.DELETE, f"matched {names}", tuple(rules)))
+            key = tuple(rules)
+            reason = matched_reasons.get(key)
+            if reason is None:
+                reason = "matched " + ", ".join(policy.rules[index].label for index in key)
+                matched_reasons[key] = reason
+            candidates.append(_decision((image, Action.DELETE, reason, key)))
         else:
-            keep.append(Decision(image, Action.KEEP, missed.get(image.digest, "no rule selects it")))
+            keep.append(_decision((image, Action.KEEP, missed.get(digest, NO_RULE), ())))
 
-    candidates.sort(key=lambda decision: (decision.image.pushed_at, decision.image.digest))
+    candidates.sort(key=_oldest_first)
     limit = policy.limits.max_deletions_per_repository
     deferred: list[Decision] = []
     if limit is not None and len(candidates) > limit:
@@ -104,9 +118,13 @@ def plan_repository(
     return RepositoryPlan(repository, now, tuple(candidates), tuple(keep), tuple(deferred))
 
 
+def _oldest_first(decision: Decision) -> tuple[datetime, str]:
+    return decision.image.pushed_at, decision.image.digest
+
+
 def _evaluate_rule(
     rule: Rule,
-    images: Sequence[Image],
+    images: list[Image],
     now: datetime,
     matched: dict[str, list[int]],
     missed: dict[str, str],
@@ -115,66 +133,78 @@ def _evaluate_rule(
 
     Only the first rule that spares an image gives its reason, so a report names one cause.
     """
-    selection = [image for image in images if _selects(rule, image)]
+    selection = _selection(rule, images)
     latest: set[str] = set()
     if rule.keep_latest:
-        ranked = sorted(selection, key=lambda image: image.digest)
-        ranked.sort(key=lambda image: image.pushed_at, reverse=True)
+        ranked = sorted(selection, key=_digest)
+        ranked.sort(key=_pushed_at, reverse=True)
         latest = {image.digest for image in ranked[: rule.keep_latest]}
-    pushed_before = None if rule.older_than_days is None else now - timedelta(days=rule.older_than_days)
-    used_before = None if rule.not_pulled_for_days is None else now - timedelta(days=rule.not_pulled_for_days)
+    label = rule.label
+    pushed_before = used_before = None
+    too_young = pulled = pushed = ""
+    if rule.older_than_days is not None:
+        pushed_before = now - timedelta(days=rule.older_than_days)
+        too_young = f"{label}: not older than {rule.older_than_days} days"
+    if rule.not_pulled_for_days is not None:
+        used_before = now - timedelta(days=rule.not_pulled_for_days)
+        pulled = f"{label}: pulled within the last {rule.not_pulled_for_days} days"
+        pushed = f"{label}: never pulled, and pushed within the last {rule.not_pulled_for_days} days"
+    among_latest = f"{label}: among the latest {rule.keep_latest} of its selection"
 
     for image in selection:
-        reason = None
-        if pushed_before is not None and not image.pushed_at < pushed_before:
-            reason = f"pushed {_age(now, image.pushed_at)} ago, not older than {rule.older_than_days} days"
-        elif used_before is not None and not (image.last_pulled_at or image.pushed_at) < used_before:
-            if image.last_pulled_at is None:
-                reason = (
-                    f"never pulled, pushed {_age(now, image.pushed_at)} ago, "
-                    f"within {rule.not_pulled_for_days} days"
-                )
-            else:
-                reason = (
-                    f"pulled {_age(now, image.last_pulled_at)} ago, within {rule.not_pulled_for_days} days"
-                )
-        elif image.digest in latest:
-            reason = f"among the latest {rule.keep_latest} of its selection"
-        if reason is None:
-            matched.setdefault(image.digest, []).append(rule.index)
+        if pushed_before is not None and image.pushed_at >= pushed_before:
+            reason = too_young
+        elif used_before is not None and (image.last_pulled_at or image.pushed_at) >= used_before:
+            reason = pushed if image.last_pulled_at is None else pulled
+        elif latest and image.digest in latest:
+            reason = among_latest
         else:
-            missed.setdefault(image.digest, f"{rule.label}: {reason}")
+            rules = matched.get(image.digest)
+            if rules is None:
+                matched[image.digest] = [rule.index]
+            else:
+                rules.append(rule.index)
+            continue
+        if image.digest not in missed:
+            missed[image.digest] = reason
 
 
-def _selects(rule: Rule, image: Image) -> bool:
-    if rule.tag_status is TagStatus.TAGGED and not image.tags:
-        return False
-    if rule.tag_status is TagStatus.UNTAGGED and image.tags:
-        return False
-    return rule.tag_patterns is None or rule.tag_patterns.first_match(image.tags) is not None
+def _selection(rule: Rule, images: list[Image]) -> list[Image]:
+    """The images a rule looks at: by tag status, then by tag patterns."""
+    if rule.tag_status is TagStatus.TAGGED:
+        selection = [image for image in images if image.tags]
+    elif rule.tag_status is TagStatus.UNTAGGED:
+        selection = [image for image in images if not image.tags]
+    else:
+        selection = images
+    if rule.tag_patterns is not None:
+        first_match = rule.tag_patterns.first_match
+        selection = [image for image in selection if first_match(image.tags) is not None]
+    return selection
 
 
-def _protection(policy: Policy, image: Image, now: datetime) -> str | None:
+def _digest(image: Image) -> str:
+    return image.digest
+
+
+def _pushed_at(image: Image) -> datetime:
+    return image.pushed_at
+
+
+def _protected(policy: Policy, images: list[Image], now: datetime) -> dict[str, str]:
+    """The protected images of a repository, each with the protection that covers it."""
     protect = policy.protect
-    tag = protect.tag_patterns.first_match(image.tags)
-    if tag is not None:
-        pattern = protect.tag_patterns.pattern_for(tag)
-        return f"protected: tag {tag!r} matches protect.tag_patterns {pattern!r}"
-    younger = protect.younger_than_days
-    if younger is not None and image.pushed_at >= now - timedelta(days=younger):
-        age = _age(now, image.pushed_at)
-        return f"protected: pushed {age} ago, within protect.younger_than_days ({younger})"
-    return None
-
-
-def _age(now: datetime, then: datetime) -> str:
-    """A short human age: '3 days', '5 hours', '0 minutes'."""
-    seconds = int((now - then).total_seconds())
-    if seconds >= 86400:
-        days = seconds // 86400
-        return f"{days} day" if days == 1 else f"{days} days"
-    if seconds >= 3600:
-        hours = seconds // 3600
-        return f"{hours} hour" if hours == 1 else f"{hours} hours"
-    minutes = max(seconds, 0) // 60
-    return f"{minutes} minute" if minutes == 1 else f"{minutes} minutes"
+    protected: dict[str, str] = {}
+    if protect.tag_patterns.patterns:
+        first_match = protect.tag_patterns.first_match
+        for image in images:
+            if image.tags and (tag := first_match(image.tags)) is not None:
+                pattern = protect.tag_patterns.pattern_for(tag)
+                protected[image.digest] = f"protected: tag {tag!r} matches protect.tag_patterns {pattern!r}"
+    if protect.younger_than_days is not None:
+        since = now - timedelta(days=protect.younger_than_days)
+        reason = f"protected: pushed within protect.younger_than_days ({protect.younger_than_days})"
+        for image in images:
+            if image.pushed_at >= since and image.digest not in protected:
+                protected[image.digest] = reason
+    return protected

@@ -155,7 +155,7 @@ def _image_line(now: datetime, decision: Decision) -> str:
     image = decision.image
     tags = ", ".join(image.tags) if image.tags else "<untagged>"
     age = (now - image.pushed_at).days
+    pushed = image.pushed_at.isoformat()[:10]
     return (
-        f"{image.digest[:19]}  {tags}  pushed {image.pushed_at:%Y-%m-%d} ({age}d)  "
-        f"{human_bytes(image.size)}  {decision.reason}"
+        f"{image.digest[:19]}  {tags}  pushed {pushed} ({age}d)  {human_bytes(image.size)}  {decision.reason}"
     )

@@ -1,0 +1,165 @@
+"""Offline preview speed and memory: 1,000,000 images in 1,000 repositories.
+
+Prints the time to merely `json.load` the saved describe-images files, the time of the real
+`ecr-cleanup preview` command over the same files (read, plan, report as a table or as JSON, written
+to /dev/null), their ratio (target <= 3x) and the peak memory of each. Each measurement runs in
+a fresh process so that peak RSS is its own.
+
+    python bench/engine.py [--repositories 1000] [--images 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NOW = datetime(2026, 11, 28, tzinfo=UTC)
+POLICY = {
+    "repositories": {"include": ["*"], "exclude": ["base/*"]},
+    "rules": [
+        {
+            "description": "dev builds: older than 30 days AND not among the latest 10",
+            "tag_status": "tagged",
+            "tag_patterns": ["dev-*", "pr-*"],
+            "older_than_days": 30,
+            "keep_latest": 10,
+        },
+        {
+            "description": "untagged, not pulled for 14 days",
+            "tag_status": "untagged",
+            "not_pulled_for_days": 14,
+        },
+    ],
+    "protect": {"tag_patterns": ["latest", "prod*", "v*"], "younger_than_days": 1},
+    "limits": {"max_deletions_per_repository": 500},
+}
+
+
+def generate(folder: Path, repositories: int, images: int) -> list[Path]:
+    """Write one describe-images file per repository, shaped like the AWS CLI's output."""
+    rng = random.Random(42)
+    paths = []
+    for r in range(repositories):
+        name = f"team-{r % 17}/service-{r}"
+        details = []
+        for i in range(images):
+            pushed = NOW - timedelta(seconds=rng.randrange(0, 400 * 86400))
+            kind = rng.random()
+            tags = (
+                []
+                if kind < 0.3
+                else [f"dev-{i}"]
+                if kind < 0.8
+                else [f"pr-{i}"]
+                if kind < 0.95
+                else [f"v1.{i}"]
+            )
+            detail = {
+                "registryId": "123456789012",
+                "repositoryName": name,
+                "imageDigest": f"sha256:{rng.getrandbits(256):064x}",
+                "imageSizeInBytes": rng.randrange(10_000_000, 900_000_000),
+                "imagePushedAt": pushed.isoformat(),
+                "imageManifestMediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "artifactMediaType": "application/vnd.docker.container.image.v1+json",
+            }
+            if tags:
+                detail["imageTags"] = tags
+            if rng.random() < 0.5:
+                detail["lastRecordedPullTime"] = (pushed + timedelta(days=rng.randrange(0, 30))).isoformat()
+            details.append(detail)
+        path = folder / f"repo-{r:04d}.json"
+        path.write_text(json.dumps({"imageDetails": details}))
+        paths.append(path)
+    (folder / "policy.json").write_text(json.dumps(POLICY))
+    return paths
+
+
+def measure(task: str, folder: Path) -> tuple[float, float]:
+    """Run one task in a fresh interpreter; return (seconds, peak RSS in MiB)."""
+    completed = subprocess.run(
+        [sys.executable, __file__, "--task", task, "--folder", str(folder)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(ROOT / "lambda")},
+    )
+    seconds, peak = completed.stdout.split()
+    return float(seconds), float(peak)
+
+
+def run_task(task: str, folder: Path) -> None:
+    """`load` decodes the files and drops them; `preview-*` runs the real command into /dev/null."""
+    paths = sorted(folder.glob("repo-*.json"))
+    start = time.perf_counter()
+    if task == "load":
+        for path in paths:
+            with open(path, "rb") as handle:
+                json.load(handle)
+    else:
+        from ecr_cleanup.cli import main as cli
+
+        policy = folder / "policy.json"
+        images = [argument for path in paths for argument in ("--images", str(path))]
+        output_format = task.removeprefix("preview-")
+        with open("/dev/null", "w") as sink:
+            cli(
+                [
+                    "preview",
+                    "--policy",
+                    str(policy),
+                    *images,
+                    "--now",
+                    NOW.isoformat(),
+                    "--format",
+                    output_format,
+                ],
+                sink,
+            )
+    elapsed = time.perf_counter() - start
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{elapsed:.3f} {peak_mib:.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repositories", type=int, default=1000)
+    parser.add_argument("--images", type=int, default=1000)
+    parser.add_argument("--task", choices=("load", "preview-table", "preview-json"))
+    parser.add_argument("--folder", type=Path)
+    args = parser.parse_args()
+    if args.task:
+        run_task(args.task, args.folder)
+        return
+
+    with tempfile.TemporaryDirectory(prefix="ecr-cleanup-bench-") as tmp:
+        folder = Path(tmp)
+        started = time.perf_counter()
+        generate(folder, args.repositories, args.images)
+        total = args.repositories * args.images
+        size = sum(path.stat().st_size for path in folder.iterdir()) / 1024**2
+        print(f"input: {total:,} images in {args.repositories:,} repositories, {size:,.0f} MiB of JSON")
+        print(f"  (generated in {time.perf_counter() - started:.1f} s)")
+        load_s, load_mib = measure("load", folder)
+        plan_s, plan_mib = measure("preview-table", folder)
+        json_s, json_mib = measure("preview-json", folder)
+    print(f"{'json.load of every file':36} {load_s:7.2f} s   peak {load_mib:7.0f} MiB")
+    for label, seconds, mib in (
+        ("ecr-cleanup preview --format table", plan_s, plan_mib),
+        ("ecr-cleanup preview --format json", json_s, json_mib),
+    ):
+        print(f"{label:36} {seconds:7.2f} s   peak {mib:7.0f} MiB   {seconds / load_s:.2f}x json.load")
+    print("target: preview <= 3x json.load")
+
+
+if __name__ == "__main__":
+    main()
