@@ -122,7 +122,7 @@ def test_preview_reports_the_reason_for_each_kept_image(policy_file: Path, image
     reasons = {image["digest"]: image["reason"] for image in app["keep"]}
     assert reasons["sha256:aaa3"] == "protected: tag 'latest' matches protect.tag_patterns 'latest'"
     assert reasons["sha256:aaa1"] == 'rules[0] "dev builds": among the latest 1 of its selection'
-    assert reasons["sha256:aaa4"] == 'rules[1] "untagged": pulled 1 day ago, within 14 days'
+    assert reasons["sha256:aaa4"] == 'rules[1] "untagged": pulled within the last 14 days'
 
 
 def test_preview_table_reads_like_a_terraform_plan(policy_file: Path, image_files: list[str]) -> None:
