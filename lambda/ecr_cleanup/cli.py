@@ -79,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     plan = command("plan", "Read live ECR and show what a run would delete; deletes nothing.")
     plan.add_argument("--region", help="AWS region; default: boto3's configuration")
+    plan.set_defaults(dry_run=True)
     run = command("run", "Read live ECR and delete what the policy selects.")
     run.add_argument("--region", help="AWS region; default: boto3's configuration")
     run.add_argument("--dry-run", action="store_true", help="plan and report, but call no delete API")
@@ -99,12 +100,17 @@ def _run(args: argparse.Namespace, now: datetime) -> tuple[list[RepositoryOutcom
 
 
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int:
+    """Run the command line; the cyclic collector stays paused, as the data built is acyclic."""
     out = stdout or sys.stdout
     args = _parser().parse_args(argv)
     now: datetime = args.now or datetime.now(UTC)
+    with paused_gc():
+        return _main(args, now, out)
+
+
+def _main(args: argparse.Namespace, now: datetime, out: TextIO) -> int:
     try:
-        with paused_gc():
-            outcomes, mode = _run(args, now)
+        outcomes, mode = _run(args, now)
     except (PolicyError, InputError) as error:
         print(f"ecr-cleanup: {error}", file=sys.stderr)
         return EXIT_INVALID

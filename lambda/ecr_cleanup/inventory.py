@@ -46,6 +46,16 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
+_media_types: dict[str, str] = {}
+
+
+def _shared(media_type: str | None) -> str | None:
+    """One string object per distinct media type, instead of one per image."""
+    if media_type is None:
+        return None
+    return _media_types.setdefault(media_type, media_type)
+
+
 def parse_time(value: object, field: str) -> datetime:
     """Read an ISO 8601 string, epoch seconds or a datetime; a time without a zone is UTC."""
     if type(value) is str:
@@ -89,8 +99,8 @@ def image_from_detail(detail: Mapping[str, Any]) -> Image:
             parse_time(pushed, "imagePushedAt"),
             size,
             None if pulled is None else parse_time(pulled, "lastRecordedPullTime"),
-            get("imageManifestMediaType"),
-            get("artifactMediaType"),
+            _shared(get("imageManifestMediaType")),
+            _shared(get("artifactMediaType")),
             get("subjectManifestDigest"),
         )
     )

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from functools import partial
+from functools import cached_property, partial
 from typing import NamedTuple
 
 from .policy import Policy, Rule, TagStatus
@@ -63,7 +63,7 @@ class RepositoryPlan:
     def images(self) -> int:
         return len(self.delete) + len(self.keep) + len(self.deferred)
 
-    @property
+    @cached_property
     def bytes(self) -> int:
         return sum(decision.image.size for decision in self.delete)
 

@@ -55,6 +55,8 @@ def format_time(moment: datetime) -> str:
 
 
 def human_bytes(size: float) -> str:
+    if 1048576 <= size < 1073741824:
+        return f"{size / 1048576:.1f} MiB"
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if abs(size) < 1024 or unit == "TiB":
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
@@ -130,8 +132,8 @@ def to_table(report: RunReport) -> str:
             if decision.image.digest in failed:
                 failure = failed[decision.image.digest]
                 lines.append(f"        delete failed: {failure.code}: {failure.message}")
-        for decision in plan.deferred:
-            lines.append(f"    ~ {_image_line(report.now, decision)}")
+        if plan.deferred:
+            lines.append(f"    ~ {len(plan.deferred)} deferred: {plan.deferred[0].reason}")
         protected = sum(1 for decision in plan.keep if decision.reason.startswith("protected"))
         if plan.keep:
             lines.append(f"    keep {len(plan.keep)} ({protected} protected)")
@@ -155,7 +157,4 @@ def _image_line(now: datetime, decision: Decision) -> str:
     image = decision.image
     tags = ", ".join(image.tags) if image.tags else "<untagged>"
     age = (now - image.pushed_at).days
-    pushed = image.pushed_at.isoformat()[:10]
-    return (
-        f"{image.digest[:19]}  {tags}  pushed {pushed} ({age}d)  {human_bytes(image.size)}  {decision.reason}"
-    )
+    return f"{image.digest[:19]}  {tags}  {age} days old  {human_bytes(image.size)}  {decision.reason}"

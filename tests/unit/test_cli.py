@@ -129,7 +129,7 @@ def test_preview_table_reads_like_a_terraform_plan(policy_file: Path, image_file
     status, output = preview("--policy", str(policy_file), *image_files, "--now", NOW, "--format", "table")
     assert status == EXIT_OK
     assert "app: 4 images, 1 to delete (2.0 MiB)" in output
-    assert "- sha256:aaa2  dev-2  pushed 2025-11-01" in output
+    assert "- sha256:aaa2  dev-2  392 days old  2.0 MiB" in output
     assert 'matched rules[0] "dev builds"' in output
     assert output.rstrip().endswith("across 2 repositories and 5 images.")
     assert "Plan: 2 to delete (2.0 MiB reclaimed)" in output

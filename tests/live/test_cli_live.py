@@ -1,0 +1,134 @@
+"""`ecr-cleanup plan` and `run` against moto: what the plan says is exactly what a run deletes."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from ecr_cleanup.cleanup import RegistryError
+from ecr_cleanup.cli import EXIT_AWS, EXIT_INVALID, EXIT_OK, main
+from ecr_cleanup.ecr import EcrRegistry
+from tests.support.aws import ApiCalls
+from tests.support.ecr_seed import create_repository, days_ago, push_image
+
+POLICY = {
+    "repositories": {"exclude": ["base/*"]},
+    "rules": [
+        {"tag_patterns": ["dev-*"], "older_than_days": 30, "keep_latest": 2},
+        {"tag_status": "untagged", "not_pulled_for_days": 14},
+    ],
+    "protect": {"tag_patterns": ["latest", "v*"]},
+}
+
+
+@pytest.fixture
+def policy_file(tmp_path: Path) -> Path:
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(POLICY))
+    return path
+
+
+@pytest.fixture
+def registry(aws: None) -> dict[str, dict[str, str]]:
+    """Two repositories with known images (name -> digest), and one the policy excludes."""
+    seeded: dict[str, dict[str, str]] = {"app": {}, "web": {}, "base/python": {}}
+    for name in seeded:
+        create_repository(name)
+    app = seeded["app"]
+    for day in (100, 90, 80, 5):
+        app[f"dev-{day}"] = push_image("app", tags=[f"dev-{day}"], pushed_at=days_ago(day))
+    app["latest"] = push_image("app", tags=["dev-200", "latest"], pushed_at=days_ago(200))
+    app["untagged-old"] = push_image("app", pushed_at=days_ago(60))
+    app["untagged-pulled"] = push_image("app", pushed_at=days_ago(60), last_pulled_at=days_ago(2))
+    seeded["web"]["v1"] = push_image("web", tags=["v1"], pushed_at=days_ago(400))
+    seeded["web"]["untagged"] = push_image("web", pushed_at=days_ago(30))
+    seeded["base/python"]["untagged"] = push_image("base/python", pushed_at=days_ago(300))
+    return seeded
+
+
+EXPECTED_DELETIONS = {"app": {"dev-100", "dev-90", "untagged-old"}, "web": {"untagged"}}
+
+
+def cli(*args: str) -> tuple[int, dict[str, Any]]:
+    out = io.StringIO()
+    status = main([*args, "--format", "json"], stdout=out)
+    return status, json.loads(out.getvalue()) if out.getvalue() else {}
+
+
+def remaining(repository: str) -> set[str]:
+    pages = boto3.client("ecr").get_paginator("list_images").paginate(repositoryName=repository)
+    return {image["imageDigest"] for page in pages for image in page["imageIds"]}
+
+
+def planned(report: dict[str, Any]) -> dict[str, set[str]]:
+    return {r["name"]: {image["digest"] for image in r["delete"]} for r in report["repositories"]}
+
+
+def test_plan_lists_what_the_policy_deletes(registry: dict[str, dict[str, str]], policy_file: Path) -> None:
+    status, report = cli("plan", "--policy", str(policy_file))
+    assert status == EXIT_OK
+    assert report["mode"] == "plan"
+    assert planned(report) == {
+        name: {registry[name][label] for label in labels} for name, labels in EXPECTED_DELETIONS.items()
+    }
+
+
+def test_run_deletes_exactly_the_planned_images(
+    registry: dict[str, dict[str, str]], policy_file: Path
+) -> None:
+    _, plan = cli("plan", "--policy", str(policy_file))
+    status, report = cli("run", "--policy", str(policy_file))
+    assert status == EXIT_OK
+    for name, images in registry.items():
+        gone = set(images.values()) - remaining(name)
+        assert gone == planned(plan).get(name, set()), name
+    assert report["summary"]["deleted"] == 4
+    assert {r["name"]: set(r["deleted"]) for r in report["repositories"]} == planned(plan)
+
+
+def test_plan_and_dry_run_call_no_delete_api(
+    registry: dict[str, dict[str, str]], policy_file: Path, api_calls: ApiCalls
+) -> None:
+    assert cli("plan", "--policy", str(policy_file))[0] == EXIT_OK
+    status, report = cli("run", "--dry-run", "--policy", str(policy_file))
+    assert status == EXIT_OK
+    assert report["mode"] == "dry-run"
+    assert report["summary"]["delete"] == 4
+    assert api_calls["DescribeImages"] > 0
+    assert api_calls["BatchDeleteImage"] == 0
+    assert all(remaining(name) == set(images.values()) for name, images in registry.items())
+
+
+def test_invalid_policy_touches_nothing(
+    registry: dict[str, dict[str, str]], tmp_path: Path, api_calls: ApiCalls
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"rules": [{"older_than_days": 1, "tag_status": "none"}]}))
+    assert cli("run", "--policy", str(bad))[0] == EXIT_INVALID
+    assert sum(api_calls.values()) == 0
+
+
+def test_a_repository_that_cannot_be_read_exits_1_after_the_others_ran(
+    registry: dict[str, dict[str, str]],
+    policy_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    read = EcrRegistry.images
+
+    def images(self: EcrRegistry, repository: str) -> Any:
+        if repository == "app":
+            raise RegistryError("app: describing images failed: AccessDeniedException: denied")
+        return read(self, repository)
+
+    monkeypatch.setattr(EcrRegistry, "images", images)
+    status, report = cli("run", "--policy", str(policy_file))
+    assert status == EXIT_AWS
+    assert "app: describing images failed" in capsys.readouterr().err
+    assert remaining("web") == {registry["web"]["v1"]}
+    assert report["summary"]["failed_repositories"] == 1
