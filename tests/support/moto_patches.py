@@ -223,6 +223,20 @@ def _image_detail(image: Any, repository_images: Callable[[], dict[str, Any]]) -
     return detail
 
 
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def _json_response(result: dict[str, Any]) -> tuple[int, dict[str, str], str]:
+    """A JSON-protocol response written directly.
+
+    moto's model-driven serializer takes ~0.4 ms per ImageDetail: a second to list 2,500 images.
+    """
+    return 200, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(result, default=_json_default)
+
+
 def _tag_status_matches(image: Any, tag_status: str | None) -> bool:
     if tag_status == "TAGGED":
         return bool(image.image_tags)
@@ -236,10 +250,9 @@ def _tag_status_matches(image: Any, tag_status: str | None) -> bool:
     "response); page it like ECR: default 100, 1..1000, cursor tokens, no maxResults with imageIds."
 )
 def ecr_describe_images_pagination() -> None:
-    from moto.core.responses import ActionResult
     from moto.ecr.responses import ECRResponse
 
-    def describe_images(self: ECRResponse) -> ActionResult:
+    def describe_images(self: ECRResponse) -> Any:
         repository_name = self._get_param("repositoryName")
         registry_id = self._get_param("registryId")
         image_ids = self._get_param("imageIds")
@@ -254,11 +267,10 @@ def ecr_describe_images_pagination() -> None:
         images = list(backend.describe_images(repository_name, registry_id, image_ids))
         repository = backend._get_repository(repository_name, registry_id)
         _stamp(repository.images)
-        _stamp(images)
         wanted = [image for image in images if _tag_status_matches(image, tag_status)]
 
         if image_ids:
-            page, token = wanted, None
+            page, token = sorted(wanted, key=lambda image: getattr(image, _SEQ_ATTR)), None
         else:
             page, token = _page(
                 (((getattr(image, _SEQ_ATTR),), image) for image in wanted),
@@ -274,7 +286,7 @@ def ecr_describe_images_pagination() -> None:
         result: dict[str, Any] = {"imageDetails": [_image_detail(i, repository_images) for i in page]}
         if token:
             result["nextToken"] = token
-        return ActionResult(result)
+        return _json_response(result)
 
     ECRResponse.describe_images = describe_images  # type: ignore[method-assign]
 
@@ -404,6 +416,40 @@ def ecr_image_size() -> None:
 
 
 @_patch(
+    "ECR BatchDeleteImage by digest deletes an untagged image but leaves it out of imageIds (moto lists "
+    "one id per tag); ECR lists it as {imageDigest}."
+)
+def ecr_batch_delete_reports_untagged() -> None:
+    from moto.ecr.models import ECRBackend
+
+    original = ECRBackend.batch_delete_image
+
+    @functools.wraps(original)
+    def batch_delete_image(
+        self: ECRBackend,
+        repository_name: str,
+        registry_id: str | None = None,
+        image_ids: list[dict[str, str]] | None = None,
+    ) -> dict[str, Any]:
+        repository = self.repositories.get(repository_name)
+        by_digest = [i["imageDigest"] for i in image_ids or [] if "imageDigest" in i and "imageTag" not in i]
+        untagged = set()
+        if repository is not None:
+            untagged = {
+                image.image_digest
+                for image in repository.images
+                if not image.image_tags and image.image_digest in by_digest
+            }
+        response = original(self, repository_name, registry_id, image_ids)
+        remaining = {image.image_digest for image in repository.images} if repository else set()
+        gone = [digest for digest in dict.fromkeys(by_digest) if digest in untagged - remaining]
+        response["imageIds"].extend({"imageDigest": digest} for digest in gone)
+        return dict(response)
+
+    ECRBackend.batch_delete_image = batch_delete_image  # type: ignore[method-assign]
+
+
+@_patch(
     "ECR BatchDeleteImage and BatchGetImage accept any number of imageIds; ECR rejects more than 100 "
     "with InvalidParameterException."
 )
@@ -422,13 +468,37 @@ def ecr_batch_image_ids_limit() -> None:
 
         return call
 
-    ECRResponse.batch_delete_image = limited(ECRResponse.batch_delete_image)  # type: ignore[method-assign]
-    ECRResponse.batch_get_image = limited(ECRResponse.batch_get_image)  # type: ignore[method-assign]
+    ECRResponse.batch_delete_image = limited(ECRResponse.batch_delete_image)  # type: ignore[method-assign,assignment]
+    ECRResponse.batch_get_image = limited(ECRResponse.batch_get_image)  # type: ignore[method-assign,assignment]
 
 
 # --------------------------------------------------------------------------------------------------
 # IAM and Step Functions settings
 # --------------------------------------------------------------------------------------------------
+
+
+@_patch(
+    "moto re-parses its 1,582 AWS managed policies (~0.1 s) for each of 6 partitions' IAM backends, "
+    "twice per reset; parse them once per process and build them for the `aws` partition only."
+)
+def iam_managed_policies_once() -> None:
+    from moto.iam import models as iam_models
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+    from moto.settings import load_iam_aws_managed_policies
+
+    @functools.cache
+    def parsed() -> dict[str, Any]:
+        return dict(json.loads(aws_managed_policies_data))
+
+    def _init_aws_policies(self: iam_models.IAMBackend) -> list[iam_models.ManagedPolicy]:
+        if self.region_name != "aws" or not load_iam_aws_managed_policies():
+            return []
+        return [
+            iam_models.AWSManagedPolicy.from_data(name, self.account_id, self.region_name, data)
+            for name, data in parsed().items()
+        ]
+
+    iam_models.IAMBackend._init_aws_policies = _init_aws_policies  # type: ignore[method-assign]
 
 
 @_patch(
@@ -531,9 +601,9 @@ def sfn_unnamed_executions() -> None:
     def start_execution(
         self: StepFunctionsParserBackend,
         state_machine_arn: str,
-        name: str | None = None,
-        execution_input: str | None = None,
-        trace_header: str | None = None,
+        name: Any = None,
+        execution_input: Any = None,
+        trace_header: Any = None,
     ) -> Any:
         return original(self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
 
@@ -553,7 +623,7 @@ RUNTIME_PROVIDED_PACKAGES = frozenset(
 """Top-level names a zip may vendor that keep resolving to this interpreter's copy: moto itself runs
 on them in this process, so they cannot be swapped out for the duration of an invocation."""
 
-_invoke_lock = threading.Lock()
+_invoke_lock = threading.RLock()
 _INVOKE_LOCK_TIMEOUT_SECONDS = 600
 _extract_lock = threading.Lock()
 _log = logging.getLogger(__name__)
@@ -572,12 +642,13 @@ class LambdaContext:
         timeout_seconds: float,
         log_group_name: str,
         log_stream_name: str,
+        aws_request_id: str,
     ) -> None:
         self.function_name = function_name
         self.function_version = function_version
         self.invoked_function_arn = invoked_function_arn
         self.memory_limit_in_mb = memory_limit_in_mb
-        self.aws_request_id = str(uuid.uuid4())
+        self.aws_request_id = aws_request_id
         self.log_group_name = log_group_name
         self.log_stream_name = log_stream_name
         self.identity = None
@@ -726,6 +797,11 @@ def _isolated_imports(code_dir: Path) -> Iterator[None]:
         importlib.invalidate_caches()
 
 
+def _not_moto(record: logging.LogRecord) -> bool:
+    """Drop what the moto server logs while serving the handler's own requests."""
+    return not record.name.startswith(("werkzeug", "moto"))
+
+
 @contextlib.contextmanager
 def _captured_output() -> Iterator[io.StringIO]:
     """Collect what the handler prints or logs, as the Lambda runtime sends it to CloudWatch."""
@@ -733,6 +809,7 @@ def _captured_output() -> Iterator[io.StringIO]:
     root = logging.getLogger()
     saved_level, saved_handlers = root.level, list(root.handlers)
     capture = logging.StreamHandler(buffer)
+    capture.addFilter(_not_moto)
     capture.setFormatter(logging.Formatter("[%(levelname)s]\t%(asctime)s\t%(name)s\t%(message)s"))
     root.addHandler(capture)
     try:
@@ -764,8 +841,12 @@ def _call_handler(function: Any, event: Any, context: LambdaContext) -> tuple[st
         return _error_payload("Runtime.HandlerNotFound", message, request_id, []), True
     try:
         result = handler(event, context)
+    except SystemExit as error:
+        message = f"RequestId: {request_id} Error: Runtime exited with error: exit status {error.code}"
+        return _error_payload("Runtime.ExitError", message, request_id, []), True
     except Exception as error:
-        trace = traceback.format_list(traceback.extract_tb(error.__traceback__)[1:])
+        frames = traceback.extract_tb(error.__traceback__)[1:]
+        trace = traceback.format_list([frame for frame in frames if frame.filename != __file__])
         return _error_payload(type(error).__name__, str(error), request_id, trace), True
     try:
         return json.dumps(result), False
@@ -779,14 +860,23 @@ def invoke_in_process(function: Any, event: Any) -> tuple[str, bool, str]:
 
     Invocations are serialised: ``os.environ``, ``sys.modules`` and ``sys.path`` are process-wide.
     """
-    if isinstance(event, str | bytes):
-        event = json.loads(event or "{}")
-    code_dir = _extract_code(function)
-    started = datetime.now()
-    log_stream = f"{started:%Y/%m/%d}/[{function.version}]{uuid.uuid4().hex}"
+    request_id = str(uuid.uuid4())
+    log_stream = f"{datetime.now():%Y/%m/%d}/[{function.version}]{uuid.uuid4().hex}"
     qualified_arn = function.function_arn
     if str(function.version) != "$LATEST":
         qualified_arn = f"{qualified_arn}:{function.version}"
+    try:
+        code_dir = _extract_code(function)
+    except zipfile.BadZipFile as error:
+        message = f"The function's code is not a zip archive: {error}"
+        return _error_payload("Runtime.InvalidEntrypoint", message, request_id, []), True, ""
+    if not _invoke_lock.acquire(timeout=_INVOKE_LOCK_TIMEOUT_SECONDS):
+        message = "Another in-process invocation held the lock too long (synchronous Lambda->Lambda?)"
+        return _error_payload("Moto.InvokeLockTimeout", message, request_id, []), True, ""
+    import boto3
+
+    saved_session = boto3.DEFAULT_SESSION
+    clock = time.monotonic()
     context = LambdaContext(
         function_name=function.function_name,
         function_version=str(function.version),
@@ -795,14 +885,8 @@ def invoke_in_process(function: Any, event: Any) -> tuple[str, bool, str]:
         timeout_seconds=float(function.timeout),
         log_group_name=function.logs_group_name,
         log_stream_name=log_stream,
+        aws_request_id=request_id,
     )
-    if not _invoke_lock.acquire(timeout=_INVOKE_LOCK_TIMEOUT_SECONDS):
-        message = "Another in-process invocation held the lock too long (synchronous Lambda->Lambda?)"
-        return _error_payload("Moto.InvokeLockTimeout", message, context.aws_request_id, []), True, ""
-    import boto3
-
-    saved_session = boto3.DEFAULT_SESSION
-    clock = time.monotonic()
     try:
         boto3.DEFAULT_SESSION = None
         with (
@@ -815,7 +899,6 @@ def invoke_in_process(function: Any, event: Any) -> tuple[str, bool, str]:
         boto3.DEFAULT_SESSION = saved_session
         _invoke_lock.release()
     duration_ms = (time.monotonic() - clock) * 1000
-    request_id = context.aws_request_id
     logs = (
         f"START RequestId: {request_id} Version: {function.version}\n"
         f"{output.getvalue()}"
@@ -835,7 +918,8 @@ def lambda_invoke_in_process() -> None:
 
     def _invoke_lambda(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
         self.logs_backend.ensure_log_group(self.logs_group_name)
-        payload, errored, logs = invoke_in_process(self, event if event is not None else {})
+        # moto hands over the parsed payload, or the text "{}" when the request had no body
+        payload, errored, logs = invoke_in_process(self, {} if event in (None, "{}") else event)
         try:
             self.save_logs(logs)
         except Exception:

@@ -11,6 +11,7 @@ through ``tests.support.ecr_seed`` and then point Terraform, the CLI or boto3 at
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,6 +43,7 @@ class MotoServer:
         self._server: Any = None
         self._port: int | None = None
         self._saved_moto_port: str | None = None
+        self._saved_werkzeug_level: int | None = None
 
     @property
     def port(self) -> int:
@@ -63,6 +65,11 @@ class MotoServer:
         moto_patches.apply_all()
         from moto.server import ThreadedMotoServer
 
+        if not self._verbose:
+            werkzeug_log = logging.getLogger("werkzeug")
+            self._saved_werkzeug_level = werkzeug_log.level
+            werkzeug_log.setLevel(logging.WARNING)
+
         server = ThreadedMotoServer(ip_address=self.host, port=self._requested_port, verbose=self._verbose)
         server.start()
         self._server = server
@@ -76,6 +83,9 @@ class MotoServer:
             return
         self._server.stop()
         self._server = None
+        if self._saved_werkzeug_level is not None:
+            logging.getLogger("werkzeug").setLevel(self._saved_werkzeug_level)
+            self._saved_werkzeug_level = None
         self._port = None
         if self._saved_moto_port is None:
             os.environ.pop("MOTO_PORT", None)
