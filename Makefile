@@ -4,11 +4,17 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
+# checkov gets a virtualenv of its own: it pins boto3, botocore and packaging far below what the
+# engine and moto need. The stamp carries the version, so changing CHECKOV_VERSION reinstalls.
+CHECKOV_VENV ?= .venv-checkov
+CHECKOV_VERSION ?= 3.3.30
+CHECKOV_INSTALLED := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+
 .DEFAULT_GOAL := help
-.PHONY: help setup test demo lint unit bench clean
+.PHONY: help setup lint docs docs-check validate checkov check test unit demo bench clean
 
 help: ## List the targets with one line each
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-11s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,19 +22,41 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
+$(CHECKOV_INSTALLED):
+	rm -rf $(CHECKOV_VENV)
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	touch $@
+
 setup: $(VENV)/.installed ## Create .venv with the engine and every tool the checks and tests need
 
-lint: setup ## ruff, mypy --strict and terraform fmt
+lint: setup ## ruff, ruff format --check, mypy --strict and terraform fmt
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --strict scripts
 	terraform fmt -check -recursive
+
+docs: setup ## Regenerate the README's Inputs and outputs tables from variables.tf and outputs.tf
+	$(PY) scripts/tfdocs.py --write
+
+docs-check: setup ## The README checks: generated tables, policy reference, policy examples, make targets
+	$(PY) -m pytest -q tests/docs
+
+validate: setup ## terraform init and validate of the module and each example (offline, in a temp copy)
+	$(PY) -m pytest -q tests/module/test_validate.py
+
+checkov: $(CHECKOV_INSTALLED) ## Scan the module with checkov (installed into .venv-checkov; see .checkov.yaml)
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
+
+check: lint docs-check validate checkov ## Every check without the test suite: lint, docs-check, validate, checkov
 
 unit: setup ## The engine's tests only (no Terraform)
 	$(PY) -m pytest tests/unit tests/live
 
 test: setup ## Set up, then run every check and the whole test suite (CI runs this)
-	$(MAKE) lint
+	$(MAKE) lint checkov
 	$(PY) -m pytest
 
 demo: setup ## Apply examples/complete against a local moto server, run a cleanup, print the report
@@ -38,7 +66,8 @@ bench: setup ## Print the engine's speed, memory and API-call figures
 	$(PY) bench/engine.py
 	$(PY) bench/api_calls.py
 
-clean: ## Remove the virtualenv, caches and Terraform working files of the tests
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+clean: ## Remove the virtualenvs, caches, Lambda zips and Terraform working files of the tests
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis builds
 	find tests examples -name .terraform -type d -prune -exec rm -rf {} +
+	find tests examples -name builds -type d -prune -exec rm -rf {} +
 	find tests examples \( -name .terraform.lock.hcl -o -name tf_resources.json -o -name 'terraform.tfstate*' \) -delete

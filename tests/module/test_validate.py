@@ -1,0 +1,90 @@
+"""``terraform init`` and ``terraform validate`` of the module and of every example, offline.
+
+They run in a copy of the repository in a temporary folder, so that no ``.terraform`` folder or lock
+file lands in the checkout and the examples' ``source = "../.."`` still finds the module. Providers
+come from the test harness's CLI configuration (``tests/support/terraform_cli.py``): ``hashicorp/aws``
+from the local mirror, ``hashicorp/archive`` from its stand-in.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.terraform_cli import terraform_env, write_cli_config
+
+pytestmark = pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not on PATH")
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: Root configurations: the module itself and each example.
+ROOTS = [".", *sorted(str(path.parent.relative_to(ROOT)) for path in ROOT.glob("examples/*/main.tf"))]
+
+#: What a checkout holds besides the configuration: never copied.
+NOT_CONFIGURATION = shutil.ignore_patterns(
+    ".git",
+    ".venv*",
+    "*_cache",
+    ".hypothesis",
+    "__pycache__",
+    ".terraform",
+    ".terraform.lock.hcl",
+    "terraform.tfstate*",
+    "builds",
+    "*.zip",
+)
+
+
+@pytest.fixture(scope="module")
+def copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("validate") / "repo"
+    shutil.copytree(ROOT, target, ignore=NOT_CONFIGURATION, symlinks=True)
+    return target
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return terraform_env(write_cli_config(tmp_path_factory.mktemp("terraform-cli")))
+
+
+def terraform(
+    env: dict[str, str], cwd: Path, *args: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        ["terraform", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    if check and result.returncode != 0:
+        pytest.fail(
+            f"terraform {args[0]} in {cwd.name} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def diagnostics(validation: dict[str, Any]) -> str:
+    """Terraform's diagnostics, one a line: severity, summary, detail and where."""
+    lines = []
+    for item in validation["diagnostics"]:
+        where = item.get("range", {})
+        place = f"{where.get('filename', '?')}:{where.get('start', {}).get('line', '?')}"
+        lines.append(f"{item['severity']}: {item['summary']} {item.get('detail', '')} ({place})")
+    return "\n".join(lines)
+
+
+def test_every_example_is_validated() -> None:
+    assert {"examples/basic", "examples/complete"} <= set(ROOTS)
+
+
+@pytest.mark.parametrize("root", ROOTS)
+def test_configuration_is_valid_without_warnings(copy: Path, env: dict[str, str], root: str) -> None:
+    workdir = copy / root
+
+    terraform(env, workdir, "init", "-backend=false", "-input=false", "-no-color")
+    validation = json.loads(terraform(env, workdir, "validate", "-json", "-no-color", check=False).stdout)
+
+    assert validation["valid"], diagnostics(validation)
+    assert validation["warning_count"] == 0, diagnostics(validation)
