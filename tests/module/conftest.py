@@ -1,0 +1,63 @@
+"""The harness that applies the module: a patched moto server and Terraform pointed at it.
+
+pytest-terraform runs `terraform` with this process's environment, so the session fixture below puts
+the CLI configuration (local aws mirror, archive stand-in) and the server's endpoint into `os.environ`
+before any Terraform fixture runs, and takes them out again at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.moto_server import MotoServer
+from tests.support.terraform_cli import terraform_env, write_cli_config
+
+TERRAFORM_ROOTS = Path(__file__).resolve().parents[1] / "terraform"
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    with MotoServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def terraform_environment(
+    moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
+    """`os.environ` for the whole session: Terraform's CLI configuration and the server's endpoint."""
+    cli_config = write_cli_config(tmp_path_factory.mktemp("terraform-cli"))
+    wanted = {**terraform_env(cli_config, base={}), **moto_server.environment()}
+    saved = {name: os.environ.get(name) for name in wanted}
+    os.environ.update(wanted)
+    try:
+        yield dict(os.environ)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def run_terraform(
+    root: Path, *args: str, env: dict[str, str], data_dir: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run terraform in `root` (its working data in `data_dir`, if given) and capture its output."""
+    environment = dict(env)
+    if data_dir is not None:
+        environment["TF_DATA_DIR"] = str(data_dir)
+    return subprocess.run(
+        ["terraform", *args, "-no-color"],
+        cwd=root,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )

@@ -1,0 +1,135 @@
+"""A bad input fails at `terraform plan`, with a message that names the field and the fix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.module.conftest import TERRAFORM_ROOTS, run_terraform
+
+pytestmark = pytest.mark.module
+
+ROOT = TERRAFORM_ROOTS / "validation"
+GOOD_RULE = {"older_than_days": 30, "keep_latest": 10}
+
+
+@pytest.fixture(scope="module")
+def initialised(terraform_environment: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The validation root, initialised once; returns its data folder."""
+    data_dir = tmp_path_factory.mktemp("validation-data")
+    result = run_terraform(ROOT, "init", "-input=false", env=terraform_environment, data_dir=data_dir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return data_dir
+
+
+def plan(
+    initialised: Path, env: dict[str, str], tmp_path: Path, policy: object, **variables: Any
+) -> tuple[int, str]:
+    var_file = tmp_path / "test.tfvars.json"
+    var_file.write_text(json.dumps({"policy": policy}))
+    extra = [f"-var={name}={value}" for name, value in variables.items()]
+    result = run_terraform(
+        ROOT,
+        "plan",
+        "-input=false",
+        "-refresh=false",
+        f"-state={tmp_path / 'terraform.tfstate'}",
+        f"-var-file={var_file}",
+        *extra,
+        env=env,
+        data_dir=initialised,
+    )
+    # Terraform wraps long messages; compare them as one line.
+    return result.returncode, " ".join((result.stdout + result.stderr).split())
+
+
+BAD_POLICIES = [
+    ("no rules", {"rules": []}, "policy.rules must list at least one rule"),
+    (
+        "rule without condition",
+        {"rules": [{"tag_status": "tagged"}]},
+        "must set at least one of older_than_days",
+    ),
+    (
+        "unknown tag_status",
+        {"rules": [{"tag_status": "all", "keep_latest": 1}]},
+        'policy.rules[*].tag_status must be "tagged", "untagged" or "any"',
+    ),
+    (
+        "negative older_than_days",
+        {"rules": [{"older_than_days": -1}]},
+        "policy.rules[*].older_than_days must be a whole number >= 0",
+    ),
+    (
+        "fractional keep_latest",
+        {"rules": [{"keep_latest": 1.5}]},
+        "policy.rules[*].keep_latest must be a whole number >= 0",
+    ),
+    (
+        "negative not_pulled_for_days",
+        {"rules": [{"not_pulled_for_days": -14}]},
+        "policy.rules[*].not_pulled_for_days must be a whole number >= 0",
+    ),
+    (
+        "tag_patterns with untagged",
+        {"rules": [{"tag_status": "untagged", "tag_patterns": ["x*"], "keep_latest": 1}]},
+        'policy.rules[*].tag_patterns cannot be combined with tag_status = "untagged"',
+    ),
+    (
+        "unclosed pattern",
+        {"rules": [GOOD_RULE], "protect": {"tag_patterns": ["v[0-9"]}},
+        "policy.protect.tag_patterns, when given, must list at least one glob",
+    ),
+    (
+        "negative younger_than_days",
+        {"rules": [GOOD_RULE], "protect": {"younger_than_days": -1}},
+        "policy.protect.younger_than_days must be a whole number >= 0",
+    ),
+    (
+        "zero max_deletions",
+        {"rules": [GOOD_RULE], "limits": {"max_deletions_per_repository": 0}},
+        "policy.limits.max_deletions_per_repository must be a whole number >= 1",
+    ),
+    (
+        "empty include",
+        {"rules": [GOOD_RULE], "repositories": {"include": []}},
+        "policy.repositories.include and policy.repositories.exclude, when given, must each list",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("policy", "message"), [(p, m) for _, p, m in BAD_POLICIES], ids=[n for n, _, _ in BAD_POLICIES]
+)
+def test_a_bad_policy_fails_at_plan_with_the_fields_message(
+    initialised: Path, terraform_environment: dict[str, str], tmp_path: Path, policy: object, message: str
+) -> None:
+    status, output = plan(initialised, terraform_environment, tmp_path, policy)
+    assert status != 0
+    assert "Invalid value for variable" in output
+    assert message in output, output
+
+
+def test_an_unknown_policy_field_is_refused_by_the_type(
+    initialised: Path, terraform_environment: dict[str, str], tmp_path: Path
+) -> None:
+    status, output = plan(initialised, terraform_environment, tmp_path, {"rules": [{"older_than": 3}]})
+    assert status != 0
+    assert "older_than" in output
+
+
+def test_a_good_policy_plans(
+    initialised: Path, terraform_environment: dict[str, str], tmp_path: Path
+) -> None:
+    policy = {
+        "repositories": {"include": ["app-*"], "exclude": ["app-legacy"]},
+        "rules": [{"tag_patterns": ["dev-*"], "older_than_days": 30, "keep_latest": 10}],
+        "protect": {"tag_patterns": ["latest"], "younger_than_days": 1},
+        "limits": {"max_deletions_per_repository": 100},
+    }
+    status, output = plan(initialised, terraform_environment, tmp_path, policy)
+    assert status == 0, output
+    assert "aws_sfn_state_machine.this will be created" in output

@@ -1,0 +1,103 @@
+# The module as a user calls it, applied by tests/module against a local moto server.
+# The provider reaches the server through AWS_ENDPOINT_URL, which the tests set.
+terraform {
+  required_version = ">= 1.5"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.0"
+    }
+    archive = {
+      source  = "hashicorp/archive"
+      version = ">= 2.4"
+    }
+  }
+}
+
+provider "aws" {
+  region                      = "us-east-1"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+}
+
+module "ecr_cleanup" {
+  source = "../../.."
+
+  name = "ecr-cleanup-test"
+
+  policy = {
+    repositories = {
+      include = ["app-*", "web-*", "broken-*"]
+      exclude = ["app-skip*"]
+    }
+    rules = [
+      {
+        description     = "dev builds: older than 30 days AND not among the latest 2"
+        tag_status      = "tagged"
+        tag_patterns    = ["dev-*"]
+        older_than_days = 30
+        keep_latest     = 2
+      },
+      {
+        description         = "untagged, not pulled for 14 days"
+        tag_status          = "untagged"
+        not_pulled_for_days = 14
+      },
+      {
+        description     = "web: anything older than 90 days"
+        repositories    = ["web-*"]
+        older_than_days = 90
+      },
+    ]
+    protect = {
+      tag_patterns = ["latest", "v*"]
+    }
+  }
+
+  schedule_expression = "cron(15 4 ? * MON *)"
+  schedule_timezone   = "Europe/Paris"
+  max_concurrency     = 2
+  log_retention_days  = 7
+
+  tags = {
+    Project = "ecr-cleanup-test"
+  }
+}
+
+output "state_machine_arn" {
+  value = module.ecr_cleanup.state_machine_arn
+}
+
+output "state_machine_name" {
+  value = module.ecr_cleanup.state_machine_name
+}
+
+output "schedule_arn" {
+  value = module.ecr_cleanup.schedule_arn
+}
+
+output "lambda_function_arns" {
+  value = module.ecr_cleanup.lambda_function_arns
+}
+
+output "lambda_function_names" {
+  value = module.ecr_cleanup.lambda_function_names
+}
+
+output "lambda_role_arn" {
+  value = module.ecr_cleanup.lambda_role_arn
+}
+
+output "state_machine_role_arn" {
+  value = module.ecr_cleanup.state_machine_role_arn
+}
+
+output "scheduler_role_arn" {
+  value = module.ecr_cleanup.scheduler_role_arn
+}
+
+output "log_group_names" {
+  value = module.ecr_cleanup.log_group_names
+}
