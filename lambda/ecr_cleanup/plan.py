@@ -154,7 +154,7 @@ def _evaluate_rule(
     for image in selection:
         if pushed_before is not None and image.pushed_at >= pushed_before:
             reason = too_young
-        elif used_before is not None and (image.last_pulled_at or image.pushed_at) >= used_before:
+        elif used_before is not None and _last_used(image) >= used_before:
             reason = pushed if image.last_pulled_at is None else pulled
         elif latest and image.digest in latest:
             reason = among_latest
@@ -167,6 +167,12 @@ def _evaluate_rule(
             continue
         if image.digest not in missed:
             missed[image.digest] = reason
+
+
+def _last_used(image: Image) -> datetime:
+    """The last recorded pull, or the push if never pulled (or if a pull is recorded before the push)."""
+    pulled = image.last_pulled_at
+    return pulled if pulled is not None and pulled > image.pushed_at else image.pushed_at
 
 
 def _selection(rule: Rule, images: list[Image]) -> list[Image]:

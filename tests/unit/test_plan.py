@@ -289,3 +289,8 @@ def test_kept_images_say_which_condition_spared_them() -> None:
 def test_plan_bytes_sum_the_sizes_of_deleted_images() -> None:
     images = [image("a", days=40, size=5), image("b", days=40, size=7), image("c", days=1, size=100)]
     assert plan(rule(older_than_days=30), images).bytes == 12
+
+
+def test_a_pull_recorded_before_the_push_counts_as_the_push() -> None:
+    inconsistent = Image(digest_of("a"), (), NOW - timedelta(days=5), last_pulled_at=NOW - timedelta(days=30))
+    assert deleted(rule(not_pulled_for_days=14), [inconsistent]) == set()
