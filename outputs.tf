@@ -1,0 +1,44 @@
+output "state_machine_arn" {
+  description = "The ARN of the state machine that runs a cleanup. Start it with {} to apply the policy, or {\"dry_run\": true} to only report."
+  value       = try(aws_sfn_state_machine.this.arn, "")
+}
+
+output "state_machine_name" {
+  description = "The name of the state machine that runs a cleanup."
+  value       = try(aws_sfn_state_machine.this.name, "")
+}
+
+output "schedule_arn" {
+  description = "The ARN of the EventBridge Scheduler schedule that starts the state machine."
+  value       = try(aws_scheduler_schedule.this.arn, "")
+}
+
+output "lambda_function_arns" {
+  description = "The ARNs of the Lambda functions, keyed list, cleanup and summarise."
+  value       = try({ for key, function in aws_lambda_function.this : key => function.arn }, {})
+}
+
+output "lambda_function_names" {
+  description = "The names of the Lambda functions, keyed list, cleanup and summarise."
+  value       = try({ for key, function in aws_lambda_function.this : key => function.function_name }, {})
+}
+
+output "lambda_role_arn" {
+  description = "The ARN of the IAM role the Lambda functions run as."
+  value       = try(aws_iam_role.lambda.arn, "")
+}
+
+output "state_machine_role_arn" {
+  description = "The ARN of the IAM role the state machine runs as."
+  value       = try(aws_iam_role.states.arn, "")
+}
+
+output "scheduler_role_arn" {
+  description = "The ARN of the IAM role EventBridge Scheduler uses to start the state machine."
+  value       = try(aws_iam_role.scheduler.arn, "")
+}
+
+output "log_group_names" {
+  description = "The names of the CloudWatch log groups of the Lambda functions, keyed list, cleanup and summarise."
+  value       = try({ for key, group in aws_cloudwatch_log_group.lambda : key => group.name }, {})
+}

@@ -1,0 +1,296 @@
+################################################################################
+# Naming and tagging
+################################################################################
+
+variable "name" {
+  description = "Name of the cleanup. It is used as is for the state machine and the schedule, and as the prefix of the Lambda functions, IAM roles and log groups, so it must be unique in the account and region."
+  type        = string
+  default     = "ecr-cleanup"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_-]{0,39}$", var.name))
+    error_message = "name must start with a letter and use at most 40 letters, digits, hyphens or underscores, so that every derived name (for example \"<name>-summarise\" or \"<name>-scheduler\") stays within AWS limits."
+  }
+}
+
+variable "tags" {
+  description = "Tags to add to every resource the module creates that supports tags."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}
+
+################################################################################
+# Cleanup policy
+################################################################################
+
+variable "policy" {
+  description = <<-EOT
+    The cleanup policy: which repositories to look at, which images each rule deletes, which images are never deleted, and how many deletions one run may make per repository.
+    It has the shape of the engine's JSON policy document. An attribute left out (null) means "not given" and the engine applies its own default: every repository, tag_status "any", no protection, no limit.
+    The module embeds the policy in the state machine definition, not in Lambda environment variables, so its size is not bound by the 4 KB environment limit.
+  EOT
+  type = object({
+    repositories = optional(object({
+      include = optional(list(string))
+      exclude = optional(list(string))
+    }))
+    rules = list(object({
+      description         = optional(string)
+      repositories        = optional(list(string))
+      tag_status          = optional(string)
+      tag_patterns        = optional(list(string))
+      older_than_days     = optional(number)
+      not_pulled_for_days = optional(number)
+      keep_latest         = optional(number)
+    }))
+    protect = optional(object({
+      tag_patterns      = optional(list(string))
+      younger_than_days = optional(number)
+    }))
+    limits = optional(object({
+      max_deletions_per_repository = optional(number)
+    }))
+  })
+  nullable = false
+
+  # Terraform evaluates both sides of || and &&, so every check below guards
+  # nullable attributes with a conditional (or try) instead of a logical operator.
+
+  validation {
+    condition     = length(coalesce(var.policy.rules, [])) > 0 && alltrue([for r in coalesce(var.policy.rules, []) : r != null])
+    error_message = "policy.rules must list at least one rule, and no entry may be null."
+  }
+
+  validation {
+    condition = alltrue([
+      for r in coalesce(var.policy.rules, []) :
+      r == null ? true : (r.older_than_days != null || r.not_pulled_for_days != null || r.keep_latest != null)
+    ])
+    error_message = "Every entry of policy.rules must set at least one of older_than_days, not_pulled_for_days or keep_latest: a rule without a condition would delete every image it selects."
+  }
+
+  validation {
+    condition = alltrue([
+      for r in coalesce(var.policy.rules, []) :
+      try(r.tag_status == null, true) ? true : contains(["tagged", "untagged", "any"], r.tag_status)
+    ])
+    error_message = "policy.rules[*].tag_status must be \"tagged\", \"untagged\" or \"any\" (leave it out for \"any\")."
+  }
+
+  validation {
+    condition = alltrue([
+      for r in coalesce(var.policy.rules, []) :
+      try(r.older_than_days == null, true) ? true : (r.older_than_days >= 0 && floor(r.older_than_days) == r.older_than_days)
+    ])
+    error_message = "policy.rules[*].older_than_days must be a whole number >= 0 (days)."
+  }
+
+  validation {
+    condition = alltrue([
+      for r in coalesce(var.policy.rules, []) :
+      try(r.not_pulled_for_days == null, true) ? true : (r.not_pulled_for_days >= 0 && floor(r.not_pulled_for_days) == r.not_pulled_for_days)
+    ])
+    error_message = "policy.rules[*].not_pulled_for_days must be a whole number >= 0 (days)."
+  }
+
+  validation {
+    condition = alltrue([
+      for r in coalesce(var.policy.rules, []) :
+      try(r.keep_latest == null, true) ? true : (r.keep_latest >= 0 && floor(r.keep_latest) == r.keep_latest)
+    ])
+    error_message = "policy.rules[*].keep_latest must be a whole number >= 0 (images)."
+  }
+
+  validation {
+    condition = alltrue([
+      for r in coalesce(var.policy.rules, []) :
+      try(r.tag_status != "untagged", true) ? true : r.tag_patterns == null
+    ])
+    error_message = "policy.rules[*].tag_patterns cannot be combined with tag_status = \"untagged\": untagged images have no tag to match. Remove tag_patterns or use tag_status \"tagged\"."
+  }
+
+  # Pattern lists mirror the engine: a list, when given, holds at least one
+  # pattern; a pattern is a non-empty fnmatch glob whose every '[' is closed.
+  # Repository patterns also keep to the characters of ECR repository names,
+  # because they become IAM resource ARNs (see local.repository_arns).
+
+  validation {
+    condition = alltrue([
+      for r in coalesce(var.policy.rules, []) :
+      try(r.tag_patterns == null, true) ? true : length(r.tag_patterns) > 0 && alltrue([
+        for p in r.tag_patterns : try(length(trimspace(p)) > 0 && can(regex("^([^\\[]|\\[!?\\]?[^\\]]*\\])*$", p)), false)
+      ])
+    ])
+    error_message = "policy.rules[*].tag_patterns, when given, must list at least one glob such as \"dev-*\" or \"pr-[0-9]*\"; no pattern may be empty or leave a '[' unclosed (write '[[]' for a literal '['). Leave it out to match any tag."
+  }
+
+  validation {
+    condition = alltrue([
+      for r in coalesce(var.policy.rules, []) :
+      try(r.repositories == null, true) ? true : length(r.repositories) > 0 && alltrue([
+        for p in r.repositories : can(regex("^[a-z0-9._/*?\\[\\]!-]+$", p)) && can(regex("^([^\\[]|\\[!?\\]?[^\\]]*\\])*$", p))
+      ])
+    ])
+    error_message = "policy.rules[*].repositories, when given, must list at least one repository name glob such as \"app-*\": lower-case letters, digits, \".\", \"_\", \"-\", \"/\" and the wildcards \"*\", \"?\" and \"[...]\" with every '[' closed. Leave it out for every selected repository."
+  }
+
+  validation {
+    condition = alltrue([
+      for patterns in [try(var.policy.repositories.include, null), try(var.policy.repositories.exclude, null)] :
+      patterns == null ? true : length(patterns) > 0 && alltrue([
+        for p in patterns : can(regex("^[a-z0-9._/*?\\[\\]!-]+$", p)) && can(regex("^([^\\[]|\\[!?\\]?[^\\]]*\\])*$", p))
+      ])
+    ])
+    error_message = "policy.repositories.include and policy.repositories.exclude, when given, must each list at least one repository name glob such as \"team-a/*\": lower-case letters, digits, \".\", \"_\", \"-\", \"/\" and the wildcards \"*\", \"?\" and \"[...]\" with every '[' closed. Leave include out to select every repository."
+  }
+
+  validation {
+    condition = (
+      try(var.policy.protect.tag_patterns == null, true) ? true :
+      length(var.policy.protect.tag_patterns) > 0 && alltrue([
+        for p in var.policy.protect.tag_patterns : try(length(trimspace(p)) > 0 && can(regex("^([^\\[]|\\[!?\\]?[^\\]]*\\])*$", p)), false)
+      ])
+    )
+    error_message = "policy.protect.tag_patterns, when given, must list at least one glob such as \"latest\" or \"release-*\"; no pattern may be empty or leave a '[' unclosed (write '[[]' for a literal '[')."
+  }
+
+  validation {
+    condition = (
+      try(var.policy.protect.younger_than_days == null, true) ? true :
+      var.policy.protect.younger_than_days >= 0 && floor(var.policy.protect.younger_than_days) == var.policy.protect.younger_than_days
+    )
+    error_message = "policy.protect.younger_than_days must be a whole number >= 0 (days)."
+  }
+
+  validation {
+    condition = (
+      try(var.policy.limits.max_deletions_per_repository == null, true) ? true :
+      var.policy.limits.max_deletions_per_repository >= 1 && floor(var.policy.limits.max_deletions_per_repository) == var.policy.limits.max_deletions_per_repository
+    )
+    error_message = "policy.limits.max_deletions_per_repository must be a whole number >= 1. Leave it out for no limit; use dry_run to delete nothing."
+  }
+}
+
+variable "dry_run" {
+  description = "Whether every run only reports what it would delete. When false, a single run can still be made a dry run by starting the state machine with the input {\"dry_run\": true}."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+################################################################################
+# Schedule
+################################################################################
+
+variable "schedule_expression" {
+  description = "When EventBridge Scheduler starts a cleanup: a cron(...), rate(...) or at(...) expression. The default runs every Friday at 22:00 in schedule_timezone."
+  type        = string
+  default     = "cron(0 22 ? * FRI *)"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^(cron|rate|at)\\(.+\\)$", var.schedule_expression))
+    error_message = "schedule_expression must be a cron(...), rate(...) or at(...) expression, for example \"cron(0 22 ? * FRI *)\" or \"rate(7 days)\"."
+  }
+}
+
+variable "schedule_timezone" {
+  description = "The time zone of schedule_expression, as an IANA name such as \"UTC\" or \"Europe/Berlin\"."
+  type        = string
+  default     = "UTC"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_+/-]*$", var.schedule_timezone))
+    error_message = "schedule_timezone must be an IANA time zone name, such as \"UTC\" or \"Europe/Berlin\"."
+  }
+}
+
+variable "schedule_enabled" {
+  description = "Whether the schedule starts cleanups. When false the schedule is kept but disabled, and the state machine can still be started by hand."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+################################################################################
+# State machine
+################################################################################
+
+variable "max_concurrency" {
+  description = "How many repositories one run cleans at the same time. Each one is a concurrent invocation of the cleanup Lambda function and a share of the ECR API request rate."
+  type        = number
+  default     = 5
+  nullable    = false
+
+  validation {
+    condition     = var.max_concurrency >= 1 && var.max_concurrency <= 40 && floor(var.max_concurrency) == var.max_concurrency
+    error_message = "max_concurrency must be a whole number from 1 to 40 (the most an inline Map state runs at once)."
+  }
+}
+
+################################################################################
+# Lambda functions
+################################################################################
+
+variable "lambda_runtime" {
+  description = "The Python runtime of the Lambda functions."
+  type        = string
+  default     = "python3.12"
+  nullable    = false
+
+  validation {
+    condition     = contains(["python3.12", "python3.13"], var.lambda_runtime)
+    error_message = "lambda_runtime must be \"python3.12\" or \"python3.13\"."
+  }
+}
+
+variable "lambda_architecture" {
+  description = "The instruction set of the Lambda functions. The package is pure Python, so both work; arm64 costs less per second."
+  type        = string
+  default     = "arm64"
+  nullable    = false
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be \"arm64\" or \"x86_64\"."
+  }
+}
+
+variable "lambda_memory_size" {
+  description = "Memory of each Lambda function, in MB. Lambda gives CPU in proportion to memory."
+  type        = number
+  default     = 256
+  nullable    = false
+
+  validation {
+    condition     = var.lambda_memory_size >= 128 && var.lambda_memory_size <= 10240 && floor(var.lambda_memory_size) == var.lambda_memory_size
+    error_message = "lambda_memory_size must be a whole number of MB from 128 to 10240."
+  }
+}
+
+variable "lambda_timeout" {
+  description = "How long each Lambda function may run, in seconds. The cleanup function needs it longest: it reads and deletes every image of one repository."
+  type        = number
+  default     = 900
+  nullable    = false
+
+  validation {
+    condition     = var.lambda_timeout >= 1 && var.lambda_timeout <= 900 && floor(var.lambda_timeout) == var.lambda_timeout
+    error_message = "lambda_timeout must be a whole number of seconds from 1 to 900."
+  }
+}
+
+variable "log_retention_days" {
+  description = "How many days the log groups of the Lambda functions keep their events. 0 keeps them forever."
+  type        = number
+  default     = 30
+  nullable    = false
+
+  validation {
+    condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of the values CloudWatch Logs accepts: 0 (forever), 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653."
+  }
+}
