@@ -40,7 +40,7 @@ locals {
   # superset of what the engine selects, never a subset. `exclude` is not
   # subtracted: IAM cannot express "all but", and a Deny built from it could
   # over-match and block repositories the policy includes.
-  repository_patterns = coalesce(try(var.policy.repositories.include, null), ["*"])
+  repository_patterns = coalescelist(try(tolist(var.policy.repositories.include), []), ["*"])
   repository_arn_patterns = contains(local.repository_patterns, "*") ? ["*"] : distinct([
     for pattern in local.repository_patterns : replace(pattern, "/\\[!?\\]?[^\\]]*\\]/", "?")
   ])

@@ -27,87 +27,102 @@ variable "tags" {
 
 variable "policy" {
   description = <<-EOT
-    The cleanup policy: which repositories to look at, which images each rule deletes, which images are never deleted, and how many deletions one run may make per repository.
-    It has the shape of the engine's JSON policy document. An attribute left out (null) means "not given" and the engine applies its own default: every repository, tag_status "any", no protection, no limit.
-    The module embeds the policy in the state machine definition, not in Lambda environment variables, so its size is not bound by the 4 KB environment limit.
+    The cleanup policy: which repositories to look at, which images each rule deletes, which images are never deleted, and how many deletions one run may make per repository. It has exactly the shape of the engine's JSON policy document (see the policy reference in README.md):
+    { repositories = { include = [globs], exclude = [globs] }, rules = [{ description, repositories = [globs], tag_status = "tagged" | "untagged" | "any", tag_patterns = [globs], older_than_days, not_pulled_for_days, keep_latest }], protect = { tag_patterns = [globs], younger_than_days }, limits = { max_deletions_per_repository } }.
+    Only rules is required; an attribute left out or null means "not given". The type is `any` on purpose: an object type would silently drop a misspelt attribute (a `protect.tag_pattern` would protect nothing), whereas here every unknown attribute is refused by name.
+    The policy is embedded in the state machine definition, not in Lambda environment variables, so its size is not bound by their 4 KB limit.
   EOT
-  type = object({
-    repositories = optional(object({
-      include = optional(list(string))
-      exclude = optional(list(string))
-    }))
-    rules = list(object({
-      description         = optional(string)
-      repositories        = optional(list(string))
-      tag_status          = optional(string)
-      tag_patterns        = optional(list(string))
-      older_than_days     = optional(number)
-      not_pulled_for_days = optional(number)
-      keep_latest         = optional(number)
-    }))
-    protect = optional(object({
-      tag_patterns      = optional(list(string))
-      younger_than_days = optional(number)
-    }))
-    limits = optional(object({
-      max_deletions_per_repository = optional(number)
-    }))
-  })
-  nullable = false
+  type        = any
+  nullable    = false
 
-  # Terraform evaluates both sides of || and &&, so every check below guards
-  # nullable attributes with a conditional (or try) instead of a logical operator.
+  # Every condition is wrapped in try(..., false): with type `any`, a value of the
+  # wrong type must fail with this module's message, not with an evaluation error.
 
   validation {
-    condition     = length(coalesce(var.policy.rules, [])) > 0 && alltrue([for r in coalesce(var.policy.rules, []) : r != null])
-    error_message = "policy.rules must list at least one rule, and no entry may be null."
+    condition     = try(alltrue([for key in keys(var.policy) : contains(["repositories", "rules", "protect", "limits"], key)]), false)
+    error_message = "policy must be an object with only the attributes repositories, rules, protect and limits; unknown: ${try(join(", ", [for key in keys(var.policy) : key if !contains(["repositories", "rules", "protect", "limits"], key)]), "(not an object)")}."
   }
 
   validation {
-    condition = alltrue([
-      for r in coalesce(var.policy.rules, []) :
-      r == null ? true : (r.older_than_days != null || r.not_pulled_for_days != null || r.keep_latest != null)
-    ])
+    condition = try(alltrue([
+      for key in keys(try(coalesce(var.policy.repositories, {}), {})) : contains(["include", "exclude"], key)
+    ]), false)
+    error_message = "policy.repositories must be an object with only the attributes include and exclude; unknown: ${try(join(", ", [for key in keys(var.policy.repositories) : key if !contains(["include", "exclude"], key)]), "(not an object)")}."
+  }
+
+  validation {
+    condition = try(alltrue([
+      for key in keys(try(coalesce(var.policy.protect, {}), {})) : contains(["tag_patterns", "younger_than_days"], key)
+    ]), false)
+    error_message = "policy.protect must be an object with only the attributes tag_patterns and younger_than_days; unknown: ${try(join(", ", [for key in keys(var.policy.protect) : key if !contains(["tag_patterns", "younger_than_days"], key)]), "(not an object)")}."
+  }
+
+  validation {
+    condition = try(alltrue([
+      for key in keys(try(coalesce(var.policy.limits, {}), {})) : contains(["max_deletions_per_repository"], key)
+    ]), false)
+    error_message = "policy.limits must be an object with only the attribute max_deletions_per_repository; unknown: ${try(join(", ", [for key in keys(var.policy.limits) : key if !contains(["max_deletions_per_repository"], key)]), "(not an object)")}."
+  }
+
+  validation {
+    condition     = try(length(var.policy.rules) > 0 && alltrue([for r in var.policy.rules : length(keys(r)) >= 0]), false)
+    error_message = "policy.rules is required: a list of at least one rule object."
+  }
+
+  validation {
+    condition = try(alltrue([
+      for r in var.policy.rules : alltrue([
+        for key in keys(r) : contains(["description", "repositories", "tag_status", "tag_patterns", "older_than_days", "not_pulled_for_days", "keep_latest"], key)
+      ])
+    ]), false)
+    error_message = "policy.rules[*] may only have the attributes description, repositories, tag_status, tag_patterns, older_than_days, not_pulled_for_days and keep_latest; unknown: ${try(join(", ", distinct(flatten([for r in var.policy.rules : [for key in keys(r) : key if !contains(["description", "repositories", "tag_status", "tag_patterns", "older_than_days", "not_pulled_for_days", "keep_latest"], key)]]))), "(a rule is not an object)")}."
+  }
+
+  validation {
+    condition = try(alltrue([
+      for r in var.policy.rules :
+      try(r.older_than_days, null) != null || try(r.not_pulled_for_days, null) != null || try(r.keep_latest, null) != null
+    ]), false)
     error_message = "Every entry of policy.rules must set at least one of older_than_days, not_pulled_for_days or keep_latest: a rule without a condition would delete every image it selects."
   }
 
   validation {
-    condition = alltrue([
-      for r in coalesce(var.policy.rules, []) :
-      try(r.tag_status == null, true) ? true : contains(["tagged", "untagged", "any"], r.tag_status)
-    ])
+    condition = try(alltrue([
+      for r in var.policy.rules :
+      try(r.tag_status, null) == null ? true : contains(["tagged", "untagged", "any"], r.tag_status)
+    ]), false)
     error_message = "policy.rules[*].tag_status must be \"tagged\", \"untagged\" or \"any\" (leave it out for \"any\")."
   }
 
   validation {
-    condition = alltrue([
-      for r in coalesce(var.policy.rules, []) :
-      try(r.older_than_days == null, true) ? true : (r.older_than_days >= 0 && floor(r.older_than_days) == r.older_than_days)
-    ])
+    condition = try(alltrue([
+      for r in var.policy.rules :
+      try(r.older_than_days, null) == null ? true : (r.older_than_days >= 0 && floor(r.older_than_days) == r.older_than_days)
+    ]), false)
     error_message = "policy.rules[*].older_than_days must be a whole number >= 0 (days)."
   }
 
   validation {
-    condition = alltrue([
-      for r in coalesce(var.policy.rules, []) :
-      try(r.not_pulled_for_days == null, true) ? true : (r.not_pulled_for_days >= 0 && floor(r.not_pulled_for_days) == r.not_pulled_for_days)
-    ])
+    condition = try(alltrue([
+      for r in var.policy.rules :
+      try(r.not_pulled_for_days, null) == null ? true : (r.not_pulled_for_days >= 0 && floor(r.not_pulled_for_days) == r.not_pulled_for_days)
+    ]), false)
     error_message = "policy.rules[*].not_pulled_for_days must be a whole number >= 0 (days)."
   }
 
   validation {
-    condition = alltrue([
-      for r in coalesce(var.policy.rules, []) :
-      try(r.keep_latest == null, true) ? true : (r.keep_latest >= 0 && floor(r.keep_latest) == r.keep_latest)
-    ])
+    condition = try(alltrue([
+      for r in var.policy.rules :
+      try(r.keep_latest, null) == null ? true : (r.keep_latest >= 0 && floor(r.keep_latest) == r.keep_latest)
+    ]), false)
     error_message = "policy.rules[*].keep_latest must be a whole number >= 0 (images)."
   }
 
   validation {
-    condition = alltrue([
-      for r in coalesce(var.policy.rules, []) :
-      try(r.tag_status != "untagged", true) ? true : r.tag_patterns == null
-    ])
+    condition = try(alltrue([
+      for r in var.policy.rules :
+      try(r.tag_status, null) != "untagged" ? true : try(r.tag_patterns, null) == null
+    ]), false)
     error_message = "policy.rules[*].tag_patterns cannot be combined with tag_status = \"untagged\": untagged images have no tag to match. Remove tag_patterns or use tag_status \"tagged\"."
   }
 
@@ -117,57 +132,60 @@ variable "policy" {
   # because they become IAM resource ARNs (see local.repository_arns).
 
   validation {
-    condition = alltrue([
-      for r in coalesce(var.policy.rules, []) :
-      try(r.tag_patterns == null, true) ? true : length(r.tag_patterns) > 0 && alltrue([
-        for p in r.tag_patterns : try(length(trimspace(p)) > 0 && can(regex("^([^\\[]|\\[!?\\]?[^\\]]*\\])*$", p)), false)
+    condition = try(alltrue([
+      for r in var.policy.rules :
+      try(r.tag_patterns, null) == null ? true : length(r.tag_patterns) > 0 && alltrue([
+        for p in r.tag_patterns : length(trimspace(p)) > 0 && can(regex("^([^\\[]|\\[!?\\]?[^\\]]*\\])*$", p))
       ])
-    ])
+    ]), false)
     error_message = "policy.rules[*].tag_patterns, when given, must list at least one glob such as \"dev-*\" or \"pr-[0-9]*\"; no pattern may be empty or leave a '[' unclosed (write '[[]' for a literal '['). Leave it out to match any tag."
   }
 
   validation {
-    condition = alltrue([
-      for r in coalesce(var.policy.rules, []) :
-      try(r.repositories == null, true) ? true : length(r.repositories) > 0 && alltrue([
+    condition = try(alltrue([
+      for r in var.policy.rules :
+      try(r.repositories, null) == null ? true : length(r.repositories) > 0 && alltrue([
         for p in r.repositories : can(regex("^[a-z0-9._/*?\\[\\]!-]+$", p)) && can(regex("^([^\\[]|\\[!?\\]?[^\\]]*\\])*$", p))
       ])
-    ])
+    ]), false)
     error_message = "policy.rules[*].repositories, when given, must list at least one repository name glob such as \"app-*\": lower-case letters, digits, \".\", \"_\", \"-\", \"/\" and the wildcards \"*\", \"?\" and \"[...]\" with every '[' closed. Leave it out for every selected repository."
   }
 
   validation {
-    condition = alltrue([
+    condition = try(alltrue([
       for patterns in [try(var.policy.repositories.include, null), try(var.policy.repositories.exclude, null)] :
       patterns == null ? true : length(patterns) > 0 && alltrue([
         for p in patterns : can(regex("^[a-z0-9._/*?\\[\\]!-]+$", p)) && can(regex("^([^\\[]|\\[!?\\]?[^\\]]*\\])*$", p))
       ])
-    ])
+    ]), false)
     error_message = "policy.repositories.include and policy.repositories.exclude, when given, must each list at least one repository name glob such as \"team-a/*\": lower-case letters, digits, \".\", \"_\", \"-\", \"/\" and the wildcards \"*\", \"?\" and \"[...]\" with every '[' closed. Leave include out to select every repository."
   }
 
   validation {
-    condition = (
-      try(var.policy.protect.tag_patterns == null, true) ? true :
+    condition = try(
+      try(var.policy.protect.tag_patterns, null) == null ? true :
       length(var.policy.protect.tag_patterns) > 0 && alltrue([
-        for p in var.policy.protect.tag_patterns : try(length(trimspace(p)) > 0 && can(regex("^([^\\[]|\\[!?\\]?[^\\]]*\\])*$", p)), false)
-      ])
+        for p in var.policy.protect.tag_patterns : length(trimspace(p)) > 0 && can(regex("^([^\\[]|\\[!?\\]?[^\\]]*\\])*$", p))
+      ]),
+      false
     )
     error_message = "policy.protect.tag_patterns, when given, must list at least one glob such as \"latest\" or \"release-*\"; no pattern may be empty or leave a '[' unclosed (write '[[]' for a literal '[')."
   }
 
   validation {
-    condition = (
-      try(var.policy.protect.younger_than_days == null, true) ? true :
-      var.policy.protect.younger_than_days >= 0 && floor(var.policy.protect.younger_than_days) == var.policy.protect.younger_than_days
+    condition = try(
+      try(var.policy.protect.younger_than_days, null) == null ? true :
+      var.policy.protect.younger_than_days >= 0 && floor(var.policy.protect.younger_than_days) == var.policy.protect.younger_than_days,
+      false
     )
     error_message = "policy.protect.younger_than_days must be a whole number >= 0 (days)."
   }
 
   validation {
-    condition = (
-      try(var.policy.limits.max_deletions_per_repository == null, true) ? true :
-      var.policy.limits.max_deletions_per_repository >= 1 && floor(var.policy.limits.max_deletions_per_repository) == var.policy.limits.max_deletions_per_repository
+    condition = try(
+      try(var.policy.limits.max_deletions_per_repository, null) == null ? true :
+      var.policy.limits.max_deletions_per_repository >= 1 && floor(var.policy.limits.max_deletions_per_repository) == var.policy.limits.max_deletions_per_repository,
+      false
     )
     error_message = "policy.limits.max_deletions_per_repository must be a whole number >= 1. Leave it out for no limit; use dry_run to delete nothing."
   }

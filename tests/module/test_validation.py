@@ -47,7 +47,8 @@ def plan(
 
 
 BAD_POLICIES = [
-    ("no rules", {"rules": []}, "policy.rules must list at least one rule"),
+    ("no rules", {"rules": []}, "policy.rules is required: a list of at least one rule object"),
+    ("rules missing", {"protect": {"younger_than_days": 1}}, "policy.rules is required"),
     (
         "rule without condition",
         {"rules": [{"tag_status": "tagged"}]},
@@ -113,12 +114,27 @@ def test_a_bad_policy_fails_at_plan_with_the_fields_message(
     assert message in output, output
 
 
-def test_an_unknown_policy_field_is_refused_by_the_type(
-    initialised: Path, terraform_environment: dict[str, str], tmp_path: Path
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        (
+            {"rules": [GOOD_RULE], "protect": {"tag_pattern": ["latest"]}},
+            "policy.protect must be an object with only the attributes tag_patterns and younger_than_days; "
+            "unknown: tag_pattern.",
+        ),
+        ({"rules": [GOOD_RULE], "limit": {}}, "unknown: limit."),
+        ({"rules": [{**GOOD_RULE, "older_than": 3}]}, "policy.rules[*] may only have the attributes"),
+        ({"rules": [GOOD_RULE], "repositories": {"includes": ["a*"]}}, "unknown: includes."),
+        ({"rules": [GOOD_RULE], "limits": {"max_deletions": 5}}, "unknown: max_deletions."),
+    ],
+    ids=["protect", "top level", "rule", "repositories", "limits"],
+)
+def test_a_misspelt_attribute_is_refused_by_name_not_dropped(
+    initialised: Path, terraform_environment: dict[str, str], tmp_path: Path, policy: object, message: str
 ) -> None:
-    status, output = plan(initialised, terraform_environment, tmp_path, {"rules": [{"older_than": 3}]})
+    status, output = plan(initialised, terraform_environment, tmp_path, policy)
     assert status != 0
-    assert "older_than" in output
+    assert message in output, output
 
 
 def test_a_good_policy_plans(
