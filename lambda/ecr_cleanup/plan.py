@@ -6,7 +6,7 @@ inputs and every sentence of the policy semantics can be pinned by a unit test.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -50,7 +50,9 @@ class Decision(NamedTuple):
 class RepositoryPlan:
     """Every image of a repository appears exactly once, in `delete`, `keep` or `deferred`.
 
-    `delete` and `deferred` are ordered oldest pushed first (ties by digest): the order deletion uses.
+    `delete` is in the order deletion must use: referrers, then image indexes, then their children,
+    then single images, each oldest pushed first (ties by digest). `error` is set when a guard
+    refused the repository's deletions (they are then kept, with the reason).
     """
 
     repository: str
@@ -58,6 +60,7 @@ class RepositoryPlan:
     delete: tuple[Decision, ...]
     keep: tuple[Decision, ...]
     deferred: tuple[Decision, ...]
+    error: str | None = None
 
     @property
     def images(self) -> int:
@@ -69,6 +72,13 @@ class RepositoryPlan:
 
 
 NO_RULE = "no rule selects it"
+INDEX_MEDIA_TYPES = frozenset(
+    {
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+    }
+)
+UNKNOWN_INDEX = "<unread index>"
 
 # NamedTuple construction through tuple.__new__ skips a Python-level __new__: plans build one
 # Decision per image, and a registry can hold millions.
@@ -76,21 +86,35 @@ _decision = partial(tuple.__new__, Decision)
 
 
 def plan_repository(
-    policy: Policy, repository: str, images: Iterable[Image], now: datetime
+    policy: Policy,
+    repository: str,
+    images: Iterable[Image],
+    now: datetime,
+    *,
+    children: Mapping[str, Sequence[str]] | None = None,
+    in_use: Mapping[str, str] | None = None,
 ) -> RepositoryPlan:
-    """Decide for every image of `repository` whether the policy deletes, keeps or defers it."""
+    """Decide for every image of `repository` whether the policy deletes, keeps or defers it.
+
+    `children` maps each image index (multi-arch image) to the digests its manifest lists; an index
+    missing from it (or `children=None`) makes every non-index image a possible child, kept. Children
+    and referrers (images with a `subject_digest`) are never judged by rules: they follow the images
+    they belong to. `in_use` maps digests that run somewhere to the reason; they are protected.
+    """
     inventory = images if isinstance(images, list) else list(images)
-    protected = _protected(policy, inventory, now)
+    owners = _owners(inventory, children)
+    top_level = [image for image in inventory if image.digest not in owners] if owners else inventory
+    protected = _protected(policy, inventory, now, in_use or {})
     matched: dict[str, list[int]] = {}
     missed: dict[str, str] = {}
     for rule in policy.rules:
         if rule.repositories.matches(repository):
-            _evaluate_rule(rule, inventory, now, matched, missed)
+            _evaluate_rule(rule, top_level, now, matched, missed)
 
     matched_reasons: dict[tuple[int, ...], str] = {}
     candidates: list[Decision] = []
     keep: list[Decision] = []
-    for image in inventory:
+    for image in top_level:
         digest = image.digest
         rules = matched.get(digest)
         protection = protected.get(digest) if protected else None
@@ -115,7 +139,127 @@ def plan_repository(
             Decision(decision.image, Action.DEFER, reason, decision.rules) for decision in candidates[limit:]
         ]
         candidates = candidates[:limit]
+
+    if owners:
+        decided = {decision.image.digest: decision for decision in (*candidates, *keep, *deferred)}
+        dependents = _Dependents({image.digest: image for image in inventory}, owners, protected, decided)
+        for digest in owners:
+            dependent = dependents.decide(digest)
+            {Action.DELETE: candidates, Action.KEEP: keep, Action.DEFER: deferred}[dependent.action].append(
+                dependent
+            )
+        candidates.sort(key=_deletion_order(owners))
+
+    fraction = policy.limits.max_delete_fraction
+    if fraction is not None and inventory and len(candidates) > fraction * len(inventory):
+        error = (
+            f"limits.max_delete_fraction ({fraction:g}): the plan would delete {len(candidates)} of "
+            f"{len(inventory)} images; nothing is deleted in this repository"
+        )
+        keep += [_decision((d.image, Action.KEEP, error, d.rules)) for d in (*candidates, *deferred)]
+        return RepositoryPlan(repository, now, (), tuple(keep), (), error)
     return RepositoryPlan(repository, now, tuple(candidates), tuple(keep), tuple(deferred))
+
+
+def _owners(images: list[Image], children: Mapping[str, Sequence[str]] | None) -> dict[str, list[str]]:
+    """For each image that belongs to another (a child of an index, a referrer), what it belongs to.
+
+    The subject of a referrer may be missing from the repository; an index whose manifest was not
+    read makes every non-index image a possible child of `UNKNOWN_INDEX`.
+    """
+    owners: dict[str, list[str]] = {}
+    indexes = [image.digest for image in images if image.media_type in INDEX_MEDIA_TYPES]
+    present = {image.digest for image in images} if indexes else set()
+    unread = children is None or any(index not in children for index in indexes)
+    for index in indexes:
+        for child in (children or {}).get(index, ()):
+            if child in present and child != index:
+                owners.setdefault(child, []).append(index)
+    for image in images:
+        if image.subject_digest is not None and image.subject_digest != image.digest:
+            owners.setdefault(image.digest, []).append(image.subject_digest)
+        elif indexes and unread and image.media_type not in INDEX_MEDIA_TYPES:
+            owners.setdefault(image.digest, []).append(UNKNOWN_INDEX)
+    return owners
+
+
+class _Dependents:
+    """Decides the images that belong to others: kept while any owner is kept, deferred with a deferred
+    owner, deleted when every owner is deleted or gone. Their own protection always wins."""
+
+    def __init__(
+        self,
+        images: Mapping[str, Image],
+        owners: Mapping[str, list[str]],
+        protected: Mapping[str, str],
+        decided: dict[str, Decision],
+    ) -> None:
+        self.images = images
+        self.owners = owners
+        self.protected = protected
+        self.decided = decided
+        self.visiting: set[str] = set()
+
+    def decide(self, digest: str) -> Decision:
+        if digest in self.decided:
+            return self.decided[digest]
+        image = self.images[digest]
+        protection = self.protected.get(digest)
+        if protection is not None:
+            decision = _decision((image, Action.KEEP, protection, ()))
+        elif digest in self.visiting:
+            decision = _decision((image, Action.KEEP, "kept: it refers to itself through other images", ()))
+        else:
+            self.visiting.add(digest)
+            fates: list[tuple[str, Action | None]] = []
+            for owner in self.owners[digest]:
+                if owner == UNKNOWN_INDEX:
+                    fates.append((owner, Action.KEEP))
+                elif owner not in self.images:
+                    fates.append((owner, None))
+                else:
+                    fates.append((owner, self.decide(owner).action))
+            self.visiting.discard(digest)
+            relation = "referrer of" if image.subject_digest is not None else "child of"
+            decision = _dependent_decision(image, relation, fates)
+        self.decided[digest] = decision
+        return decision
+
+
+def _dependent_decision(image: Image, relation: str, fates: list[tuple[str, Action | None]]) -> Decision:
+    for owner, action in fates:
+        if owner == UNKNOWN_INDEX:
+            reason = "may be a child of an image index whose manifest was not read"
+            return _decision((image, Action.KEEP, reason, ()))
+        if action is Action.KEEP:
+            return _decision((image, Action.KEEP, f"{relation} kept image {owner[:19]}", ()))
+    for owner, action in fates:
+        if action is Action.DEFER:
+            return _decision((image, Action.DEFER, f"{relation} deferred image {owner[:19]}", ()))
+    owner, action = fates[0]
+    if action is None:
+        reason = f"orphaned referrer: its subject {owner[:19]} is gone"
+    else:
+        reason = f"{relation} deleted image {owner[:19]}"
+    return _decision((image, Action.DELETE, reason, ()))
+
+
+def _deletion_order(owners: Mapping[str, list[str]]) -> Callable[[Decision], tuple[int, datetime, str]]:
+    """Referrers first, then indexes, then their children, then single images; oldest first in each."""
+
+    def key(decision: Decision) -> tuple[int, datetime, str]:
+        image = decision.image
+        if image.subject_digest is not None:
+            rank = 0
+        elif image.media_type in INDEX_MEDIA_TYPES:
+            rank = 1
+        elif image.digest in owners:
+            rank = 2
+        else:
+            rank = 3
+        return rank, image.pushed_at, image.digest
+
+    return key
 
 
 def _oldest_first(decision: Decision) -> tuple[datetime, str]:
@@ -197,7 +341,9 @@ def _pushed_at(image: Image) -> datetime:
     return image.pushed_at
 
 
-def _protected(policy: Policy, images: list[Image], now: datetime) -> dict[str, str]:
+def _protected(
+    policy: Policy, images: list[Image], now: datetime, in_use: Mapping[str, str]
+) -> dict[str, str]:
     """The protected images of a repository, each with the protection that covers it."""
     protect = policy.protect
     protected: dict[str, str] = {}
@@ -207,6 +353,10 @@ def _protected(policy: Policy, images: list[Image], now: datetime) -> dict[str, 
             if image.tags and (tag := first_match(image.tags)) is not None:
                 pattern = protect.tag_patterns.pattern_for(tag)
                 protected[image.digest] = f"protected: tag {tag!r} matches protect.tag_patterns {pattern!r}"
+    if in_use and protect.in_use:
+        for image in images:
+            if image.digest in in_use and image.digest not in protected:
+                protected[image.digest] = f"protected: {in_use[image.digest]}"
     if protect.younger_than_days is not None:
         since = now - timedelta(days=protect.younger_than_days)
         reason = f"protected: pushed within protect.younger_than_days ({protect.younger_than_days})"

@@ -49,11 +49,12 @@ POLICY_FIELDS: Mapping[str, tuple[str, ...]] = {
         "not_pulled_for_days",
         "keep_latest",
     ),
-    "protect": ("tag_patterns", "younger_than_days"),
-    "limits": ("max_deletions_per_repository",),
+    "protect": ("tag_patterns", "younger_than_days", "in_use", "in_use_sources"),
+    "limits": ("max_deletions_per_repository", "max_delete_fraction"),
 }
 
 _CONDITIONS = ("older_than_days", "not_pulled_for_days", "keep_latest")
+_SOURCE = re.compile(r"^(s3://[^/\s]+/\S+|ssm:\S+|arn:[\w-]+:ssm:[\w-]+:\d{12}:parameter/\S+)$")
 
 
 @dataclass(frozen=True)
@@ -148,11 +149,14 @@ class Rule:
 class Protect:
     tag_patterns: Pattern = field(default_factory=lambda: Pattern([]))
     younger_than_days: int | None = None
+    in_use: bool = True
+    in_use_sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Limits:
     max_deletions_per_repository: int | None = None
+    max_delete_fraction: float | None = None
 
 
 @dataclass(frozen=True)
@@ -179,19 +183,27 @@ def parse_policy(document: object) -> Policy:
     protect = reader.mapping(root.get("protect"), "protect", POLICY_FIELDS["protect"])
     protect_tags = reader.patterns(_get(protect, "tag_patterns"), "protect.tag_patterns", default=[])
     younger = reader.count(_get(protect, "younger_than_days"), "protect.younger_than_days", minimum=0)
+    in_use = reader.flag(_get(protect, "in_use"), "protect.in_use", default=True)
+    in_use_sources = reader.sources(_get(protect, "in_use_sources"), "protect.in_use_sources")
 
     limits = reader.mapping(root.get("limits"), "limits", POLICY_FIELDS["limits"])
     max_deletions = reader.count(
         _get(limits, "max_deletions_per_repository"), "limits.max_deletions_per_repository", minimum=1
     )
+    max_fraction = reader.fraction(_get(limits, "max_delete_fraction"), "limits.max_delete_fraction")
 
     if reader.errors:
         raise PolicyError(reader.errors)
     return Policy(
         rules=tuple(rules),
         repositories=RepositorySelection(include=Pattern(include or []), exclude=Pattern(exclude or [])),
-        protect=Protect(tag_patterns=Pattern(protect_tags or []), younger_than_days=younger),
-        limits=Limits(max_deletions_per_repository=max_deletions),
+        protect=Protect(
+            tag_patterns=Pattern(protect_tags or []),
+            younger_than_days=younger,
+            in_use=in_use,
+            in_use_sources=tuple(in_use_sources),
+        ),
+        limits=Limits(max_deletions_per_repository=max_deletions, max_delete_fraction=max_fraction),
     )
 
 
@@ -291,6 +303,44 @@ class _Reader:
             self.error(path, f"must be a {kind} whole number, got {int(value)}")
             return None
         return int(value)
+
+    def flag(self, value: object, path: str, *, default: bool) -> bool:
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self.error(path, f"must be true or false, got {_describe(value)}")
+            return default
+        return value
+
+    def fraction(self, value: object, path: str) -> float | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            self.error(
+                path,
+                f"must be a number from 0 to 1 (a share of a repository's images), got {_describe(value)}",
+            )
+            return None
+        return float(value)
+
+    def sources(self, value: object, path: str) -> list[str]:
+        """Where an external list of images in use is read: `s3://bucket/key` or `ssm:<parameter>`."""
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.error(path, 'must be a list of sources such as "s3://bucket/key" or "ssm:/name"')
+            return []
+        sources = []
+        for index, source in enumerate(value):
+            if not isinstance(source, str) or not _SOURCE.match(source):
+                self.error(
+                    f"{path}[{index}]",
+                    f'must be "s3://<bucket>/<key>", "ssm:<parameter name>" or an SSM parameter ARN, '
+                    f"got {_describe(source)}",
+                )
+            else:
+                sources.append(source)
+        return sources
 
     def choice(self, value: object, path: str, enum: type[TagStatus], default: TagStatus) -> TagStatus | None:
         if value is None:

@@ -215,6 +215,9 @@ def test_field_table_lists_every_accepted_field() -> None:
         "keep_latest": 1,
         "younger_than_days": 1,
         "max_deletions_per_repository": 1,
+        "max_delete_fraction": 0.5,
+        "in_use": False,
+        "in_use_sources": ["s3://bucket/images.txt", "ssm:/platform/images-in-use"],
     }
     document = {
         "repositories": {name: samples[name] for name in POLICY_FIELDS["repositories"]},

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ecr_cleanup.cleanup import DeleteResult, run_cleanup
-from ecr_cleanup.plan import Image, plan_repository
+from ecr_cleanup.plan import Action, Image, plan_repository
 from ecr_cleanup.policy import Pattern, parse_policy
 from tests.support.images import NOW, digest_of
 
@@ -162,3 +162,68 @@ def test_combined_patterns_match_like_fnmatchcase(patterns: list[str], tag: str)
     from fnmatch import fnmatchcase
 
     assert Pattern(patterns).matches(tag) == any(fnmatchcase(tag, p) for p in patterns)
+
+
+INDEX_TYPE = "application/vnd.oci.image.index.v1+json"
+
+
+@st.composite
+def grouped_registries(draw: st.DrawFn) -> tuple[list[Image], dict[str, list[str]], dict[str, str]]:
+    """Single images, indexes listing some of them as children, referrers, and a set of images in use."""
+    singles = draw(images())
+    digests = [image.digest for image in singles]
+    indexes: list[Image] = []
+    manifests: dict[str, list[str]] = {}
+    for number in range(draw(st.integers(min_value=0, max_value=4))):
+        index = Image(
+            digest=digest_of(f"index{number}"),
+            tags=tuple(draw(st.lists(st.sampled_from(TAGS), max_size=2, unique=True))),
+            pushed_at=NOW - timedelta(hours=draw(st.integers(min_value=0, max_value=24 * 120))),
+            media_type=INDEX_TYPE,
+        )
+        indexes.append(index)
+        manifests[index.digest] = draw(st.lists(st.sampled_from(digests), max_size=3)) if digests else []
+    owners = [image.digest for image in (*singles, *indexes)]
+    referrers = []
+    for number in range(draw(st.integers(min_value=0, max_value=4))):
+        subject = draw(st.sampled_from(owners)) if owners and draw(st.booleans()) else digest_of("gone")
+        referrers.append(
+            Image(
+                digest=digest_of(f"ref{number}"),
+                tags=(),
+                pushed_at=NOW - timedelta(days=1),
+                subject_digest=subject,
+            )
+        )
+    everything = [*singles, *indexes, *referrers]
+    used = draw(st.lists(st.sampled_from([i.digest for i in everything]), max_size=4)) if everything else []
+    in_use = dict.fromkeys(used, "in use: test")
+    return everything, manifests, in_use
+
+
+@settings(max_examples=300)
+@given(policies(), grouped_registries())
+def test_groups_stay_whole_and_images_in_use_stay(
+    document: dict[str, Any], registry: tuple[list[Image], dict[str, list[str]], dict[str, str]]
+) -> None:
+    inventory, manifests, in_use = registry
+    policy = parse_policy(document)
+    plan = plan_repository(policy, "app", inventory, NOW, children=manifests, in_use=in_use)
+    action = {d.image.digest: d.action for d in (*plan.delete, *plan.keep, *plan.deferred)}
+    assert sorted(action) == sorted(image.digest for image in inventory)
+    deleted = {d.image.digest for d in plan.delete}
+    assert not deleted & set(in_use), "an image in use was deleted"
+    for index, kids in manifests.items():
+        if action[index] is not Action.DELETE:
+            assert not deleted & set(kids), "an index that stays lost a child"
+    protected_tags = policy.protect.tag_patterns
+    for image in inventory:
+        subject = image.subject_digest
+        if subject is not None and (subject not in action or action[subject] is Action.DELETE):
+            own_protection = image.digest in in_use or protected_tags.first_match(image.tags) is not None
+            young = policy.protect.younger_than_days is not None and image.pushed_at >= NOW - timedelta(
+                days=policy.protect.younger_than_days
+            )
+            assert action[image.digest] is Action.DELETE or own_protection or young, (
+                "a referrer outlived its subject"
+            )
