@@ -7,6 +7,7 @@ slows a run down instead of failing it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -16,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .cleanup import DeleteFailure, DeleteResult, RegistryError
 from .inventory import InputError, image_from_detail
-from .plan import Image
+from .plan import INDEX_MEDIA_TYPES, Image
 
 __all__ = ["DELETE_BATCH_SIZE", "PAGE_SIZE", "EcrRegistry", "client_config"]
 
@@ -66,6 +67,56 @@ class EcrRegistry:
         except InputError as error:
             raise RegistryError(f"{repository}: unexpected image description: {error}") from error
         return images
+
+    def manifests(self, repository: str, digests: Sequence[str]) -> dict[str, list[str]]:
+        """The digests each image index lists, read with BatchGetImage in batches of 100.
+
+        An index whose manifest cannot be read is left out; the planner then keeps every image that
+        may belong to it.
+        """
+        children: dict[str, list[str]] = {}
+        for start in range(0, len(digests), DELETE_BATCH_SIZE):
+            batch = digests[start : start + DELETE_BATCH_SIZE]
+            try:
+                response = self.client.batch_get_image(
+                    repositoryName=repository,
+                    imageIds=[{"imageDigest": digest} for digest in batch],
+                    acceptedMediaTypes=sorted(INDEX_MEDIA_TYPES),
+                )
+            except (ClientError, BotoCoreError) as error:
+                raise RegistryError(
+                    f"{repository}: reading image indexes failed: {_describe(error)}"
+                ) from error
+            for image in response.get("images", []):
+                try:
+                    manifest = json.loads(image["imageManifest"])
+                    listed = [entry["digest"] for entry in manifest.get("manifests", [])]
+                except (KeyError, TypeError, ValueError):
+                    continue
+                children[image["imageId"]["imageDigest"]] = listed
+        return children
+
+    def describe(self, repository: str, digests: Sequence[str]) -> dict[str, Image]:
+        """The images of `digests` as they are now; an image that is gone is absent."""
+        current: dict[str, Image] = {}
+        for start in range(0, len(digests), DELETE_BATCH_SIZE):
+            batch = digests[start : start + DELETE_BATCH_SIZE]
+            try:
+                response = self.client.describe_images(
+                    repositoryName=repository, imageIds=[{"imageDigest": digest} for digest in batch]
+                )
+                found = [image_from_detail(detail) for detail in response["imageDetails"]]
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ImageNotFoundException":
+                    raise RegistryError(
+                        f"{repository}: re-checking images failed: {_describe(error)}"
+                    ) from error
+                wanted = set(batch)
+                found = [image for image in self.images(repository) if image.digest in wanted]
+            except BotoCoreError as error:
+                raise RegistryError(f"{repository}: re-checking images failed: {_describe(error)}") from error
+            current.update((image.digest, image) for image in found)
+        return current
 
     def delete(self, repository: str, digests: Sequence[str]) -> DeleteResult:
         """Delete by digest, oldest batch first. An image that is already gone counts as deleted."""

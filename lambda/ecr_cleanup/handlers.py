@@ -21,7 +21,7 @@ from .plan import Decision
 from .policy import Policy, parse_policy
 from .report import format_time, human_bytes
 
-__all__ = ["InvalidInput", "cleanup_repository", "list_repositories", "summarise"]
+__all__ = ["DeletionRefused", "InvalidInput", "cleanup_repository", "list_repositories", "summarise"]
 
 logger = logging.getLogger("ecr_cleanup")
 logger.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
@@ -32,6 +32,10 @@ EXECUTION_INPUT_FIELDS = ("dry_run",)
 
 class InvalidInput(ValueError):
     """The execution input or a handler event is malformed; nothing was touched."""
+
+
+class DeletionRefused(RuntimeError):
+    """A guard (such as limits.max_delete_fraction) refused a repository's plan; nothing was deleted."""
 
 
 def _registry() -> Registry:
@@ -66,6 +70,8 @@ def cleanup_repository(event: Mapping[str, Any], context: object = None) -> dict
     outcome = clean_repository(_registry(), policy, repository, now, execute=not dry_run)
     plan = outcome.plan
     assert plan is not None
+    if outcome.error is not None:
+        raise DeletionRefused(f"{repository}: {outcome.error}")
     deleted = set(outcome.deleted)
     for decision in plan.delete + plan.deferred:
         image = decision.image
@@ -95,6 +101,7 @@ def cleanup_repository(event: Mapping[str, Any], context: object = None) -> dict
         "deleted": len(outcome.deleted),
         "deferred": len(plan.deferred),
         "kept": len(plan.keep),
+        "skipped": len(outcome.skipped),
         "bytes": plan.bytes if dry_run else _bytes(plan.delete, deleted),
         "failures": [
             {"digest": failure.digest, "code": failure.code, "message": failure.message}

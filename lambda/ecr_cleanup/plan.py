@@ -7,7 +7,7 @@ inputs and every sentence of the policy semantics can be pinned by a unit test.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cached_property, partial
@@ -61,6 +61,7 @@ class RepositoryPlan:
     keep: tuple[Decision, ...]
     deferred: tuple[Decision, ...]
     error: str | None = None
+    belongs_to: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     @property
     def images(self) -> int:
@@ -157,8 +158,8 @@ def plan_repository(
             f"{len(inventory)} images; nothing is deleted in this repository"
         )
         keep += [_decision((d.image, Action.KEEP, error, d.rules)) for d in (*candidates, *deferred)]
-        return RepositoryPlan(repository, now, (), tuple(keep), (), error)
-    return RepositoryPlan(repository, now, tuple(candidates), tuple(keep), tuple(deferred))
+        return RepositoryPlan(repository, now, (), tuple(keep), (), error, owners)
+    return RepositoryPlan(repository, now, tuple(candidates), tuple(keep), tuple(deferred), None, owners)
 
 
 def _owners(images: list[Image], children: Mapping[str, Sequence[str]] | None) -> dict[str, list[str]]:

@@ -39,6 +39,7 @@ class RunReport:
         if self.executed:
             summary["deleted"] = sum(len(outcome.deleted) for outcome in self.outcomes)
             summary["delete_failures"] = sum(len(outcome.failures) for outcome in self.outcomes)
+            summary["skipped"] = sum(len(outcome.skipped) for outcome in self.outcomes)
             summary["deleted_bytes"] = sum(_deleted_bytes(outcome) for outcome in self.outcomes)
         return summary
 
@@ -79,6 +80,7 @@ def to_json(report: RunReport) -> dict[str, Any]:
                 {"digest": failure.digest, "code": failure.code, "message": failure.message}
                 for failure in outcome.failures
             ]
+            entry["skipped"] = [{"digest": digest, "reason": reason} for digest, reason in outcome.skipped]
         if outcome.error is not None:
             entry["error"] = outcome.error
         repositories.append(entry)
@@ -125,13 +127,18 @@ def to_table(report: RunReport) -> str:
         if plan.deferred:
             header += f", {len(plan.deferred)} deferred"
         lines.append(header + (f" ({human_bytes(plan.bytes)})" if plan.delete else ""))
+        if outcome.error is not None:
+            lines.append(f"    ! {outcome.error}")
         failed = {failure.digest: failure for failure in outcome.failures}
+        skipped = dict(outcome.skipped)
         for decision in plan.delete:
             mark = "!" if decision.image.digest in failed else "-"
             lines.append(f"    {mark} {_image_line(report.now, decision)}")
             if decision.image.digest in failed:
                 failure = failed[decision.image.digest]
                 lines.append(f"        delete failed: {failure.code}: {failure.message}")
+            elif decision.image.digest in skipped:
+                lines.append(f"        {skipped[decision.image.digest]}")
         if plan.deferred:
             lines.append(f"    ~ {len(plan.deferred)} deferred: {plan.deferred[0].reason}")
         protected = sum(1 for decision in plan.keep if decision.reason.startswith("protected"))

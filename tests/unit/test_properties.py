@@ -133,6 +133,13 @@ class RecordingRegistry:
     def images(self, repository: str) -> list[Image]:
         return list(self.inventory[repository])
 
+    def manifests(self, repository: str, digests: Sequence[str]) -> dict[str, list[str]]:
+        return {}
+
+    def describe(self, repository: str, digests: Sequence[str]) -> dict[str, Image]:
+        wanted = set(digests)
+        return {image.digest: image for image in self.inventory[repository] if image.digest in wanted}
+
     def delete(self, repository: str, digests: Sequence[str]) -> DeleteResult:
         self.delete_calls.append((repository, list(digests)))
         return DeleteResult(tuple(digests))
