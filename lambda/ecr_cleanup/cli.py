@@ -14,11 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from .cleanup import InMemoryRegistry, Registry, RegistryError, RepositoryOutcome, run_cleanup
+from .cleanup import InMemoryRegistry, InUse, Registry, RegistryError, RepositoryOutcome, run_cleanup
 from .ecr import EcrRegistry
 from .inventory import InputError, load_image_files, parse_time, paused_gc
 from .policy import Policy, PolicyError, parse_policy
 from .report import RunReport, to_json, to_table
+from .usage import UsageError, in_use_checker
 
 __all__ = ["EXIT_AWS", "EXIT_INVALID", "EXIT_OK", "load_policy", "main"]
 
@@ -89,13 +90,15 @@ def _parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace, now: datetime) -> tuple[list[RepositoryOutcome], str]:
     policy = load_policy(args.policy)
     registry: Registry
+    in_use: InUse | None = None
     if args.command == "preview":
         registry = InMemoryRegistry(load_image_files(args.images))
         mode = "preview"
     else:
         registry = EcrRegistry(region=args.region)
         mode = {"plan": "plan", "run": "dry-run" if args.dry_run else "run"}[args.command]
-    outcomes = run_cleanup(registry, policy, now, execute=mode == "run")
+        in_use = in_use_checker(policy, region=args.region)
+    outcomes = run_cleanup(registry, policy, now, execute=mode == "run", in_use=in_use)
     return outcomes, mode
 
 
@@ -114,7 +117,7 @@ def _main(args: argparse.Namespace, now: datetime, out: TextIO) -> int:
     except (PolicyError, InputError) as error:
         print(f"ecr-cleanup: {error}", file=sys.stderr)
         return EXIT_INVALID
-    except RegistryError as error:
+    except (RegistryError, UsageError) as error:
         print(f"ecr-cleanup: {error}", file=sys.stderr)
         return EXIT_AWS
 

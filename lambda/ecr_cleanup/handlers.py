@@ -14,12 +14,23 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from .cleanup import Registry, clean_repository, selected_repositories
-from .ecr import EcrRegistry
+import boto3
+
+from .cleanup import InUse, Registry, RepositoryOutcome, clean_repository, selected_repositories
+from .ecr import EcrRegistry, client_config
 from .inventory import parse_time
 from .plan import Decision
 from .policy import Policy, parse_policy
-from .report import format_time, human_bytes
+from .report import (
+    emf_record,
+    failure_reason,
+    format_time,
+    human_bytes,
+    notification,
+    repository_json,
+    to_csv,
+)
+from .usage import in_use_checker
 
 __all__ = ["DeletionRefused", "InvalidInput", "cleanup_repository", "list_repositories", "summarise"]
 
@@ -42,12 +53,41 @@ def _registry() -> Registry:
     return EcrRegistry()
 
 
+def _in_use(policy: Policy) -> InUse | None:
+    """Images in use, read once per invocation right before planning. Fails closed (`UsageError`)."""
+    return in_use_checker(policy)
+
+
+def _setting(name: str, default: str = "") -> str:
+    return os.environ.get(name) or default
+
+
+def _report_folder(now: datetime) -> str:
+    """Where one run's reports go: `REPORT_PREFIX` + the run's start time."""
+    return f"{_setting('REPORT_PREFIX', 'ecr-cleanup/')}{now:%Y/%m/%d/%H%M%SZ}/"
+
+
+def _put_report(now: datetime, name: str, body: str, content_type: str) -> None:
+    bucket = _setting("REPORT_BUCKET")
+    if bucket:
+        boto3.client("s3", config=client_config()).put_object(
+            Bucket=bucket, Key=f"{_report_folder(now)}{name}", Body=body.encode(), ContentType=content_type
+        )
+
+
+def _metrics(now: datetime, metrics: dict[str, int], **dimensions: str) -> None:
+    print(emf_record(_setting("METRICS_NAMESPACE", "ECRCleanup"), metrics, dimensions=dimensions, now=now))
+
+
 def list_repositories(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
     """Validate the policy and the execution input, and list the repositories this run visits."""
     policy = parse_policy(event.get("policy"))
     now = _now(event)
     dry_run = bool(_flag(event, "dry_run", "dry_run")) or _execution_dry_run(event.get("input"))
     repositories = selected_repositories(policy, _registry().repositories())
+    # Read every usage source once before any repository is touched: one that cannot be read
+    # fails the run here, so nothing at all is deleted.
+    _in_use(policy)
     logger.info(
         json.dumps({"event": "repositories", "count": len(repositories), "dry_run": dry_run, "now": now})
     )
@@ -67,9 +107,12 @@ def cleanup_repository(event: Mapping[str, Any], context: object = None) -> dict
     if dry_run is None:
         raise InvalidInput("dry_run: required, true or false")
 
-    outcome = clean_repository(_registry(), policy, repository, now, execute=not dry_run)
+    outcome = clean_repository(
+        _registry(), policy, repository, now, execute=not dry_run, in_use=_in_use(policy)
+    )
     plan = outcome.plan
     assert plan is not None
+    _write_reports(now, outcome)
     if outcome.error is not None:
         raise DeletionRefused(f"{repository}: {outcome.error}")
     deleted = set(outcome.deleted)
@@ -92,7 +135,8 @@ def cleanup_repository(event: Mapping[str, Any], context: object = None) -> dict
                 }
             )
         )
-    result = {
+    reclaimed = plan.bytes if dry_run else _bytes(plan.delete, deleted)
+    result: dict[str, Any] = {
         "repository": repository,
         "status": "failed" if outcome.failures else "ok",
         "dry_run": dry_run,
@@ -102,14 +146,30 @@ def cleanup_repository(event: Mapping[str, Any], context: object = None) -> dict
         "deferred": len(plan.deferred),
         "kept": len(plan.keep),
         "skipped": len(outcome.skipped),
-        "bytes": plan.bytes if dry_run else _bytes(plan.delete, deleted),
+        "bytes": reclaimed,
         "failures": [
             {"digest": failure.digest, "code": failure.code, "message": failure.message}
             for failure in outcome.failures[:MAX_FAILURES_REPORTED]
         ],
     }
     logger.info(json.dumps({"event": "repository", **result}))
+    _metrics(
+        now,
+        {
+            "ImagesScanned": plan.images,
+            "ImagesDeleted": len(outcome.deleted),
+            "BytesReclaimed": reclaimed,
+            "RepositoriesFailed": int(outcome.failed),
+        },
+        Repository=repository,
+    )
     return result
+
+
+def _write_reports(now: datetime, outcome: RepositoryOutcome) -> None:
+    name = outcome.repository
+    _put_report(now, f"{name}.json", json.dumps(repository_json(outcome)), "application/json")
+    _put_report(now, f"{name}.csv", to_csv(outcome), "text/csv")
 
 
 def summarise(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
@@ -130,7 +190,7 @@ def summarise(event: Mapping[str, Any], context: object = None) -> dict[str, Any
         f"({human_bytes(totals['bytes'])}) in {len(results)} repositories"
     )
     if failed:
-        reasons = "; ".join(f"{result.get('repository')}: {_failure_reason(result)}" for result in failed)
+        reasons = "; ".join(f"{result.get('repository')}: {failure_reason(result)}" for result in failed)
         message += f"; {len(failed)} failed: {reasons}"
     summary = {
         "now": event.get("now"),
@@ -142,26 +202,26 @@ def summarise(event: Mapping[str, Any], context: object = None) -> dict[str, Any
         "message": message,
     }
     logger.info(json.dumps({"event": "summary", **summary}))
+    moment = parse_time(event["now"], "now") if event.get("now") else datetime.now().astimezone()
+    _put_report(moment, "summary.json", json.dumps(summary), "application/json")
+    _metrics(
+        moment,
+        {
+            "ImagesScanned": totals["images"],
+            "ImagesDeleted": totals["deleted"],
+            "BytesReclaimed": totals["bytes"],
+            "RepositoriesFailed": len(failed),
+        },
+    )
+    topic = _setting("NOTIFICATION_TOPIC_ARN")
+    if topic:
+        subject, body = notification(summary, results)
+        boto3.client("sns", config=client_config()).publish(TopicArn=topic, Subject=subject, Message=body)
     return summary
 
 
 def _bytes(decisions: Sequence[Decision], digests: set[str]) -> int:
     return sum(decision.image.size for decision in decisions if decision.image.digest in digests)
-
-
-def _failure_reason(result: Mapping[str, Any]) -> str:
-    error = result.get("error")
-    if isinstance(error, Mapping):
-        cause = error.get("Cause")
-        try:
-            decoded = json.loads(cause) if isinstance(cause, str) else None
-        except json.JSONDecodeError:
-            decoded = None
-        if isinstance(decoded, dict) and "errorMessage" in decoded:
-            return f"{decoded.get('errorType', error.get('Error'))}: {decoded['errorMessage']}"
-        return f"{error.get('Error')}: {cause}"
-    failures = result.get("failures") or []
-    return f"{len(failures)} images could not be deleted" if failures else "unknown failure"
 
 
 def _now(event: Mapping[str, Any]) -> str:

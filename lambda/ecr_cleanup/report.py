@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import csv
+import io
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -10,7 +13,19 @@ from typing import Any
 from .cleanup import RepositoryOutcome
 from .plan import Decision
 
-__all__ = ["RunReport", "format_time", "human_bytes", "to_json", "to_table"]
+__all__ = [
+    "CSV_HEADER",
+    "RunReport",
+    "emf_record",
+    "failure_reason",
+    "format_time",
+    "human_bytes",
+    "notification",
+    "repository_json",
+    "to_csv",
+    "to_json",
+    "to_table",
+]
 
 
 @dataclass(frozen=True)
@@ -67,29 +82,30 @@ def human_bytes(size: float) -> str:
 
 def to_json(report: RunReport) -> dict[str, Any]:
     """The JSON document of a run; every image of a visited repository appears exactly once."""
-    repositories = []
-    for outcome in report.outcomes:
-        entry: dict[str, Any] = {"name": outcome.repository}
-        if outcome.plan is not None:
-            entry["delete"] = [_decision(decision, rules=True) for decision in outcome.plan.delete]
-            entry["keep"] = [_decision(decision) for decision in outcome.plan.keep]
-            entry["deferred"] = [_decision(decision, rules=True) for decision in outcome.plan.deferred]
-        if outcome.executed:
-            entry["deleted"] = list(outcome.deleted)
-            entry["failures"] = [
-                {"digest": failure.digest, "code": failure.code, "message": failure.message}
-                for failure in outcome.failures
-            ]
-            entry["skipped"] = [{"digest": digest, "reason": reason} for digest, reason in outcome.skipped]
-        if outcome.error is not None:
-            entry["error"] = outcome.error
-        repositories.append(entry)
     return {
         "now": format_time(report.now),
         "mode": report.mode,
-        "repositories": repositories,
+        "repositories": [_repository_entry(outcome) for outcome in report.outcomes],
         "summary": report.summary(),
     }
+
+
+def _repository_entry(outcome: RepositoryOutcome) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": outcome.repository}
+    if outcome.plan is not None:
+        entry["delete"] = [_decision(decision, rules=True) for decision in outcome.plan.delete]
+        entry["keep"] = [_decision(decision) for decision in outcome.plan.keep]
+        entry["deferred"] = [_decision(decision, rules=True) for decision in outcome.plan.deferred]
+    if outcome.executed:
+        entry["deleted"] = list(outcome.deleted)
+        entry["failures"] = [
+            {"digest": failure.digest, "code": failure.code, "message": failure.message}
+            for failure in outcome.failures
+        ]
+        entry["skipped"] = [{"digest": digest, "reason": reason} for digest, reason in outcome.skipped]
+    if outcome.error is not None:
+        entry["error"] = outcome.error
+    return entry
 
 
 def _decision(decision: Decision, *, rules: bool = False) -> dict[str, Any]:
@@ -165,3 +181,115 @@ def _image_line(now: datetime, decision: Decision) -> str:
     tags = ", ".join(image.tags) if image.tags else "<untagged>"
     age = (now - image.pushed_at).days
     return f"{image.digest[:19]}  {tags}  {age} days old  {human_bytes(image.size)}  {decision.reason}"
+
+
+CSV_HEADER = ("repository", "digest", "action", "tags", "pushed_at", "size", "reason")
+
+
+def to_csv(outcome: RepositoryOutcome) -> str:
+    """One row per image of the repository: what happened to it and why (tags joined by spaces)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    if outcome.plan is None:
+        return buffer.getvalue()
+    deleted = set(outcome.deleted)
+    skipped = dict(outcome.skipped)
+    failed = {failure.digest: failure for failure in outcome.failures}
+    for decision in (*outcome.plan.delete, *outcome.plan.keep, *outcome.plan.deferred):
+        image = decision.image
+        action, reason = decision.action.value, decision.reason
+        if outcome.executed and decision.action.value == "delete":
+            if image.digest in skipped:
+                action, reason = "skipped", skipped[image.digest]
+            elif image.digest in failed:
+                action, reason = "failed", f"{failed[image.digest].code}: {failed[image.digest].message}"
+            elif image.digest in deleted:
+                action = "deleted"
+        writer.writerow(
+            (
+                outcome.repository,
+                image.digest,
+                action,
+                " ".join(image.tags),
+                format_time(image.pushed_at),
+                image.size,
+                reason,
+            )
+        )
+    return buffer.getvalue()
+
+
+def repository_json(outcome: RepositoryOutcome) -> dict[str, Any]:
+    """The report of one repository: its entry of the run document."""
+    return _repository_entry(outcome)
+
+
+def emf_record(namespace: str, metrics: dict[str, int], *, dimensions: dict[str, str], now: datetime) -> str:
+    """One CloudWatch Embedded Metric Format line: printed to the log, it becomes metrics, no API call."""
+    units = {name: "Bytes" if name.startswith("Bytes") else "Count" for name in metrics}
+    document: dict[str, Any] = {
+        "_aws": {
+            "Timestamp": int(now.timestamp() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": namespace,
+                    "Dimensions": [sorted(dimensions)],
+                    "Metrics": [{"Name": name, "Unit": unit} for name, unit in units.items()],
+                }
+            ],
+        },
+        **dimensions,
+        **metrics,
+    }
+    return json.dumps(document)
+
+
+def notification(summary: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
+    """The subject (at most 100 characters, as SNS allows) and body of the message a run sends."""
+    dry_run = bool(summary.get("dry_run"))
+    verb, key = ("would delete", "delete") if dry_run else ("deleted", "deleted")
+    count = int(summary.get(key) or 0)
+    reclaimed = human_bytes(int(summary.get("bytes") or 0))
+    subject = f"ECR cleanup: {verb} {count} images ({reclaimed})"
+    if summary.get("failed_count"):
+        subject += f", {summary['failed_count']} repositories failed"
+    lines = [
+        f"ECR cleanup run of {summary.get('now')}{' (dry run)' if dry_run else ''}",
+        "",
+        str(summary.get("message", "")),
+        "",
+        f"Repositories: {summary.get('repositories', 0)}",
+        f"Images scanned: {summary.get('images', 0)}",
+        f"Images {verb}: {count}",
+        f"Deferred to a later run: {summary.get('deferred', 0)}",
+        f"Space reclaimed: {reclaimed}",
+    ]
+    succeeded = [result for result in results if result.get("status") == "ok" and result.get(key)]
+    most = sorted(succeeded, key=lambda result: -int(result.get(key) or 0))[:10]
+    if most:
+        lines += ["", f"Most {verb}:"]
+        lines += [
+            f"  {r['repository']}: {r[key]} images ({human_bytes(int(r.get('bytes') or 0))})" for r in most
+        ]
+    failed = [result for result in results if result.get("status") != "ok"]
+    if failed:
+        lines += ["", "Failed:"]
+        lines += [f"  {result.get('repository')}: {failure_reason(result)}" for result in failed]
+    return subject[:100], "\n".join(lines) + "\n"
+
+
+def failure_reason(result: Mapping[str, Any]) -> str:
+    """Why a repository failed, from its result or from the error the state machine caught."""
+    error = result.get("error")
+    if isinstance(error, Mapping):
+        cause = error.get("Cause")
+        try:
+            decoded = json.loads(cause) if isinstance(cause, str) else None
+        except json.JSONDecodeError:
+            decoded = None
+        if isinstance(decoded, dict) and "errorMessage" in decoded:
+            return f"{decoded.get('errorType', error.get('Error'))}: {decoded['errorMessage']}"
+        return f"{error.get('Error')}: {cause}"
+    failures = result.get("failures") or []
+    return f"{len(failures)} images could not be deleted" if failures else "unknown failure"

@@ -19,8 +19,10 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .cleanup import InUse
 from .ecr import client_config
 from .plan import Image
+from .policy import Policy
 
 __all__ = [
     "DESCRIBE_SERVICES_BATCH_SIZE",
@@ -440,3 +442,21 @@ def _container_references(container: dict[str, Any], source: str) -> list[ImageR
             raise UsageError(f"{where}invalid imageDigest {digest!r}")
         references.append(ImageReference(configured.repository, None, digest, configured.registry, source))
     return references
+
+
+def in_use_checker(
+    policy: Policy, *, region: str | None = None, collector: UsageCollector | None = None
+) -> InUse | None:
+    """The images in use, read now (ECS, Lambda, `protect.in_use_sources`), for the planner; None when
+    `protect.in_use` is false. Any source that cannot be read raises `UsageError`: nothing is deleted."""
+    if not policy.protect.in_use:
+        return None
+    references = (collector or UsageCollector(region=region)).collect(policy.protect.in_use_sources)
+    by_repository: dict[str, list[ImageReference]] = {}
+    for reference in references:
+        by_repository.setdefault(reference.repository, []).append(reference)
+
+    def in_use(repository: str, images: Sequence[Image]) -> dict[str, str]:
+        return resolve_in_use(by_repository.get(repository, ()), repository, images)
+
+    return in_use

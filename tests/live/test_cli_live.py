@@ -132,3 +132,38 @@ def test_a_repository_that_cannot_be_read_exits_1_after_the_others_ran(
     assert "app: describing images failed" in capsys.readouterr().err
     assert remaining("web") == {registry["web"]["v1"]}
     assert report["summary"]["failed_repositories"] == 1
+
+
+def test_a_usage_source_that_cannot_be_read_exits_1_and_deletes_nothing(
+    registry: dict[str, dict[str, str]],
+    tmp_path: Path,
+    api_calls: ApiCalls,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({**POLICY, "protect": {"in_use_sources": ["ssm:/platform/missing"]}}))
+    status, report = cli("run", "--policy", str(policy))
+    assert status == EXIT_AWS
+    assert report == {}
+    assert "ssm:/platform/missing" in capsys.readouterr().err
+    assert api_calls["BatchDeleteImage"] == 0
+
+
+def test_an_image_a_service_runs_survives_a_run(
+    registry: dict[str, dict[str, str]], policy_file: Path
+) -> None:
+    ecs = boto3.client("ecs")
+    ecs.create_cluster(clusterName="prod")
+    container = {
+        "name": "app",
+        "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:dev-100",
+        "memory": 128,
+    }
+    ecs.register_task_definition(family="app", containerDefinitions=[container])
+    ecs.create_service(cluster="prod", serviceName="app", taskDefinition="app", desiredCount=1)
+    status, report = cli("run", "--policy", str(policy_file))
+    assert status == EXIT_OK
+    assert registry["app"]["dev-100"] in remaining("app")
+    [app] = [r for r in report["repositories"] if r["name"] == "app"]
+    [kept] = [k for k in app["keep"] if k["digest"] == registry["app"]["dev-100"]]
+    assert kept["reason"].startswith("protected: in use: ECS service")

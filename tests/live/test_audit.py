@@ -1,0 +1,142 @@
+"""Every run is auditable: reports in S3 (JSON and CSV), an SNS summary, EMF metrics; usage fails closed."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import boto3
+import pytest
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.sns.models import sns_backends
+
+from ecr_cleanup.handlers import cleanup_repository, list_repositories, summarise
+from ecr_cleanup.report import CSV_HEADER
+from ecr_cleanup.usage import UsageError
+from tests.support.ecr_seed import DEFAULT_REGION, create_repository, days_ago, push_image
+
+NOW = "2026-11-28T22:00:00Z"
+POLICY: dict[str, Any] = {"rules": [{"older_than_days": 30}], "protect": {"tag_patterns": ["keep"]}}
+
+
+@pytest.fixture
+def audit(aws: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A report bucket and a topic, configured the way the module configures the functions."""
+    boto3.client("s3").create_bucket(Bucket="reports")
+    topic = boto3.client("sns").create_topic(Name="cleanup")["TopicArn"]
+    monkeypatch.setenv("REPORT_BUCKET", "reports")
+    monkeypatch.setenv("REPORT_PREFIX", "audit/")
+    monkeypatch.setenv("NOTIFICATION_TOPIC_ARN", topic)
+    monkeypatch.setenv("METRICS_NAMESPACE", "Test/ECRCleanup")
+    return {"topic": topic}
+
+
+@pytest.fixture
+def repository(aws: None) -> dict[str, str]:
+    create_repository("team/app")
+    return {
+        "old": push_image("team/app", tags=["dev-1"], pushed_at=days_ago(90)),
+        "kept": push_image("team/app", tags=["keep"], pushed_at=days_ago(90)),
+        "new": push_image("team/app", tags=["dev-2"], pushed_at=days_ago(3)),
+    }
+
+
+def report_object(key: str) -> str:
+    return boto3.client("s3").get_object(Bucket="reports", Key=key)["Body"].read().decode()
+
+
+def run_cleanup() -> dict[str, Any]:
+    return cleanup_repository({"policy": POLICY, "repository": "team/app", "now": NOW, "dry_run": False})
+
+
+def test_each_repository_report_lands_in_s3_as_json(
+    audit: dict[str, str], repository: dict[str, str]
+) -> None:
+    run_cleanup()
+    report = json.loads(report_object("audit/2026/11/28/220000Z/team/app.json"))
+    assert report["name"] == "team/app"
+    assert report["deleted"] == [repository["old"]]
+    assert {entry["digest"] for entry in report["keep"]} == {repository["kept"], repository["new"]}
+
+
+def test_each_repository_report_lands_in_s3_as_csv(audit: dict[str, str], repository: dict[str, str]) -> None:
+    run_cleanup()
+    rows = list(csv.reader(io.StringIO(report_object("audit/2026/11/28/220000Z/team/app.csv"))))
+    assert tuple(rows[0]) == CSV_HEADER
+    actions = {row[1]: row[2] for row in rows[1:]}
+    assert actions == {repository["old"]: "deleted", repository["kept"]: "keep", repository["new"]: "keep"}
+
+
+def test_a_repository_prints_valid_emf_metrics(
+    audit: dict[str, str], repository: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_cleanup()
+    [record] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert_valid_emf(record)
+    assert record["Repository"] == "team/app"
+    assert (record["ImagesScanned"], record["ImagesDeleted"]) == (3, 1)
+    assert record["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Test/ECRCleanup"
+
+
+def assert_valid_emf(record: dict[str, Any]) -> None:
+    """The Embedded Metric Format's rules: a timestamp, and names that point at top-level values."""
+    metadata = record["_aws"]
+    assert isinstance(metadata["Timestamp"], int)
+    for directive in metadata["CloudWatchMetrics"]:
+        assert isinstance(directive["Namespace"], str)
+        assert directive["Namespace"]
+        for dimension_set in directive["Dimensions"]:
+            assert all(isinstance(record[name], str) for name in dimension_set)
+        for metric in directive["Metrics"]:
+            assert isinstance(record[metric["Name"]], int | float)
+            assert metric["Unit"] in {"Count", "Bytes"}
+
+
+def test_the_summary_lands_in_s3_and_goes_to_the_topic(
+    audit: dict[str, str], repository: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run_cleanup()
+    failed = {
+        "repository": "team/broken",
+        "status": "failed",
+        "error": {"Error": "RegistryError", "Cause": "denied"},
+    }
+    summary = summarise({"now": NOW, "dry_run": False, "results": [result, failed]})
+    stored = json.loads(report_object("audit/2026/11/28/220000Z/summary.json"))
+    assert stored == summary
+    [(_, message, subject, _, _)] = (
+        sns_backends[DEFAULT_ACCOUNT_ID][DEFAULT_REGION].topics[audit["topic"]].sent_notifications
+    )
+    assert subject.startswith("ECR cleanup: deleted 1 images")
+    assert "1 repositories failed" in subject
+    assert "team/app: 1 images" in message
+    assert "team/broken: RegistryError: denied" in message
+    [record] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line][-1:]
+    assert_valid_emf(record)
+    assert record["RepositoriesFailed"] == 1
+
+
+def test_an_image_an_ecs_task_runs_is_not_deleted(aws: None, repository: dict[str, str]) -> None:
+    ecs = boto3.client("ecs")
+    ecs.create_cluster(clusterName="prod")
+    image = f"{DEFAULT_ACCOUNT_ID}.dkr.ecr.{DEFAULT_REGION}.amazonaws.com/team/app:dev-1"
+    ecs.register_task_definition(
+        family="app", containerDefinitions=[{"name": "app", "image": image, "memory": 128}]
+    )
+    ecs.create_service(cluster="prod", serviceName="app", taskDefinition="app", desiredCount=1)
+    result = run_cleanup()
+    assert (result["delete"], result["deleted"]) == (0, 0)
+
+
+def test_a_usage_source_that_cannot_be_read_stops_the_run_before_anything_is_deleted(
+    aws: None, repository: dict[str, str]
+) -> None:
+    policy = {**POLICY, "protect": {"in_use_sources": ["s3://missing-bucket/images.txt"]}}
+    with pytest.raises(UsageError, match=r"s3://missing-bucket/images\.txt"):
+        list_repositories({"policy": policy, "input": {}, "now": NOW})
+    with pytest.raises(UsageError):
+        cleanup_repository({"policy": policy, "repository": "team/app", "now": NOW, "dry_run": False})
+    pages = boto3.client("ecr").get_paginator("list_images").paginate(repositoryName="team/app")
+    assert {i["imageDigest"] for page in pages for i in page["imageIds"]} == set(repository.values())
