@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import textwrap
 import zipfile
@@ -24,8 +23,6 @@ import pytest
 
 from tests.support.archive_provider import archiver
 from tests.support.terraform_cli import find_aws_plugin_mirror, terraform_env, write_cli_config
-
-needs_terraform = pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not on PATH")
 
 PROVIDERS_TF = """
 terraform {
@@ -185,7 +182,6 @@ def plan_archive(cli_env: dict[str, str], root: Path, body: str) -> subprocess.C
 # --------------------------------------------------------------------------- through Terraform
 
 
-@needs_terraform
 def test_source_dir_zip_holds_the_files_left_after_excludes_in_walk_order(applied: Applied) -> None:
     assert entry_names(applied.zip_path("dir")) == [
         "ecr_cleanup/__init__.py",
@@ -194,31 +190,26 @@ def test_source_dir_zip_holds_the_files_left_after_excludes_in_walk_order(applie
     ]
 
 
-@needs_terraform
 def test_source_dir_zip_entries_hold_the_source_bytes(applied: Applied) -> None:
     texts = entry_texts(applied.zip_path("dir"))
 
     assert texts == {name: SOURCES[name] for name in texts}
 
 
-@needs_terraform
 def test_source_dir_entries_carry_the_fixed_timestamp_of_the_real_provider(applied: Applied) -> None:
     with zipfile.ZipFile(applied.zip_path("dir")) as archive:
         assert {info.date_time for info in archive.infolist()} == {(2049, 1, 1, 0, 0, 0)}
 
 
-@needs_terraform
 def test_source_file_zip_holds_only_that_file_under_its_base_name(applied: Applied) -> None:
     assert entry_texts(applied.zip_path("file")) == {"handler.py": SOURCES["handler.py"]}
 
 
-@needs_terraform
 def test_output_file_mode_sets_the_unix_mode_of_archived_files(applied: Applied) -> None:
     with zipfile.ZipFile(applied.zip_path("file")) as archive:
         assert oct(archive.getinfo("handler.py").external_attr >> 16) == oct(0o100644)
 
 
-@needs_terraform
 def test_source_blocks_become_entries_sorted_by_filename(applied: Applied) -> None:
     zip_path = applied.zip_path("blocks")
 
@@ -226,7 +217,6 @@ def test_source_blocks_become_entries_sorted_by_filename(applied: Applied) -> No
     assert entry_texts(zip_path) == {"a/a.txt": "ay", "b.txt": "bee"}
 
 
-@needs_terraform
 @pytest.mark.parametrize("name", ["dir", "file", "blocks"])
 def test_computed_attributes_describe_the_zip_on_disk(applied: Applied, name: str) -> None:
     data = applied.zip_path(name).read_bytes()
@@ -246,14 +236,12 @@ def test_computed_attributes_describe_the_zip_on_disk(applied: Applied, name: st
     }
 
 
-@needs_terraform
 def test_a_second_plan_shows_no_changes(applied: Applied) -> None:
     result = terraform(applied.env, applied.root, "plan", "-detailed-exitcode", "-no-color", check=False)
 
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@needs_terraform
 def test_reading_again_after_touching_the_sources_gives_the_same_hashes(applied: Applied) -> None:
     for path in (applied.root / "src").rglob("*"):
         os.utime(path, (1_000_000_000, 1_000_000_000))
@@ -266,7 +254,6 @@ def test_reading_again_after_touching_the_sources_gives_the_same_hashes(applied:
     }
 
 
-@needs_terraform
 def test_an_unsupported_type_is_an_error(cli_env: dict[str, str], scratch: Path) -> None:
     result = plan_archive(
         cli_env,
@@ -283,7 +270,6 @@ def test_an_unsupported_type_is_an_error(cli_env: dict[str, str], scratch: Path)
     assert "archive type not supported: rar" in error_text(result)
 
 
-@needs_terraform
 def test_two_kinds_of_source_are_rejected(cli_env: dict[str, str], scratch: Path) -> None:
     write_tree(scratch / "two", {"one.txt": "1"})
     result = plan_archive(
@@ -301,7 +287,6 @@ def test_two_kinds_of_source_are_rejected(cli_env: dict[str, str], scratch: Path
     assert "Invalid Attribute Combination" in error_text(result)
 
 
-@needs_terraform
 def test_a_missing_source_dir_is_an_error(cli_env: dict[str, str], scratch: Path) -> None:
     result = plan_archive(
         cli_env,
@@ -317,7 +302,6 @@ def test_a_missing_source_dir_is_an_error(cli_env: dict[str, str], scratch: Path
     assert "could not archive missing directory" in error_text(result)
 
 
-@needs_terraform
 def test_a_source_dir_with_every_file_excluded_is_an_error(cli_env: dict[str, str], scratch: Path) -> None:
     write_tree(scratch / "cache_only", {"__pycache__/m.pyc": "bytecode"})
     result = plan_archive(
@@ -336,11 +320,9 @@ def test_a_source_dir_with_every_file_excluded_is_an_error(cli_env: dict[str, st
     assert not (scratch / "build" / "empty.zip").exists()
 
 
-@needs_terraform
 def test_the_cli_config_installs_aws_from_the_local_mirror(cli_env: dict[str, str], tmp_path: Path) -> None:
     mirror = find_aws_plugin_mirror()
-    if mirror is None:
-        pytest.skip("no filesystem mirror of hashicorp/aws on this machine")
+    assert mirror is not None, "no filesystem mirror of hashicorp/aws: set ECR_CLEANUP_TF_PLUGIN_MIRROR"
     mirrored = {path.name for path in (mirror / "registry.terraform.io/hashicorp/aws").iterdir()}
     (tmp_path / "main.tf").write_text(
         'terraform {\n  required_providers {\n    aws = { source = "hashicorp/aws" }\n  }\n}\n'

@@ -18,8 +18,6 @@ import pytest
 
 from tests.support.terraform_cli import terraform_env, write_cli_config
 
-pytestmark = pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not on PATH")
-
 ROOT = Path(__file__).resolve().parents[2]
 
 #: Root configurations: the module itself and each example.
