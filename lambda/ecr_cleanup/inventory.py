@@ -46,14 +46,9 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-_media_types: dict[str, str] = {}
-
-
-def _shared(media_type: str | None) -> str | None:
-    """One string object per distinct media type, instead of one per image."""
-    if media_type is None:
-        return None
-    return _media_types.setdefault(media_type, media_type)
+# One string object per distinct media type, instead of one per image.
+_media_types: dict[str | None, str | None] = {None: None}
+_fromisoformat = datetime.fromisoformat
 
 
 def parse_time(value: object, field: str) -> datetime:
@@ -79,6 +74,7 @@ def image_from_detail(detail: Mapping[str, Any]) -> Image:
     """One `imageDetails` entry of DescribeImages as an `Image`.
 
     Errors name the field relative to the entry (`imagePushedAt: ...`); callers add where it was.
+    This runs once per image of a registry, so the common case (an ISO 8601 time in UTC) is inline.
     """
     get = detail.get
     digest = get("imageDigest")
@@ -86,21 +82,35 @@ def image_from_detail(detail: Mapping[str, Any]) -> Image:
     size = get("imageSizeInBytes", 0)
     if type(digest) is not str or not digest:
         raise InputError("imageDigest: required")
-    if pushed is None:
-        raise InputError("imagePushedAt: required")
     if type(size) is not int:
         raise InputError(f"imageSizeInBytes: must be a whole number of bytes, got {size!r}")
+    if type(pushed) is str:
+        try:
+            pushed_at = _fromisoformat(pushed)
+        except ValueError:
+            raise InputError(f"imagePushedAt: not an ISO 8601 time: {pushed!r}") from None
+        if pushed_at.tzinfo is not UTC:
+            pushed_at = parse_time(pushed_at, "imagePushedAt")
+    elif pushed is None:
+        raise InputError("imagePushedAt: required")
+    else:
+        pushed_at = parse_time(pushed, "imagePushedAt")
     pulled = get("lastRecordedPullTime")
+    if pulled is not None:
+        pulled = parse_time(pulled, "lastRecordedPullTime")
     tags = get("imageTags")
+    media_type = get("imageManifestMediaType")
+    artifact_type = get("artifactMediaType")
+    media_types = _media_types
     return _image(
         (
             digest,
             tuple(tags) if tags else (),
-            parse_time(pushed, "imagePushedAt"),
+            pushed_at,
             size,
-            None if pulled is None else parse_time(pulled, "lastRecordedPullTime"),
-            _shared(get("imageManifestMediaType")),
-            _shared(get("artifactMediaType")),
+            pulled,
+            media_types.get(media_type) or media_types.setdefault(media_type, media_type),
+            media_types.get(artifact_type) or media_types.setdefault(artifact_type, artifact_type),
             get("subjectManifestDigest"),
         )
     )
@@ -114,18 +124,11 @@ def load_image_files(paths: Iterable[Path | str]) -> dict[str, list[Image]]:
     """
     repositories: dict[str, dict[str, Image]] = {}
     for path in paths:
-        for repository, image in _read_image_file(path):
-            images = repositories.get(repository)
-            if images is None:
-                images = repositories[repository] = {}
-            seen = images.get(image.digest)
-            images[image.digest] = (
-                image if seen is None else seen._replace(tags=tuple(dict.fromkeys(seen.tags + image.tags)))
-            )
+        _read_image_file(path, repositories)
     return {name: list(images.values()) for name, images in repositories.items()}
 
 
-def _read_image_file(path: Path | str) -> list[tuple[str, Image]]:
+def _read_image_file(path: Path | str, repositories: dict[str, dict[str, Image]]) -> None:
     try:
         with open(path, "rb") as handle:
             document = json.load(handle)
@@ -136,18 +139,25 @@ def _read_image_file(path: Path | str) -> list[tuple[str, Image]]:
     details = document.get("imageDetails") if isinstance(document, dict) else None
     if not isinstance(details, list):
         raise InputError(f'{path}: expected the output of describe-images: {{"imageDetails": [...]}}')
-    images = []
     index = 0
+    current_name: str | None = None
+    images: dict[str, Image] = {}
     try:
         for index, detail in enumerate(details):  # noqa: B007 (the index locates an error)
             repository = detail["repositoryName"]
-            if type(repository) is not str or not repository:
-                raise KeyError("repositoryName")
-            images.append((repository, image_from_detail(detail)))
+            if repository != current_name:
+                if type(repository) is not str or not repository:
+                    raise KeyError("repositoryName")
+                current_name = repository
+                images = repositories.setdefault(repository, {})
+            image = image_from_detail(detail)
+            seen = images.get(image.digest)
+            if seen is not None:
+                image = seen._replace(tags=tuple(dict.fromkeys(seen.tags + image.tags)))
+            images[image.digest] = image
     except KeyError:
         raise InputError(f"{path}: imageDetails[{index}].repositoryName: required") from None
     except (TypeError, AttributeError):
         raise InputError(f"{path}: imageDetails[{index}]: must be an object") from None
     except InputError as error:
         raise InputError(f"{path}: imageDetails[{index}].{error}") from None
-    return images

@@ -113,25 +113,29 @@ def plan_repository(
             _evaluate_rule(rule, top_level, now, matched, missed)
 
     matched_reasons: dict[tuple[int, ...], str] = {}
-    candidates: list[Decision] = []
+    chosen: list[tuple[datetime, str, Image, tuple[int, ...]]] = []
     keep: list[Decision] = []
+    keep_action = Action.KEEP
     for image in top_level:
         digest = image.digest
         rules = matched.get(digest)
         protection = protected.get(digest) if protected else None
         if protection is not None:
-            keep.append(_decision((image, Action.KEEP, protection, tuple(rules or ()))))
+            keep.append(_decision((image, keep_action, protection, tuple(rules or ()))))
         elif rules:
-            key = tuple(rules)
-            reason = matched_reasons.get(key)
-            if reason is None:
-                reason = "matched " + ", ".join(policy.rules[index].label for index in key)
-                matched_reasons[key] = reason
-            candidates.append(_decision((image, Action.DELETE, reason, key)))
+            chosen.append((image.pushed_at, digest, image, tuple(rules)))
         else:
-            keep.append(_decision((image, Action.KEEP, missed.get(digest, NO_RULE), ())))
+            keep.append(_decision((image, keep_action, missed.get(digest, NO_RULE), ())))
 
-    candidates.sort(key=_oldest_first)
+    # Oldest pushed first, ties by digest: plain tuple order, compared without a key function.
+    chosen.sort()
+    candidates: list[Decision] = []
+    for _, _, image, key in chosen:
+        reason = matched_reasons.get(key)
+        if reason is None:
+            reason = "matched " + ", ".join(policy.rules[index].label for index in key)
+            matched_reasons[key] = reason
+        candidates.append(_decision((image, Action.DELETE, reason, key)))
     limit = policy.limits.max_deletions_per_repository
     deferred: list[Decision] = []
     if limit is not None and len(candidates) > limit:
@@ -170,17 +174,22 @@ def _owners(images: list[Image], children: Mapping[str, Sequence[str]] | None) -
     """
     owners: dict[str, list[str]] = {}
     indexes = [image.digest for image in images if image.media_type in INDEX_MEDIA_TYPES]
+    referrers = [image for image in images if image.subject_digest is not None]
+    if not indexes and not referrers:
+        return owners
     present = {image.digest for image in images} if indexes else set()
     unread = children is None or any(index not in children for index in indexes)
     for index in indexes:
         for child in (children or {}).get(index, ()):
             if child in present and child != index:
                 owners.setdefault(child, []).append(index)
-    for image in images:
-        if image.subject_digest is not None and image.subject_digest != image.digest:
-            owners.setdefault(image.digest, []).append(image.subject_digest)
-        elif indexes and unread and image.media_type not in INDEX_MEDIA_TYPES:
-            owners.setdefault(image.digest, []).append(UNKNOWN_INDEX)
+    for image in referrers:
+        if image.subject_digest != image.digest:
+            owners.setdefault(image.digest, []).append(str(image.subject_digest))
+    if indexes and unread:
+        for image in images:
+            if image.media_type not in INDEX_MEDIA_TYPES and image.subject_digest is None:
+                owners.setdefault(image.digest, []).append(UNKNOWN_INDEX)
     return owners
 
 
@@ -261,10 +270,6 @@ def _deletion_order(owners: Mapping[str, list[str]]) -> Callable[[Decision], tup
         return rank, image.pushed_at, image.digest
 
     return key
-
-
-def _oldest_first(decision: Decision) -> tuple[datetime, str]:
-    return decision.image.pushed_at, decision.image.digest
 
 
 def _evaluate_rule(
