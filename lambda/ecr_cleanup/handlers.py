@@ -16,7 +16,7 @@ from typing import Any
 
 import boto3
 
-from .cleanup import InUse, Registry, RepositoryOutcome, clean_repository, selected_repositories
+from .cleanup import Registry, RepositoryOutcome, clean_repository, selected_repositories
 from .ecr import EcrRegistry, client_config
 from .inventory import parse_time
 from .plan import Decision
@@ -53,11 +53,6 @@ def _registry() -> Registry:
     return EcrRegistry()
 
 
-def _in_use(policy: Policy) -> InUse | None:
-    """Images in use, read once per invocation right before planning. Fails closed (`UsageError`)."""
-    return in_use_checker(policy)
-
-
 def _setting(name: str, default: str = "") -> str:
     return os.environ.get(name) or default
 
@@ -87,7 +82,7 @@ def list_repositories(event: Mapping[str, Any], context: object = None) -> dict[
     repositories = selected_repositories(policy, _registry().repositories())
     # Read every usage source once before any repository is touched: one that cannot be read
     # fails the run here, so nothing at all is deleted.
-    _in_use(policy)
+    in_use_checker(policy)
     logger.info(
         json.dumps({"event": "repositories", "count": len(repositories), "dry_run": dry_run, "now": now})
     )
@@ -108,7 +103,7 @@ def cleanup_repository(event: Mapping[str, Any], context: object = None) -> dict
         raise InvalidInput("dry_run: required, true or false")
 
     outcome = clean_repository(
-        _registry(), policy, repository, now, execute=not dry_run, in_use=_in_use(policy)
+        _registry(), policy, repository, now, execute=not dry_run, in_use=in_use_checker(policy)
     )
     plan = outcome.plan
     assert plan is not None
