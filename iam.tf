@@ -25,7 +25,7 @@ resource "aws_iam_role" "lambda" {
 }
 
 data "aws_iam_policy_document" "lambda" {
-  #checkov:skip=CKV_AWS_356:Only ecr:DescribeRepositories is on "*" (see ListRepositories below); every image action is on repository ARNs.
+  #checkov:skip=CKV_AWS_356:Only calls IAM cannot scope are on "*": ecr:DescribeRepositories (see ListRepositories) and the read-only ECS and Lambda listings of FindImagesInUse; every image action, report and notification is on named ARNs.
 
   # Listing runs before any repository is known: DescribeRepositories without
   # repository names is authorised account-wide. It is read-only and returns
@@ -38,17 +38,106 @@ data "aws_iam_policy_document" "lambda" {
 
   # Everything that touches images, deletion included, only on the repositories
   # that policy.repositories.include can select (see local.repository_arns).
-  # These are the only image calls the engine makes (ecr_cleanup/ecr.py).
+  # These are the only image calls the engine makes (ecr_cleanup/ecr.py):
+  # BatchGetImage reads image index manifests, DescribeImages lists and re-checks.
   statement {
     sid       = "CleanUpSelectedRepositories"
-    actions   = ["ecr:BatchDeleteImage", "ecr:DescribeImages"]
+    actions   = ["ecr:BatchDeleteImage", "ecr:BatchGetImage", "ecr:DescribeImages"]
     resources = local.repository_arns
   }
 
+  # Built from the names rather than read from the log groups, so that the
+  # whole document is known at plan time and a plan shows every grant.
   statement {
     sid       = "WriteOwnLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = [for group in aws_cloudwatch_log_group.lambda : "${group.arn}:*"]
+    resources = [for name in local.function_names : "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${name}:*"]
+  }
+
+  # Images in use (policy.protect.in_use, on unless false): the engine reads
+  # every running ECS task, every ECS service's task definitions and every
+  # Lambda function version of this region (ecr_cleanup/usage.py). These calls
+  # take no resource ARN IAM could check: ListClusters, ListServices and
+  # DescribeTaskDefinition have no resource type, ListTasks is only scoped by a
+  # container instance (it is called per cluster) and ListFunctions lists the
+  # whole region. All are read-only; note that task definitions and function
+  # configurations show their environment variables, where secrets do not belong.
+  dynamic "statement" {
+    for_each = local.in_use ? [1] : []
+
+    content {
+      sid = "FindImagesInUse"
+      actions = [
+        "ecs:DescribeTaskDefinition",
+        "ecs:ListClusters",
+        "ecs:ListServices",
+        "ecs:ListTasks",
+        "lambda:ListFunctions",
+      ]
+      resources = ["*"]
+    }
+  }
+
+  # The calls that do take an ARN: only services, tasks and functions of this
+  # account and region.
+  dynamic "statement" {
+    for_each = local.in_use ? [1] : []
+
+    content {
+      sid     = "ReadWorkloadsInUse"
+      actions = ["ecs:DescribeServices", "ecs:DescribeTasks", "lambda:GetFunction"]
+      resources = [
+        "arn:${local.partition}:ecs:${local.region}:${local.account_id}:service/*",
+        "arn:${local.partition}:ecs:${local.region}:${local.account_id}:task/*",
+        "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:*",
+      ]
+    }
+  }
+
+  # External lists of images in use (policy.protect.in_use_sources): exactly
+  # the objects and parameters named there. A SecureString under the default
+  # aws/ssm key needs no kms:Decrypt here.
+  dynamic "statement" {
+    for_each = length(local.in_use_object_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "ReadInUseObjects"
+      actions   = ["s3:GetObject"]
+      resources = local.in_use_object_arns
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(local.in_use_parameter_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "ReadInUseParameters"
+      actions   = ["ssm:GetParameter"]
+      resources = local.in_use_parameter_arns
+    }
+  }
+
+  # Reports (report_bucket): new objects under report_prefix only; no read,
+  # list or delete.
+  dynamic "statement" {
+    for_each = local.report_object_arn == null ? [] : [local.report_object_arn]
+
+    content {
+      sid       = "WriteReports"
+      actions   = ["s3:PutObject"]
+      resources = [statement.value]
+    }
+  }
+
+  # The run summary (notification_topic_arn): that topic only.
+  dynamic "statement" {
+    for_each = var.notification_topic_arn == null ? [] : [var.notification_topic_arn]
+
+    content {
+      sid       = "PublishSummary"
+      actions   = ["sns:Publish"]
+      resources = [statement.value]
+    }
   }
 }
 

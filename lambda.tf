@@ -39,6 +39,7 @@ resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_117:The functions only call AWS APIs; a VPC would need NAT or endpoints and adds nothing.
   #checkov:skip=CKV_AWS_272:The package is built from source at plan time (archive_file); there is no signing step to verify.
   #checkov:skip=CKV_AWS_50:A scheduled batch job; each run is recorded by Step Functions and in the function logs, X-Ray would add cost and permissions.
+  #checkov:skip=CKV_AWS_173:The environment names a bucket, a key prefix, a topic ARN and a metrics namespace, no secrets; Lambda encrypts it at rest with its AWS managed key.
   for_each = local.functions
 
   function_name = local.function_names[each.key]
@@ -54,7 +55,16 @@ resource "aws_lambda_function" "this" {
   timeout          = var.lambda_timeout
 
   # The policy is not passed here: it travels in the state machine's payloads
-  # (see statemachine.asl.json), which have no 4 KB limit.
+  # (see statemachine.asl.json), which have no 4 KB limit. The environment only
+  # says where reports, the summary and metrics go. An empty block would show as
+  # a change on every plan, so the block is left out when there is nothing to set.
+  dynamic "environment" {
+    for_each = length(local.lambda_environment) > 0 ? [local.lambda_environment] : []
+
+    content {
+      variables = environment.value
+    }
+  }
 
   tags = var.tags
 

@@ -48,4 +48,38 @@ locals {
     for pattern in local.repository_arn_patterns :
     "arn:${local.partition}:ecr:${local.region}:${local.account_id}:repository/${pattern}"
   ]
+
+  # Images in use are protected unless the policy says `protect.in_use = false`;
+  # only then does the engine read ECS, Lambda and the listed sources. Each source
+  # becomes the one object or parameter the role may read: "s3://bucket/key" is
+  # arn:...:s3:::bucket/key, "ssm:/a/b" and "ssm:a" are arn:...:parameter/a/b and
+  # arn:...:parameter/a in this account and region, an ARN stays as it is.
+  in_use         = try(var.policy.protect.in_use, null) != false
+  in_use_sources = local.in_use ? distinct(try(tolist(coalesce(var.policy.protect.in_use_sources, [])), [])) : []
+  in_use_object_arns = [
+    for source in local.in_use_sources :
+    "arn:${local.partition}:s3:::${trimprefix(source, "s3://")}" if startswith(source, "s3://")
+  ]
+  in_use_parameter_arns = [
+    for source in local.in_use_sources : (
+      startswith(trimprefix(source, "ssm:"), "arn:")
+      ? trimprefix(source, "ssm:")
+      : "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter/${trimprefix(trimprefix(source, "ssm:"), "/")}"
+    ) if !startswith(source, "s3://")
+  ]
+
+  # Where the reports go, and the only keys the role may write.
+  report_location   = var.report_bucket == null ? null : "s3://${var.report_bucket}/${var.report_prefix}"
+  report_object_arn = var.report_bucket == null ? null : "arn:${local.partition}:s3:::${var.report_bucket}/${var.report_prefix}*"
+
+  # The settings the handlers read from their environment (ecr_cleanup/handlers.py);
+  # one left unset is left out, so the handler uses its default or skips that output.
+  lambda_environment = {
+    for key, value in {
+      REPORT_BUCKET          = var.report_bucket
+      REPORT_PREFIX          = var.report_bucket == null ? null : var.report_prefix
+      NOTIFICATION_TOPIC_ARN = var.notification_topic_arn
+      METRICS_NAMESPACE      = var.metrics_namespace
+    } : key => value if value != null
+  }
 }

@@ -42,3 +42,8 @@ output "log_group_names" {
   description = "The names of the CloudWatch log groups of the Lambda functions, keyed list, cleanup and summarise."
   value       = try({ for key, group in aws_cloudwatch_log_group.lambda : key => group.name }, {})
 }
+
+output "report_location" {
+  description = "The S3 URI under which each run writes its reports, one folder per run named after its start time (<YYYY/MM/DD/HHMMSSZ>/); null when report_bucket is not set."
+  value       = local.report_location
+}

@@ -28,9 +28,10 @@ variable "tags" {
 variable "policy" {
   description = <<-EOT
     The cleanup policy: which repositories to look at, which images each rule deletes, which images are never deleted, and how many deletions one run may make per repository. It has exactly the shape of the engine's JSON policy document (see the policy reference in README.md):
-    { repositories = { include = [globs], exclude = [globs] }, rules = [{ description, repositories = [globs], tag_status = "tagged" | "untagged" | "any", tag_patterns = [globs], older_than_days, not_pulled_for_days, keep_latest }], protect = { tag_patterns = [globs], younger_than_days }, limits = { max_deletions_per_repository } }.
+    { repositories = { include = [globs], exclude = [globs] }, rules = [{ description, repositories = [globs], tag_status = "tagged" | "untagged" | "any", tag_patterns = [globs], older_than_days, not_pulled_for_days, keep_latest }], protect = { tag_patterns = [globs], younger_than_days, in_use = true | false, in_use_sources = ["s3://bucket/key" | "ssm:<parameter name>" | SSM parameter ARN] }, limits = { max_deletions_per_repository, max_delete_fraction } }.
     Only rules is required; an attribute left out or null means "not given". The type is `any` on purpose: an object type would silently drop a misspelt attribute (a `protect.tag_pattern` would protect nothing), whereas here every unknown attribute is refused by name.
     The policy is embedded in the state machine definition, not in Lambda environment variables, so its size is not bound by their 4 KB limit.
+    It also shapes the Lambda role: protect.in_use (true unless set to false) adds read-only ECS and Lambda permissions to find the images in use, and every entry of protect.in_use_sources adds s3:GetObject or ssm:GetParameter on exactly that object or parameter.
   EOT
   type        = any
   nullable    = false
@@ -52,16 +53,16 @@ variable "policy" {
 
   validation {
     condition = try(alltrue([
-      for key in keys(try(coalesce(var.policy.protect, {}), {})) : contains(["tag_patterns", "younger_than_days"], key)
+      for key in keys(try(coalesce(var.policy.protect, {}), {})) : contains(["tag_patterns", "younger_than_days", "in_use", "in_use_sources"], key)
     ]), false)
-    error_message = "policy.protect must be an object with only the attributes tag_patterns and younger_than_days; unknown: ${try(join(", ", [for key in keys(var.policy.protect) : key if !contains(["tag_patterns", "younger_than_days"], key)]), "(not an object)")}."
+    error_message = "policy.protect must be an object with only the attributes tag_patterns, younger_than_days, in_use and in_use_sources; unknown: ${try(join(", ", [for key in keys(var.policy.protect) : key if !contains(["tag_patterns", "younger_than_days", "in_use", "in_use_sources"], key)]), "(not an object)")}."
   }
 
   validation {
     condition = try(alltrue([
-      for key in keys(try(coalesce(var.policy.limits, {}), {})) : contains(["max_deletions_per_repository"], key)
+      for key in keys(try(coalesce(var.policy.limits, {}), {})) : contains(["max_deletions_per_repository", "max_delete_fraction"], key)
     ]), false)
-    error_message = "policy.limits must be an object with only the attribute max_deletions_per_repository; unknown: ${try(join(", ", [for key in keys(var.policy.limits) : key if !contains(["max_deletions_per_repository"], key)]), "(not an object)")}."
+    error_message = "policy.limits must be an object with only the attributes max_deletions_per_repository and max_delete_fraction; unknown: ${try(join(", ", [for key in keys(var.policy.limits) : key if !contains(["max_deletions_per_repository", "max_delete_fraction"], key)]), "(not an object)")}."
   }
 
   validation {
@@ -181,6 +182,28 @@ variable "policy" {
     error_message = "policy.protect.younger_than_days must be a whole number >= 0 (days)."
   }
 
+  # `==` never converts types, so a "true" given as a string is refused here,
+  # as the engine would refuse it at run time.
+  validation {
+    condition     = try(try(var.policy.protect.in_use, null) == null ? true : var.policy.protect.in_use == true || var.policy.protect.in_use == false, false)
+    error_message = "policy.protect.in_use must be true or false (leave it out for true: images that ECS tasks and services or Lambda functions use are never deleted)."
+  }
+
+  # The same forms as the engine accepts (ecr_cleanup/policy.py); each one also
+  # becomes the IAM resource of one s3:GetObject or ssm:GetParameter grant, so
+  # the IAM wildcards "*" and "?" and policy variables ("${...}") are refused:
+  # they would grant more than the one object or parameter.
+  validation {
+    condition = try(
+      try(var.policy.protect.in_use_sources, null) == null ? true : alltrue([
+        for source in tolist(var.policy.protect.in_use_sources) :
+        can(regex("^(s3://[^/\\s]+/\\S+|ssm:\\S+|arn:[\\w-]+:ssm:[\\w-]+:\\d{12}:parameter/\\S+)$", source)) && !can(regex("[*?]|\\$\\{", source))
+      ]),
+      false
+    )
+    error_message = "policy.protect.in_use_sources must be a list of sources, each \"s3://<bucket>/<key>\", \"ssm:<parameter name>\" (such as \"ssm:/ecr-cleanup/images-in-use\") or an SSM parameter ARN (\"arn:aws:ssm:<region>:<account>:parameter/<name>\"), without spaces, IAM wildcards (\"*\", \"?\") or policy variables: each names the one object or parameter the Lambda role may then read."
+  }
+
   validation {
     condition = try(
       try(var.policy.limits.max_deletions_per_repository, null) == null ? true :
@@ -189,6 +212,16 @@ variable "policy" {
     )
     error_message = "policy.limits.max_deletions_per_repository must be a whole number >= 1. Leave it out for no limit; use dry_run to delete nothing."
   }
+
+  # Compared with `==` to its own tonumber(), so "0.5" given as a string is refused.
+  validation {
+    condition = try(
+      try(var.policy.limits.max_delete_fraction, null) == null ? true :
+      var.policy.limits.max_delete_fraction == tonumber(var.policy.limits.max_delete_fraction) && var.policy.limits.max_delete_fraction >= 0 && var.policy.limits.max_delete_fraction <= 1,
+      false
+    )
+    error_message = "policy.limits.max_delete_fraction must be a number from 0 to 1: the largest share of a repository's images one run may delete (0.5 for half). A plan above it deletes nothing in that repository and fails it. Leave it out for no limit."
+  }
 }
 
 variable "dry_run" {
@@ -196,6 +229,66 @@ variable "dry_run" {
   type        = bool
   default     = false
   nullable    = false
+}
+
+################################################################################
+# Reports, notifications and metrics
+################################################################################
+
+variable "report_bucket" {
+  description = "The name of an existing S3 bucket that receives the audit reports of every run: for each repository a JSON and a CSV report of every image with what happened to it and why, and summary.json with the run's totals, under <report_prefix><YYYY/MM/DD/HHMMSSZ of the run>/. The module does not create the bucket; the Lambda role may only put objects under report_prefix. null writes no reports. A bucket encrypted with a customer managed KMS key also needs kms:GenerateDataKey on that key for lambda_role_arn, which the module does not grant."
+  type        = string
+  default     = null
+
+  # The S3 bucket naming rules for general purpose buckets.
+  validation {
+    condition = var.report_bucket == null ? true : (
+      can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.report_bucket)) &&
+      !strcontains(var.report_bucket, "..") &&
+      !can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+$", var.report_bucket)) &&
+      !can(regex("^(xn--|sthree-|amzn-s3-demo-)", var.report_bucket)) &&
+      !can(regex("(-s3alias|--ol-s3|\\.mrap|--x-s3|--table-s3)$", var.report_bucket))
+    )
+    error_message = "report_bucket must be an S3 bucket name: 3 to 63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit, without \"..\", not shaped like an IP address, not starting with \"xn--\", \"sthree-\" or \"amzn-s3-demo-\" and not ending with \"-s3alias\", \"--ol-s3\", \".mrap\", \"--x-s3\" or \"--table-s3\". Give the name, not an ARN or s3:// URI; null writes no reports."
+  }
+}
+
+variable "report_prefix" {
+  description = "The key prefix of the reports in report_bucket. Each run writes its reports under <report_prefix><YYYY/MM/DD/HHMMSSZ of the run>/, and the Lambda role may put objects only under this prefix. End it with \"/\" to make it a folder. Ignored when report_bucket is null."
+  type        = string
+  default     = "ecr-cleanup/"
+  nullable    = false
+
+  # Characters that are safe in S3 keys and literal in an IAM resource: the
+  # prefix becomes arn:...:s3:::<bucket>/<prefix>*, where "*", "?" and "$"
+  # would widen the grant or start a policy variable.
+  validation {
+    condition     = can(regex("^[A-Za-z0-9!_.'()=-][A-Za-z0-9!_.'()=/-]{0,699}$", var.report_prefix))
+    error_message = "report_prefix must be 1 to 700 characters from letters, digits, \"/\", \"!\", \"_\", \".\", \"'\", \"(\", \")\", \"=\" and \"-\", and must not start with \"/\" (S3 keys have no leading slash), for example \"ecr-cleanup/\" or \"audit/ecr/\"."
+  }
+}
+
+variable "notification_topic_arn" {
+  description = "The ARN of an existing standard SNS topic that receives the summary of every run: the subject starts with \"ECR cleanup:\", the body gives the totals and the repositories that failed, with their reasons. The module does not create the topic; the Lambda role may publish only to it. null sends no notification. A topic encrypted with a customer managed KMS key also needs kms:GenerateDataKey and kms:Decrypt on that key for lambda_role_arn, which the module does not grant."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.notification_topic_arn == null ? true : can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", var.notification_topic_arn))
+    error_message = "notification_topic_arn must be the ARN of a standard SNS topic, such as \"arn:aws:sns:eu-west-1:123456789012:ecr-cleanup\". FIFO topics (\".fifo\") are not supported: the summary is published without a message group. null sends no notification."
+  }
+}
+
+variable "metrics_namespace" {
+  description = "The CloudWatch namespace of the metrics every run emits (ImagesScanned, ImagesDeleted, BytesReclaimed and RepositoriesFailed, per repository and per run). They are written to the function logs in the CloudWatch embedded metric format, so they need no IAM permission and no API call."
+  type        = string
+  default     = "ECRCleanup"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9.\\-_/#: ]{1,255}$", var.metrics_namespace)) && trimspace(var.metrics_namespace) != "" && !startswith(var.metrics_namespace, "AWS/")
+    error_message = "metrics_namespace must be 1 to 255 characters from letters, digits, spaces and \".\", \"-\", \"_\", \"/\", \"#\" and \":\", not blank, and must not start with \"AWS/\" (reserved for AWS services)."
+  }
 }
 
 ################################################################################

@@ -2,6 +2,41 @@ provider "aws" {
   region = var.region
 }
 
+# Where the audit reports go. The module writes to a bucket, it does not own
+# one; this configuration does, so destroying it deletes the reports too.
+resource "aws_s3_bucket" "reports" {
+  bucket_prefix = "ecr-cleanup-reports-"
+  force_destroy = true
+}
+
+resource "aws_s3_bucket_public_access_block" "reports" {
+  bucket = aws_s3_bucket.reports.id
+
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+# Receives the summary of every run; subscribe an e-mail address, a chat
+# integration or a queue to it.
+resource "aws_sns_topic" "cleanup" {
+  name = "ecr-cleanup-complete"
+}
+
+# Images that run where the cleanup cannot see them (EKS, EC2, another
+# account): a deployment pipeline keeps this list, one image reference per
+# entry, and the cleanup never deletes what it names.
+resource "aws_ssm_parameter" "images_in_use" {
+  name  = "/ecr-cleanup-complete/images-in-use"
+  type  = "StringList"
+  value = "service-search:build-1842,app-checkout:build-977"
+
+  lifecycle {
+    ignore_changes = [value]
+  }
+}
+
 # Every input of the module set, with a policy that uses every part of the
 # policy document. The endpoint is not configured here: point the provider at
 # an emulator with AWS_ENDPOINT_URL (see README.md).
@@ -41,20 +76,32 @@ module "ecr_cleanup" {
       },
     ]
 
-    # Never deleted, whatever the rules say.
+    # Never deleted, whatever the rules say: these tags, recent pushes, images
+    # that ECS tasks and services or Lambda functions use (in_use), and the
+    # images the parameter above lists.
     protect = {
       tag_patterns      = ["latest", "stable", "release-*", "v[0-9]*"]
       younger_than_days = 3
+      in_use            = true
+      in_use_sources    = ["ssm:${aws_ssm_parameter.images_in_use.name}"]
     }
 
     # A run deletes at most this many images per repository; the rest waits for
-    # the next run, so a policy mistake cannot empty a repository in one go.
+    # the next run. A repository whose plan would delete more than 90% of its
+    # images is left alone and reported as failed: a policy mistake cannot
+    # empty a repository.
     limits = {
       max_deletions_per_repository = 200
+      max_delete_fraction          = 0.9
     }
   }
 
   dry_run = false
+
+  report_bucket          = aws_s3_bucket.reports.bucket
+  report_prefix          = "ecr-cleanup/"
+  notification_topic_arn = aws_sns_topic.cleanup.arn
+  metrics_namespace      = "ECRCleanup"
 
   schedule_expression = "cron(0 3 ? * SUN *)"
   schedule_timezone   = "Europe/Berlin"

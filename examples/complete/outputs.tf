@@ -42,3 +42,13 @@ output "log_group_names" {
   description = "The log groups of the Lambda functions, keyed list, cleanup and summarise."
   value       = module.ecr_cleanup.log_group_names
 }
+
+output "report_location" {
+  description = "Where each run writes its reports: one folder per run, named after its start time."
+  value       = module.ecr_cleanup.report_location
+}
+
+output "notification_topic_arn" {
+  description = "The SNS topic that receives the summary of every run; subscribe to it."
+  value       = aws_sns_topic.cleanup.arn
+}

@@ -99,6 +99,36 @@ BAD_POLICIES = [
         {"rules": [GOOD_RULE], "repositories": {"include": []}},
         "policy.repositories.include and policy.repositories.exclude, when given, must each list",
     ),
+    (
+        "in_use not a bool",
+        {"rules": [GOOD_RULE], "protect": {"in_use": "yes"}},
+        "policy.protect.in_use must be true or false",
+    ),
+    (
+        "in_use_sources not a list",
+        {"rules": [GOOD_RULE], "protect": {"in_use_sources": "s3://deployments/in-use.json"}},
+        "policy.protect.in_use_sources must be a list of sources",
+    ),
+    (
+        "in_use_sources https URL",
+        {"rules": [GOOD_RULE], "protect": {"in_use_sources": ["https://example.com/in-use.json"]}},
+        "policy.protect.in_use_sources must be a list of sources",
+    ),
+    (
+        "in_use_sources wildcard",
+        {"rules": [GOOD_RULE], "protect": {"in_use_sources": ["s3://deployments/*"]}},
+        "policy.protect.in_use_sources must be a list of sources",
+    ),
+    (
+        "max_delete_fraction above 1",
+        {"rules": [GOOD_RULE], "limits": {"max_delete_fraction": 1.5}},
+        "policy.limits.max_delete_fraction must be a number from 0 to 1",
+    ),
+    (
+        "max_delete_fraction as a string",
+        {"rules": [GOOD_RULE], "limits": {"max_delete_fraction": "0.5"}},
+        "policy.limits.max_delete_fraction must be a number from 0 to 1",
+    ),
 ]
 
 
@@ -119,15 +149,20 @@ def test_a_bad_policy_fails_at_plan_with_the_fields_message(
     [
         (
             {"rules": [GOOD_RULE], "protect": {"tag_pattern": ["latest"]}},
-            "policy.protect must be an object with only the attributes tag_patterns and younger_than_days; "
-            "unknown: tag_pattern.",
+            "policy.protect must be an object with only the attributes tag_patterns, younger_than_days, "
+            "in_use and in_use_sources; unknown: tag_pattern.",
         ),
         ({"rules": [GOOD_RULE], "limit": {}}, "unknown: limit."),
         ({"rules": [{**GOOD_RULE, "older_than": 3}]}, "policy.rules[*] may only have the attributes"),
         ({"rules": [GOOD_RULE], "repositories": {"includes": ["a*"]}}, "unknown: includes."),
         ({"rules": [GOOD_RULE], "limits": {"max_deletions": 5}}, "unknown: max_deletions."),
+        (
+            {"rules": [GOOD_RULE], "limits": {"max_delete_ratio": 0.5}},
+            "policy.limits must be an object with only the attributes max_deletions_per_repository and "
+            "max_delete_fraction; unknown: max_delete_ratio.",
+        ),
     ],
-    ids=["protect", "top level", "rule", "repositories", "limits"],
+    ids=["protect", "top level", "rule", "repositories", "limits", "max_delete_fraction"],
 )
 def test_a_misspelt_attribute_is_refused_by_name_not_dropped(
     initialised: Path, terraform_environment: dict[str, str], tmp_path: Path, policy: object, message: str
@@ -137,15 +172,61 @@ def test_a_misspelt_attribute_is_refused_by_name_not_dropped(
     assert message in output, output
 
 
+BAD_VARIABLES = [
+    ("upper-case bucket", {"report_bucket": "Reports_Bucket"}, "report_bucket must be an S3 bucket name"),
+    ("prefix with leading slash", {"report_prefix": "/reports/"}, 'must not start with "/"'),
+    (
+        "FIFO topic",
+        {"notification_topic_arn": "arn:aws:sns:us-east-1:123456789012:cleanup.fifo"},
+        "notification_topic_arn must be the ARN of a standard SNS topic",
+    ),
+    ("AWS namespace", {"metrics_namespace": "AWS/ECR"}, 'must not start with "AWS/"'),
+]
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"), [(v, m) for _, v, m in BAD_VARIABLES], ids=[n for n, _, _ in BAD_VARIABLES]
+)
+def test_a_bad_report_topic_or_metrics_setting_fails_at_plan(
+    initialised: Path,
+    terraform_environment: dict[str, str],
+    tmp_path: Path,
+    variables: dict[str, str],
+    message: str,
+) -> None:
+    status, output = plan(initialised, terraform_environment, tmp_path, {"rules": [GOOD_RULE]}, **variables)
+    assert status != 0
+    assert "Invalid value for variable" in output
+    assert message in output, output
+
+
 def test_a_good_policy_plans(
     initialised: Path, terraform_environment: dict[str, str], tmp_path: Path
 ) -> None:
     policy = {
         "repositories": {"include": ["app-*"], "exclude": ["app-legacy"]},
         "rules": [{"tag_patterns": ["dev-*"], "older_than_days": 30, "keep_latest": 10}],
-        "protect": {"tag_patterns": ["latest"], "younger_than_days": 1},
-        "limits": {"max_deletions_per_repository": 100},
+        "protect": {
+            "tag_patterns": ["latest"],
+            "younger_than_days": 1,
+            "in_use": True,
+            "in_use_sources": [
+                "s3://deployments/ecr/in-use.json",
+                "ssm:/ecr-cleanup/images-in-use",
+                "arn:aws:ssm:us-east-1:123456789012:parameter/shared/images",
+            ],
+        },
+        "limits": {"max_deletions_per_repository": 100, "max_delete_fraction": 0.5},
     }
-    status, output = plan(initialised, terraform_environment, tmp_path, policy)
+    status, output = plan(
+        initialised,
+        terraform_environment,
+        tmp_path,
+        policy,
+        report_bucket="audit.reports-2024",
+        report_prefix="ecr-cleanup/reports/",
+        notification_topic_arn="arn:aws:sns:us-east-1:123456789012:ecr-cleanup",
+        metrics_namespace="Platform/ECR Cleanup",
+    )
     assert status == 0, output
     assert "aws_sfn_state_machine.this will be created" in output

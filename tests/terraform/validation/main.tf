@@ -27,7 +27,37 @@ variable "policy" {
   type        = any
 }
 
+# The other inputs under test; null leaves the module's default.
+variable "report_bucket" {
+  description = "Passed straight to the module."
+  type        = string
+  default     = null
+}
+
+variable "report_prefix" {
+  description = "Passed straight to the module."
+  type        = string
+  default     = null
+}
+
+variable "notification_topic_arn" {
+  description = "Passed straight to the module."
+  type        = string
+  default     = null
+}
+
+variable "metrics_namespace" {
+  description = "Passed straight to the module."
+  type        = string
+  default     = null
+}
+
 module "ecr_cleanup" {
   source = "../../.."
   policy = var.policy
+
+  report_bucket          = var.report_bucket
+  report_prefix          = var.report_prefix
+  notification_topic_arn = var.notification_topic_arn
+  metrics_namespace      = var.metrics_namespace
 }
