@@ -16,7 +16,7 @@ from typing import TextIO
 
 from .cleanup import InMemoryRegistry, InUse, Registry, RegistryError, RepositoryOutcome, run_cleanup
 from .ecr import EcrRegistry
-from .inventory import InputError, load_image_files, parse_time, paused_gc
+from .inventory import InputError, load_image_files, parse_time, paused_gc, read_json
 from .policy import Policy, PolicyError, parse_policy
 from .report import RunReport, to_json, to_table
 from .usage import UsageError, in_use_checker
@@ -30,14 +30,7 @@ EXIT_INVALID = 2
 
 def load_policy(path: Path | str) -> Policy:
     """Read and validate a JSON policy file; problems raise `PolicyError` or `InputError`."""
-    try:
-        with open(path, "rb") as handle:
-            document = json.load(handle)
-    except OSError as error:
-        raise InputError(f"{path}: {error.strerror or error}") from None
-    except json.JSONDecodeError as error:
-        raise InputError(f"{path}: not valid JSON: {error}") from None
-    return parse_policy(document)
+    return parse_policy(read_json(path))
 
 
 def _instant(text: str) -> datetime:

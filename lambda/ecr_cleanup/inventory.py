@@ -17,7 +17,7 @@ from typing import Any
 
 from .plan import Image
 
-__all__ = ["InputError", "image_from_detail", "load_image_files", "parse_time", "paused_gc"]
+__all__ = ["InputError", "image_from_detail", "load_image_files", "parse_time", "paused_gc", "read_json"]
 
 
 class InputError(ValueError):
@@ -128,14 +128,19 @@ def load_image_files(paths: Iterable[Path | str]) -> dict[str, list[Image]]:
     return {name: list(images.values()) for name, images in repositories.items()}
 
 
-def _read_image_file(path: Path | str, repositories: dict[str, dict[str, Image]]) -> None:
+def read_json(path: Path | str) -> Any:
+    """A JSON file's document; a missing file or bad JSON raises `InputError` naming the file."""
     try:
         with open(path, "rb") as handle:
-            document = json.load(handle)
+            return json.load(handle)
     except OSError as error:
         raise InputError(f"{path}: {error.strerror or error}") from None
     except json.JSONDecodeError as error:
         raise InputError(f"{path}: not valid JSON: {error}") from None
+
+
+def _read_image_file(path: Path | str, repositories: dict[str, dict[str, Image]]) -> None:
+    document = read_json(path)
     details = document.get("imageDetails") if isinstance(document, dict) else None
     if not isinstance(details, list):
         raise InputError(f'{path}: expected the output of describe-images: {{"imageDetails": [...]}}')

@@ -7,10 +7,13 @@ before any Terraform fixture runs, and takes them out again at the end.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,4 +63,40 @@ def run_terraform(
         text=True,
         timeout=600,
         check=False,
+    )
+
+
+EXECUTION_TIMEOUT = 120
+
+
+def execute(server: MotoServer, applied: Any, execution_input: dict[str, Any]) -> dict[str, Any]:
+    """Start an execution of the applied root's state machine and wait until it ends."""
+    states = server.client("stepfunctions")
+    arn = states.start_execution(
+        stateMachineArn=applied.outputs["state_machine_arn"]["value"], input=json.dumps(execution_input)
+    )["executionArn"]
+    deadline = time.monotonic() + EXECUTION_TIMEOUT
+    while (execution := states.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, f"execution still running after {EXECUTION_TIMEOUT} s"
+        time.sleep(0.2)
+    return dict(execution)
+
+
+def remaining(server: MotoServer, repository: str) -> set[str]:
+    """The digests still in a repository."""
+    pages = server.client("ecr").get_paginator("list_images").paginate(repositoryName=repository)
+    return {image["imageDigest"] for page in pages for image in page["imageIds"]}
+
+
+def plan_again(root: str, applied: Any, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`terraform plan -detailed-exitcode` of an applied root: exit 0 means no changes."""
+    runner = applied.terraform
+    return run_terraform(
+        TERRAFORM_ROOTS / root,
+        "plan",
+        "-detailed-exitcode",
+        "-input=false",
+        f"-state={runner.state_path}",
+        env=env,
+        data_dir=runner.work_dir,
     )

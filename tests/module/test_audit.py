@@ -13,7 +13,6 @@ import csv
 import io
 import json
 import re
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +23,7 @@ from moto.backends import get_backend
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from pytest_terraform import terraform
 
-from tests.module.conftest import TERRAFORM_ROOTS, run_terraform
+from tests.module.conftest import TERRAFORM_ROOTS, execute, plan_again, remaining, run_terraform
 from tests.support.ecr_seed import DEFAULT_REGION, create_repository, days_ago, ecr_backend, push_image
 from tests.support.moto_server import MotoServer
 
@@ -36,7 +35,6 @@ ACCOUNT = DEFAULT_ACCOUNT_ID
 REGION = DEFAULT_REGION
 FUNCTIONS = ("list", "cleanup", "summarise")
 RULE = {"tag_patterns": ["dev-*"], "older_than_days": 30}
-EXECUTION_TIMEOUT = 120
 CSV_HEADER = ["repository", "digest", "action", "tags", "pushed_at", "size", "reason"]
 SUMMARY_KEYS = {
     "now",
@@ -281,18 +279,6 @@ def audit_registry(audit_module: Any, moto_server: MotoServer) -> Iterator[dict[
 EXPECTED_DELETED = {"audit-api": {"dev-100", "dev-90"}, "audit-web": {"dev-60"}}
 
 
-def execute(server: MotoServer, module: Any, execution_input: dict[str, Any]) -> dict[str, Any]:
-    states = server.client("stepfunctions")
-    arn = states.start_execution(
-        stateMachineArn=output(module, "state_machine_arn"), input=json.dumps(execution_input)
-    )["executionArn"]
-    deadline = time.monotonic() + EXECUTION_TIMEOUT
-    while (execution := states.describe_execution(executionArn=arn))["status"] == "RUNNING":
-        assert time.monotonic() < deadline, f"execution still running after {EXECUTION_TIMEOUT} s"
-        time.sleep(0.2)
-    return dict(execution)
-
-
 def run_folder(execution: dict[str, Any]) -> str:
     """`audit/ecr/<YYYY/MM/DD/HHMMSSZ of the run>/`: the prefix, then the execution's start in UTC."""
     started: datetime = execution["startDate"]
@@ -316,11 +302,6 @@ def notifications(module: Any) -> list[tuple[str | None, str]]:
     topic = output(module, "topic_arn")
     backend = get_backend("sns")[ACCOUNT][REGION]
     return [(subject, message) for _, message, subject, _, _ in backend.topics[topic].sent_notifications]
-
-
-def remaining(server: MotoServer, repository: str) -> set[str]:
-    pages = server.client("ecr").get_paginator("list_images").paginate(repositoryName=repository)
-    return {image["imageDigest"] for page in pages for image in page["imageIds"]}
 
 
 def test_the_functions_get_the_report_topic_and_metrics_settings(
@@ -365,16 +346,7 @@ def test_the_applied_role_holds_every_grant_its_inputs_ask_for(
 
 
 def test_a_second_plan_shows_no_changes(audit_module: Any, terraform_environment: dict[str, str]) -> None:
-    runner = audit_module.terraform
-    result = run_terraform(
-        TERRAFORM_ROOTS / "audit",
-        "plan",
-        "-detailed-exitcode",
-        "-input=false",
-        f"-state={runner.state_path}",
-        env=terraform_environment,
-        data_dir=runner.work_dir,
-    )
+    result = plan_again("audit", audit_module, terraform_environment)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

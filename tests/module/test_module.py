@@ -8,7 +8,6 @@ The last test destroys it and checks nothing is left.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,15 +16,13 @@ from moto.core.exceptions import JsonRESTError
 from moto.ecr.models import ECRBackend
 from pytest_terraform import terraform
 
-from tests.module.conftest import TERRAFORM_ROOTS, run_terraform
+from tests.module.conftest import TERRAFORM_ROOTS, execute, plan_again, remaining, run_terraform
 from tests.support.ecr_seed import create_repository, days_ago, ecr_backend, push_image
 from tests.support.moto_server import MotoServer
 
 pytestmark = pytest.mark.module
 
 terraform("cleanup", scope="session")
-
-EXECUTION_TIMEOUT = 120
 
 
 @pytest.fixture(scope="session")
@@ -73,11 +70,6 @@ EXPECTED_GONE = {
 }
 
 
-def remaining(server: MotoServer, repository: str) -> set[str]:
-    pages = server.client("ecr").get_paginator("list_images").paginate(repositoryName=repository)
-    return {image["imageDigest"] for page in pages for image in page["imageIds"]}
-
-
 def gone(server: MotoServer, seeded: dict[str, dict[str, str]]) -> dict[str, set[str]]:
     result = {}
     for repository, images in seeded.items():
@@ -88,30 +80,8 @@ def gone(server: MotoServer, seeded: dict[str, dict[str, str]]) -> dict[str, set
     return result
 
 
-def execute(server: MotoServer, module: Any, execution_input: dict[str, Any]) -> dict[str, Any]:
-    """Start an execution and wait until it ends."""
-    states = server.client("stepfunctions")
-    arn = states.start_execution(
-        stateMachineArn=module.outputs["state_machine_arn"]["value"], input=json.dumps(execution_input)
-    )["executionArn"]
-    deadline = time.monotonic() + EXECUTION_TIMEOUT
-    while (execution := states.describe_execution(executionArn=arn))["status"] == "RUNNING":
-        assert time.monotonic() < deadline, f"execution still running after {EXECUTION_TIMEOUT} s"
-        time.sleep(0.2)
-    return dict(execution)
-
-
 def test_a_second_plan_shows_no_changes(module: Any, terraform_environment: dict[str, str]) -> None:
-    runner = module.terraform
-    result = run_terraform(
-        TERRAFORM_ROOTS / "cleanup",
-        "plan",
-        "-detailed-exitcode",
-        "-input=false",
-        f"-state={runner.state_path}",
-        env=terraform_environment,
-        data_dir=runner.work_dir,
-    )
+    result = plan_again("cleanup", module, terraform_environment)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
