@@ -59,8 +59,8 @@ test: setup ## Set up, then run every check and the whole test suite (CI runs th
 	$(MAKE) lint checkov
 	$(PY) -m pytest
 
-demo: setup ## Apply examples/complete against a local moto server, run a cleanup, print the report
-	$(PY) -m tests.support.demo
+demo: setup ## Apply examples/complete (or EXAMPLE=basic) to a local moto server, run a cleanup, print the report
+	$(PY) -m tests.support.demo --example $(or $(EXAMPLE),complete)
 
 bench: setup ## Print the engine's speed, memory and API-call figures
 	$(PY) bench/engine.py

@@ -1,7 +1,8 @@
 """`make demo`: the module applied to a local AWS emulation, a registry seeded, a cleanup run.
 
 1. starts a patched moto server in this process (tests/support/moto_server.py);
-2. applies `examples/complete` against it with the test harness's Terraform CLI configuration;
+2. applies an example (`examples/complete` unless `--example basic`) against it with the test
+   harness's Terraform CLI configuration;
 3. seeds a registry of several repositories with tagged and untagged images of different ages;
 4. prints `ecr-cleanup plan`: what the policy will delete, and why;
 5. starts an execution of the state machine, waits for it, prints its summary, and checks the registry
@@ -13,6 +14,7 @@ Nothing leaves this machine; the Terraform state and working data live in a temp
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import os
@@ -30,7 +32,6 @@ from tests.support.moto_server import MotoServer
 from tests.support.terraform_cli import terraform_env, write_cli_config
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "complete"
 MiB = 1024 * 1024
 
 
@@ -38,10 +39,10 @@ def say(message: str) -> None:
     print(f"\n==> {message}", flush=True)
 
 
-def terraform(env: dict[str, str], *args: str) -> None:
+def terraform(example: Path, env: dict[str, str], *args: str) -> None:
     started = time.monotonic()
     result = subprocess.run(
-        ["terraform", *args, "-no-color"], cwd=EXAMPLE, env=env, capture_output=True, text=True, check=False
+        ["terraform", *args, "-no-color"], cwd=example, env=env, capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
         print(result.stdout[-4000:], result.stderr[-4000:], sep="\n", file=sys.stderr)
@@ -105,7 +106,14 @@ def run_execution(server: MotoServer, state_machine_arn: str) -> dict[str, Any]:
     return dict(execution)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Apply an example to a local AWS emulation and run a cleanup."
+    )
+    parser.add_argument(
+        "--example", default="complete", choices=sorted(p.name for p in (ROOT / "examples").iterdir())
+    )
+    example = ROOT / "examples" / parser.parse_args(argv).example
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="ecr-cleanup-demo-") as tmp, MotoServer() as server:
         work = Path(tmp)
@@ -116,13 +124,13 @@ def main() -> int:
             "TF_DATA_DIR": str(work / "terraform-data"),
         }
         state = f"-state={work / 'terraform.tfstate'}"
-        say(f"Local AWS emulation (moto) at {server.endpoint_url}; applying examples/complete")
-        terraform(env, "init", "-input=false")
+        say(f"Local AWS emulation (moto) at {server.endpoint_url}; applying examples/{example.name}")
+        terraform(example, env, "init", "-input=false")
         try:
-            terraform(env, "apply", "-auto-approve", "-input=false", state)
+            terraform(example, env, "apply", "-auto-approve", "-input=false", state)
             outputs = subprocess.run(
                 ["terraform", "output", "-json", state],
-                cwd=EXAMPLE,
+                cwd=example,
                 env=env,
                 capture_output=True,
                 text=True,
@@ -138,7 +146,7 @@ def main() -> int:
 
             say("ecr-cleanup plan: what the example's policy deletes (read only)")
             policy = work / "policy.json"
-            policy.write_text(json.dumps(_example_policy(env, state)))
+            policy.write_text(json.dumps(_example_policy(example, env, state)))
             ecr_cleanup(["plan", "--policy", str(policy), "--format", "table"])
             report = io.StringIO()
             ecr_cleanup(["plan", "--policy", str(policy), "--format", "json"], stdout=report)
@@ -162,16 +170,16 @@ def main() -> int:
             print(f"    the registry lost exactly the planned images: {'yes' if matches else 'NO'}")
         finally:
             say("Destroying")
-            terraform(env, "destroy", "-auto-approve", "-input=false", state)
+            terraform(example, env, "destroy", "-auto-approve", "-input=false", state)
     say(f"Demo finished in {time.monotonic() - started:.0f} s")
     return 0 if execution["status"] == "SUCCEEDED" and matches else 1
 
 
-def _example_policy(env: dict[str, str], state: str) -> Any:
-    """The policy examples/complete passes to the module, read back from the deployed definition."""
+def _example_policy(example: Path, env: dict[str, str], state: str) -> Any:
+    """The policy the example passes to the module, read back from the deployed definition."""
     shown = subprocess.run(
         ["terraform", "show", "-json", state.removeprefix("-state=")],
-        cwd=EXAMPLE,
+        cwd=example,
         env=env,
         capture_output=True,
         text=True,
