@@ -67,7 +67,10 @@ def _deleted_bytes(outcome: RepositoryOutcome) -> int:
 
 
 def format_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    """ISO 8601 in UTC with a `Z`, as ECR writes times."""
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat()[:-6] + "Z"
 
 
 def human_bytes(size: float) -> str:
