@@ -30,7 +30,7 @@ from .report import (
     repository_json,
     to_csv,
 )
-from .usage import in_use_checker
+from .usage import UsageError, in_use_checker
 
 __all__ = ["DeletionRefused", "InvalidInput", "cleanup_repository", "list_repositories", "summarise"]
 
@@ -81,8 +81,12 @@ def list_repositories(event: Mapping[str, Any], context: object = None) -> dict[
     dry_run = bool(_flag(event, "dry_run", "dry_run")) or _execution_dry_run(event.get("input"))
     repositories = selected_repositories(policy, _registry().repositories())
     # Read every usage source once before any repository is touched: one that cannot be read
-    # fails the run here, so nothing at all is deleted.
-    in_use_checker(policy)
+    # fails the run here, so nothing at all is deleted, and the report and the topic say why.
+    try:
+        in_use_checker(policy)
+    except UsageError as error:
+        _report_stopped(parse_time(now, "now"), dry_run, f"images in use could not be read: {error}")
+        raise
     logger.info(
         json.dumps({"event": "repositories", "count": len(repositories), "dry_run": dry_run, "now": now})
     )
@@ -159,6 +163,24 @@ def cleanup_repository(event: Mapping[str, Any], context: object = None) -> dict
         Repository=repository,
     )
     return result
+
+
+def _report_stopped(now: datetime, dry_run: bool, reason: str) -> None:
+    """A run that stopped before any repository was touched: its summary and notification say why."""
+    message = f"Nothing was deleted: the run stopped before any repository was cleaned; {reason}"
+    _put_report(
+        now,
+        "summary.json",
+        json.dumps(
+            {"now": format_time(now), "dry_run": dry_run, "deleted": 0, "error": reason, "message": message}
+        ),
+        "application/json",
+    )
+    topic = _setting("NOTIFICATION_TOPIC_ARN")
+    if topic:
+        boto3.client("sns", config=client_config()).publish(
+            TopicArn=topic, Subject="ECR cleanup: run stopped, nothing deleted", Message=message + "\n"
+        )
 
 
 def _write_reports(now: datetime, outcome: RepositoryOutcome) -> None:

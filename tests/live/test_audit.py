@@ -140,3 +140,19 @@ def test_a_usage_source_that_cannot_be_read_stops_the_run_before_anything_is_del
         cleanup_repository({"policy": policy, "repository": "team/app", "now": NOW, "dry_run": False})
     pages = boto3.client("ecr").get_paginator("list_images").paginate(repositoryName="team/app")
     assert {i["imageDigest"] for page in pages for i in page["imageIds"]} == set(repository.values())
+
+
+def test_a_run_stopped_by_an_unreadable_usage_source_says_why_in_the_report_and_the_topic(
+    audit: dict[str, str], repository: dict[str, str]
+) -> None:
+    policy = {**POLICY, "protect": {"in_use_sources": ["ssm:/platform/missing"]}}
+    with pytest.raises(UsageError):
+        list_repositories({"policy": policy, "input": {}, "now": NOW})
+    summary = json.loads(report_object("audit/2026/11/28/220000Z/summary.json"))
+    assert summary["deleted"] == 0
+    assert "ssm:/platform/missing" in summary["error"]
+    [(_, message, subject, _, _)] = (
+        sns_backends[DEFAULT_ACCOUNT_ID][DEFAULT_REGION].topics[audit["topic"]].sent_notifications
+    )
+    assert subject == "ECR cleanup: run stopped, nothing deleted"
+    assert "ssm:/platform/missing" in message
