@@ -85,6 +85,14 @@ class RepositoryOutcome:
     def failed(self) -> bool:
         return self.error is not None or bool(self.failures)
 
+    @property
+    def deleted_bytes(self) -> int:
+        """The bytes of the planned images that were deleted (or found already gone)."""
+        if self.plan is None:
+            return 0
+        deleted = set(self.deleted)
+        return sum(decision.image.size for decision in self.plan.delete if decision.image.digest in deleted)
+
 
 class InMemoryRegistry:
     """A registry held in memory, e.g. loaded from saved describe-images files. It cannot delete."""

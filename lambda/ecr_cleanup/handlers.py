@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +20,6 @@ import boto3
 from .cleanup import Registry, RepositoryOutcome, clean_repository, selected_repositories
 from .ecr import EcrRegistry, client_config
 from .inventory import parse_time
-from .plan import Decision
 from .policy import Policy, parse_policy
 from .report import (
     emf_record,
@@ -134,7 +134,7 @@ def cleanup_repository(event: Mapping[str, Any], context: object = None) -> dict
                 }
             )
         )
-    reclaimed = plan.bytes if dry_run else _bytes(plan.delete, deleted)
+    reclaimed = plan.bytes if dry_run else outcome.deleted_bytes
     result: dict[str, Any] = {
         "repository": repository,
         "status": "failed" if outcome.failures else "ok",
@@ -146,10 +146,7 @@ def cleanup_repository(event: Mapping[str, Any], context: object = None) -> dict
         "kept": len(plan.keep),
         "skipped": len(outcome.skipped),
         "bytes": reclaimed,
-        "failures": [
-            {"digest": failure.digest, "code": failure.code, "message": failure.message}
-            for failure in outcome.failures[:MAX_FAILURES_REPORTED]
-        ],
+        "failures": [asdict(failure) for failure in outcome.failures[:MAX_FAILURES_REPORTED]],
     }
     logger.info(json.dumps({"event": "repository", **result}))
     _metrics(
@@ -235,10 +232,6 @@ def summarise(event: Mapping[str, Any], context: object = None) -> dict[str, Any
         subject, body = notification(summary, results)
         boto3.client("sns", config=client_config()).publish(TopicArn=topic, Subject=subject, Message=body)
     return summary
-
-
-def _bytes(decisions: Sequence[Decision], digests: set[str]) -> int:
-    return sum(decision.image.size for decision in decisions if decision.image.digest in digests)
 
 
 def _now(event: Mapping[str, Any]) -> str:

@@ -55,15 +55,8 @@ class RunReport:
             summary["deleted"] = sum(len(outcome.deleted) for outcome in self.outcomes)
             summary["delete_failures"] = sum(len(outcome.failures) for outcome in self.outcomes)
             summary["skipped"] = sum(len(outcome.skipped) for outcome in self.outcomes)
-            summary["deleted_bytes"] = sum(_deleted_bytes(outcome) for outcome in self.outcomes)
+            summary["deleted_bytes"] = sum(outcome.deleted_bytes for outcome in self.outcomes)
         return summary
-
-
-def _deleted_bytes(outcome: RepositoryOutcome) -> int:
-    if outcome.plan is None:
-        return 0
-    deleted = set(outcome.deleted)
-    return sum(decision.image.size for decision in outcome.plan.delete if decision.image.digest in deleted)
 
 
 def format_time(moment: datetime) -> str:
