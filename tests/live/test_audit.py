@@ -15,7 +15,7 @@ from moto.sns.models import sns_backends
 from ecr_cleanup.handlers import cleanup_repository, list_repositories, summarise
 from ecr_cleanup.report import CSV_HEADER
 from ecr_cleanup.usage import UsageError
-from tests.support.ecr_seed import DEFAULT_REGION, create_repository, days_ago, push_image
+from tests.support.ecr_seed import DEFAULT_REGION, create_repository, days_ago, push_image, remaining_digests
 
 NOW = "2026-11-28T22:00:00Z"
 POLICY: dict[str, Any] = {"rules": [{"older_than_days": 30}], "protect": {"tag_patterns": ["keep"]}}
@@ -138,8 +138,7 @@ def test_a_usage_source_that_cannot_be_read_stops_the_run_before_anything_is_del
         list_repositories({"policy": policy, "input": {}, "now": NOW})
     with pytest.raises(UsageError):
         cleanup_repository({"policy": policy, "repository": "team/app", "now": NOW, "dry_run": False})
-    pages = boto3.client("ecr").get_paginator("list_images").paginate(repositoryName="team/app")
-    assert {i["imageDigest"] for page in pages for i in page["imageIds"]} == set(repository.values())
+    assert remaining_digests("team/app") == set(repository.values())
 
 
 def test_a_run_stopped_by_an_unreadable_usage_source_says_why_in_the_report_and_the_topic(

@@ -14,7 +14,7 @@ from ecr_cleanup.cleanup import RegistryError
 from ecr_cleanup.cli import EXIT_AWS, EXIT_INVALID, EXIT_OK, main
 from ecr_cleanup.ecr import EcrRegistry
 from tests.support.aws import ApiCalls
-from tests.support.ecr_seed import create_repository, days_ago, push_image
+from tests.support.ecr_seed import create_repository, days_ago, push_image, remaining_digests
 
 POLICY = {
     "repositories": {"exclude": ["base/*"]},
@@ -60,11 +60,6 @@ def cli(*args: str) -> tuple[int, dict[str, Any]]:
     return status, json.loads(out.getvalue()) if out.getvalue() else {}
 
 
-def remaining(repository: str) -> set[str]:
-    pages = boto3.client("ecr").get_paginator("list_images").paginate(repositoryName=repository)
-    return {image["imageDigest"] for page in pages for image in page["imageIds"]}
-
-
 def planned(report: dict[str, Any]) -> dict[str, set[str]]:
     return {r["name"]: {image["digest"] for image in r["delete"]} for r in report["repositories"]}
 
@@ -85,7 +80,7 @@ def test_run_deletes_exactly_the_planned_images(
     status, report = cli("run", "--policy", str(policy_file))
     assert status == EXIT_OK
     for name, images in registry.items():
-        gone = set(images.values()) - remaining(name)
+        gone = set(images.values()) - remaining_digests(name)
         assert gone == planned(plan).get(name, set()), name
     assert report["summary"]["deleted"] == 4
     assert {r["name"]: set(r["deleted"]) for r in report["repositories"]} == planned(plan)
@@ -101,7 +96,7 @@ def test_plan_and_dry_run_call_no_delete_api(
     assert report["summary"]["delete"] == 4
     assert api_calls["DescribeImages"] > 0
     assert api_calls["BatchDeleteImage"] == 0
-    assert all(remaining(name) == set(images.values()) for name, images in registry.items())
+    assert all(remaining_digests(name) == set(images.values()) for name, images in registry.items())
 
 
 def test_invalid_policy_touches_nothing(
@@ -130,7 +125,7 @@ def test_a_repository_that_cannot_be_read_exits_1_after_the_others_ran(
     status, report = cli("run", "--policy", str(policy_file))
     assert status == EXIT_AWS
     assert "app: describing images failed" in capsys.readouterr().err
-    assert remaining("web") == {registry["web"]["v1"]}
+    assert remaining_digests("web") == {registry["web"]["v1"]}
     assert report["summary"]["failed_repositories"] == 1
 
 
@@ -163,7 +158,7 @@ def test_an_image_a_service_runs_survives_a_run(
     ecs.create_service(cluster="prod", serviceName="app", taskDefinition="app", desiredCount=1)
     status, report = cli("run", "--policy", str(policy_file))
     assert status == EXIT_OK
-    assert registry["app"]["dev-100"] in remaining("app")
+    assert registry["app"]["dev-100"] in remaining_digests("app")
     [app] = [r for r in report["repositories"] if r["name"] == "app"]
     [kept] = [k for k in app["keep"] if k["digest"] == registry["app"]["dev-100"]]
     assert kept["reason"].startswith("protected: in use: ECS service")

@@ -9,13 +9,7 @@ from botocore.stub import Stubber
 from ecr_cleanup.cleanup import DeleteFailure, RegistryError
 from ecr_cleanup.ecr import DELETE_BATCH_SIZE, PAGE_SIZE, EcrRegistry
 from tests.support.aws import ApiCalls
-from tests.support.ecr_seed import create_repository, days_ago, push_image, push_images
-
-
-def remaining(repository: str) -> set[str]:
-    client = boto3.client("ecr")
-    pages = client.get_paginator("list_images").paginate(repositoryName=repository)
-    return {image["imageDigest"] for page in pages for image in page["imageIds"]}
+from tests.support.ecr_seed import create_repository, days_ago, push_image, push_images, remaining_digests
 
 
 def test_images_are_read_in_pages_of_1000(api_calls: ApiCalls) -> None:
@@ -59,7 +53,7 @@ def test_deletes_go_in_batches_of_at_most_100(api_calls: ApiCalls) -> None:
     assert result.failures == ()
     assert api_calls["BatchDeleteImage"] == 3
     assert DELETE_BATCH_SIZE == 100
-    assert remaining("app") == {keep}
+    assert remaining_digests("app") == {keep}
 
 
 def test_an_image_already_gone_counts_as_deleted(aws: None) -> None:

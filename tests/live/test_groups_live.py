@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-import boto3
 import pytest
 
 from ecr_cleanup.cleanup import clean_repository
@@ -20,15 +19,11 @@ from tests.support.ecr_seed import (
     push_image,
     push_multi_platform_image,
     push_referrer,
+    remaining_digests,
 )
 
 OLDER_THAN_30 = parse_policy({"rules": [{"older_than_days": 30}], "protect": {"tag_patterns": ["keep-*"]}})
 UNTAGGED = parse_policy({"rules": [{"tag_status": "untagged", "older_than_days": 1}]})
-
-
-def remaining(repository: str) -> set[str]:
-    pages = boto3.client("ecr").get_paginator("list_images").paginate(repositoryName=repository)
-    return {image["imageDigest"] for page in pages for image in page["imageIds"]}
 
 
 @pytest.fixture
@@ -60,14 +55,14 @@ def test_a_deleted_index_takes_its_children_and_signature(multi_arch: dict[str, 
     assert outcome.failures == ()
     expected = {multi_arch[name] for name in ("old", "amd64", "arm64", "signature")}
     assert set(outcome.deleted) == expected
-    assert remaining("app") == {multi_arch[name] for name in ("new", "new-amd64", "new-arm64")}
+    assert remaining_digests("app") == {multi_arch[name] for name in ("new", "new-amd64", "new-arm64")}
 
 
 def test_an_untagged_rule_never_sweeps_up_children_or_signatures(multi_arch: dict[str, str]) -> None:
     lonely = push_image("app", pushed_at=days_ago(30))
     outcome = clean_repository(EcrRegistry(), UNTAGGED, "app", datetime.now(UTC), execute=True)
     assert outcome.deleted == (lonely,)
-    assert remaining("app") == set(multi_arch.values())
+    assert remaining_digests("app") == set(multi_arch.values())
 
 
 class RetaggingRegistry(EcrRegistry):
@@ -96,11 +91,11 @@ def test_an_image_retagged_between_plan_and_delete_survives(aws: None) -> None:
     assert outcome.deleted == (other,)
     assert [digest for digest, _ in outcome.skipped] == [victim]
     assert "tags changed since it was planned" in outcome.skipped[0][1]
-    assert remaining("app") == {victim}
+    assert remaining_digests("app") == {victim}
 
 
 def test_a_retagged_index_keeps_its_children_and_signature(multi_arch: dict[str, str]) -> None:
     registry = RetaggingRegistry(multi_arch["old"])
     outcome = clean_repository(registry, OLDER_THAN_30, "app", datetime.now(UTC), execute=True)
     assert outcome.deleted == ()
-    assert remaining("app") == set(multi_arch.values())
+    assert remaining_digests("app") == set(multi_arch.values())

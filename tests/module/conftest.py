@@ -82,12 +82,6 @@ def execute(server: MotoServer, applied: Any, execution_input: dict[str, Any]) -
     return dict(execution)
 
 
-def remaining(server: MotoServer, repository: str) -> set[str]:
-    """The digests still in a repository."""
-    pages = server.client("ecr").get_paginator("list_images").paginate(repositoryName=repository)
-    return {image["imageDigest"] for page in pages for image in page["imageIds"]}
-
-
 def plan_again(root: str, applied: Any, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """`terraform plan -detailed-exitcode` of an applied root: exit 0 means no changes."""
     runner = applied.terraform

@@ -23,8 +23,15 @@ from moto.backends import get_backend
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from pytest_terraform import terraform
 
-from tests.module.conftest import TERRAFORM_ROOTS, execute, plan_again, remaining, run_terraform
-from tests.support.ecr_seed import DEFAULT_REGION, create_repository, days_ago, ecr_backend, push_image
+from tests.module.conftest import TERRAFORM_ROOTS, execute, plan_again, run_terraform
+from tests.support.ecr_seed import (
+    DEFAULT_REGION,
+    create_repository,
+    days_ago,
+    ecr_backend,
+    push_image,
+    remaining_digests,
+)
 from tests.support.moto_server import MotoServer
 
 pytestmark = pytest.mark.module
@@ -375,7 +382,7 @@ def test_a_run_writes_a_json_and_a_csv_report_per_repository_and_a_summary(
             assert set(entry) == {"digest", "tags", "pushed_at", "size", "rules", "reason"}
             assert entry["rules"], entry
             assert entry["reason"], entry
-        assert remaining(moto_server, repository) == {
+        assert remaining_digests(repository) == {
             digest for label, digest in images.items() if label not in EXPECTED_DELETED[repository]
         }
 
@@ -428,8 +435,7 @@ def test_a_run_publishes_its_summary_to_the_topic(
     assert summary["message"] in message
     assert "Failed:" not in message
     assert all(
-        remaining(moto_server, repository) == set(images.values())
-        for repository, images in audit_registry.items()
+        remaining_digests(repository) == set(images.values()) for repository, images in audit_registry.items()
     )
 
 
@@ -446,7 +452,7 @@ def test_a_failed_repository_is_named_in_the_summary_the_notification_and_its_re
 
     assert execution["status"] == "FAILED"
     assert execution["error"] == "RepositoriesFailed"
-    assert remaining(moto_server, "audit-bulk") == bulk
+    assert remaining_digests("audit-bulk") == bulk
 
     objects = reports(moto_server, audit_module)
     folder = run_folder(execution)

@@ -16,8 +16,8 @@ from moto.core.exceptions import JsonRESTError
 from moto.ecr.models import ECRBackend
 from pytest_terraform import terraform
 
-from tests.module.conftest import TERRAFORM_ROOTS, execute, plan_again, remaining, run_terraform
-from tests.support.ecr_seed import create_repository, days_ago, ecr_backend, push_image
+from tests.module.conftest import TERRAFORM_ROOTS, execute, plan_again, run_terraform
+from tests.support.ecr_seed import create_repository, days_ago, ecr_backend, push_image, remaining_digests
 from tests.support.moto_server import MotoServer
 
 pytestmark = pytest.mark.module
@@ -70,10 +70,10 @@ EXPECTED_GONE = {
 }
 
 
-def gone(server: MotoServer, seeded: dict[str, dict[str, str]]) -> dict[str, set[str]]:
+def gone(seeded: dict[str, dict[str, str]]) -> dict[str, set[str]]:
     result = {}
     for repository, images in seeded.items():
-        left = remaining(server, repository)
+        left = remaining_digests(repository)
         labels = {label for label, digest in images.items() if digest not in left}
         if labels:
             result[repository] = labels
@@ -147,7 +147,7 @@ def test_an_execution_deletes_exactly_what_the_policy_says(
 ) -> None:
     execution = execute(moto_server, module, {})
     assert execution["status"] == "SUCCEEDED", execution
-    assert gone(moto_server, registry) == EXPECTED_GONE
+    assert gone(registry) == EXPECTED_GONE
     summary = json.loads(execution["output"])
     assert (summary["repositories"], summary["deleted"], summary["failed_count"]) == (3, 9, 0)
 
@@ -157,7 +157,7 @@ def test_a_dry_run_execution_deletes_nothing(
 ) -> None:
     execution = execute(moto_server, module, {"dry_run": True})
     assert execution["status"] == "SUCCEEDED", execution
-    assert gone(moto_server, registry) == {}
+    assert gone(registry) == {}
     summary = json.loads(execution["output"])
     assert (summary["dry_run"], summary["delete"], summary["deleted"]) == (True, 9, 0)
 
@@ -168,7 +168,7 @@ def test_a_misspelt_execution_input_is_refused_and_deletes_nothing(
     execution = execute(moto_server, module, {"dryrun": True})
     assert execution["status"] == "FAILED"
     assert "dryrun" in execution.get("cause", "")
-    assert gone(moto_server, registry) == {}
+    assert gone(registry) == {}
 
 
 @pytest.fixture
@@ -195,7 +195,7 @@ def test_a_failing_repository_does_not_stop_the_others(
     assert execution["error"] == "RepositoriesFailed"
     assert "broken-one" in execution["cause"]
     assert "AccessDeniedException" in execution["cause"]
-    assert gone(moto_server, registry) == EXPECTED_GONE
+    assert gone(registry) == EXPECTED_GONE
 
 
 def test_destroy_removes_everything(

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ecr_cleanup.cli import main as ecr_cleanup
-from tests.support.ecr_seed import create_repository, days_ago, push_image
+from tests.support.ecr_seed import create_repository, days_ago, push_image, remaining_digests
 from tests.support.moto_server import MotoServer
 from tests.support.terraform_cli import terraform_env, write_cli_config
 
@@ -91,11 +91,6 @@ def seed(rng: random.Random) -> dict[str, list[str]]:
         push("tools/base-python", days=build * 40, tags=[f"dev-{build}"])
         push("app-api-prod", days=build * 40, tags=[f"dev-{build}"])
     return registry
-
-
-def remaining(server: MotoServer, repository: str) -> set[str]:
-    pages = server.client("ecr").get_paginator("list_images").paginate(repositoryName=repository)
-    return {image["imageDigest"] for page in pages for image in page["imageIds"]}
 
 
 def run_execution(server: MotoServer, state_machine_arn: str) -> dict[str, Any]:
@@ -162,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"    {summary.get('message', execution.get('cause', ''))}")
 
             gone = {
-                repository: set(digests) - remaining(server, repository)
+                repository: set(digests) - remaining_digests(repository)
                 for repository, digests in registry.items()
             }
             gone = {repository: digests for repository, digests in gone.items() if digests}

@@ -382,3 +382,10 @@ def image_digests(
         image.get_image_digest()
         for image in ecr_backend(region, account_id)._get_repository(repository).images
     ]
+
+
+def remaining_digests(
+    repository: str, *, region: str = DEFAULT_REGION, account_id: str = DEFAULT_ACCOUNT_ID
+) -> set[str]:
+    """The digests still in a repository: what a cleanup left behind."""
+    return set(image_digests(repository, region=region, account_id=account_id))
