@@ -49,21 +49,35 @@ def terraform_environment(
 
 
 def run_terraform(
-    root: Path, *args: str, env: dict[str, str], data_dir: Path | None = None
+    root: Path,
+    *args: str,
+    env: dict[str, str],
+    data_dir: Path | None = None,
+    check: bool = False,
+    timeout: int = 600,
 ) -> subprocess.CompletedProcess[str]:
-    """Run terraform in `root` (its working data in `data_dir`, if given) and capture its output."""
+    """Run terraform in `root` (its working data in `data_dir`, if given) and capture its output.
+
+    With `check`, a non-zero exit fails the test with Terraform's output.
+    """
     environment = dict(env)
     if data_dir is not None:
         environment["TF_DATA_DIR"] = str(data_dir)
-    return subprocess.run(
+    result = subprocess.run(
         ["terraform", *args, "-no-color"],
         cwd=root,
         env=environment,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
         check=False,
     )
+    if check and result.returncode != 0:
+        command = " ".join(args)
+        pytest.fail(
+            f"terraform {command} in {root} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+        )
+    return result
 
 
 EXECUTION_TIMEOUT = 120

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from tests.module.conftest import run_terraform
 from tests.support.archive_provider import archiver
 from tests.support.terraform_cli import find_aws_plugin_mirror, terraform_env, write_cli_config
 
@@ -96,21 +97,8 @@ COMPUTED_ATTRIBUTES = (
 )
 
 
-def terraform(
-    env: dict[str, str], cwd: Path, *args: str, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        ["terraform", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False
-    )
-    if check and result.returncode != 0:
-        pytest.fail(
-            f"terraform {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
-        )
-    return result
-
-
 def outputs(env: dict[str, str], cwd: Path) -> dict[str, Any]:
-    raw = json.loads(terraform(env, cwd, "output", "-json").stdout)
+    raw = json.loads(run_terraform(cwd, "output", "-json", env=env, timeout=300, check=True).stdout)
     return {name: value["value"] for name, value in raw.items()}
 
 
@@ -153,8 +141,8 @@ def applied(cli_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -
     root = tmp_path_factory.mktemp("archives")
     write_tree(root / "src", SOURCES)
     (root / "main.tf").write_text(PROVIDERS_TF + ARCHIVES_TF)
-    terraform(cli_env, root, "init", "-no-color")
-    terraform(cli_env, root, "apply", "-auto-approve", "-no-color")
+    run_terraform(root, "init", env=cli_env, timeout=300, check=True)
+    run_terraform(root, "apply", "-auto-approve", env=cli_env, timeout=300, check=True)
     return Applied(root=root, env=cli_env, outputs=outputs(cli_env, root))
 
 
@@ -163,7 +151,7 @@ def scratch(cli_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -
     """An initialised root module whose ``archive.tf`` each test rewrites to plan one configuration."""
     root = tmp_path_factory.mktemp("scratch")
     (root / "providers.tf").write_text(PROVIDERS_TF)
-    terraform(cli_env, root, "init", "-no-color")
+    run_terraform(root, "init", env=cli_env, timeout=300, check=True)
     return root
 
 
@@ -176,7 +164,7 @@ def plan_archive(cli_env: dict[str, str], root: Path, body: str) -> subprocess.C
     """Plan ``data "archive_file" "this" { body }`` in ``root``."""
     config = 'data "archive_file" "this" {\n' + textwrap.indent(textwrap.dedent(body), "  ") + "}\n"
     (root / "archive.tf").write_text(config)
-    return terraform(cli_env, root, "plan", "-no-color", check=False)
+    return run_terraform(root, "plan", env=cli_env, timeout=300)
 
 
 # --------------------------------------------------------------------------- through Terraform
@@ -237,7 +225,7 @@ def test_computed_attributes_describe_the_zip_on_disk(applied: Applied, name: st
 
 
 def test_a_second_plan_shows_no_changes(applied: Applied) -> None:
-    result = terraform(applied.env, applied.root, "plan", "-detailed-exitcode", "-no-color", check=False)
+    result = run_terraform(applied.root, "plan", "-detailed-exitcode", env=applied.env, timeout=300)
 
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -246,7 +234,7 @@ def test_reading_again_after_touching_the_sources_gives_the_same_hashes(applied:
     for path in (applied.root / "src").rglob("*"):
         os.utime(path, (1_000_000_000, 1_000_000_000))
 
-    terraform(applied.env, applied.root, "apply", "-auto-approve", "-no-color")
+    run_terraform(applied.root, "apply", "-auto-approve", env=applied.env, timeout=300, check=True)
 
     again = outputs(applied.env, applied.root)
     assert {name: again[name]["output_base64sha256"] for name in again} == {
@@ -328,7 +316,7 @@ def test_the_cli_config_installs_aws_from_the_local_mirror(cli_env: dict[str, st
         'terraform {\n  required_providers {\n    aws = { source = "hashicorp/aws" }\n  }\n}\n'
     )
 
-    terraform(cli_env, tmp_path, "init", "-no-color")
+    run_terraform(tmp_path, "init", env=cli_env, timeout=300, check=True)
 
     lock = (tmp_path / ".terraform.lock.hcl").read_text()
     locked = re.search(r'provider "registry.terraform.io/hashicorp/aws" \{\s*version\s*=\s*"([^"]+)"', lock)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.module.conftest import run_terraform
 from tests.support.terraform_cli import terraform_env, write_cli_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,19 +50,6 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return terraform_env(write_cli_config(tmp_path_factory.mktemp("terraform-cli")))
 
 
-def terraform(
-    env: dict[str, str], cwd: Path, *args: str, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        ["terraform", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False
-    )
-    if check and result.returncode != 0:
-        pytest.fail(
-            f"terraform {args[0]} in {cwd.name} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
-        )
-    return result
-
-
 def diagnostics(validation: dict[str, Any]) -> str:
     """Terraform's diagnostics, one a line: severity, summary, detail and where."""
     lines = []
@@ -81,8 +68,8 @@ def test_every_example_is_validated() -> None:
 def test_configuration_is_valid_without_warnings(copy: Path, env: dict[str, str], root: str) -> None:
     workdir = copy / root
 
-    terraform(env, workdir, "init", "-backend=false", "-input=false", "-no-color")
-    validation = json.loads(terraform(env, workdir, "validate", "-json", "-no-color", check=False).stdout)
+    run_terraform(workdir, "init", "-backend=false", "-input=false", env=env, timeout=300, check=True)
+    validation = json.loads(run_terraform(workdir, "validate", "-json", env=env, timeout=300).stdout)
 
     assert validation["valid"], diagnostics(validation)
     assert validation["warning_count"] == 0, diagnostics(validation)
