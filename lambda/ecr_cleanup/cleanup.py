@@ -1,34 +1,62 @@
-"""One cleanup run: read a registry, plan every selected repository, and delete what the plan says.
+"""Cleaning repositories: read a registry, plan every selected repository, delete what the plan says.
 
-The registry is a protocol, so this module stays free of boto3: `ecr.EcrRegistry` reads and deletes
-in Amazon ECR, `InMemoryRegistry` serves saved `describe-images` files for an offline preview.
+The registry and the images in use are protocols, so this module stays free of boto3: `ecr.EcrRegistry`
+reads and deletes in Amazon ECR, `InMemoryRegistry` serves saved `describe-images` files for an
+offline preview; `usage` provides the snapshots of images in use.
+
+A repository is cleaned in two steps, `plan_live` then `execute_plan`, so that a caller can show every
+plan and ask before anything is deleted. `execute_plan` deletes in batches and, before each batch:
+- stops when the caller says so (a Lambda function about to run out of time), reporting the work left;
+- re-plans from what the registry holds now when the snapshot of images in use the plan relied on has
+  expired, deleting only what the first plan also deleted;
+- re-reads the images of the batch when what the plan saw is older than `RECHECK_AFTER_SECONDS`, by
+  re-listing the repository when that takes fewer calls than describing the remaining batches, and
+  skips an image whose tags changed since it was planned, with everything that belongs to it.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
-from .plan import INDEX_MEDIA_TYPES, Image, RepositoryPlan, plan_repository
+from .plan import INDEX_MEDIA_TYPES, Action, Decision, Image, RepositoryPlan, plan_repository
 from .policy import Policy
 
 __all__ = [
+    "DELETE_BATCH_SIZE",
+    "LISTING_PAGE_SIZE",
+    "RECHECK_AFTER_SECONDS",
     "DeleteFailure",
     "DeleteResult",
     "InMemoryRegistry",
-    "InUse",
+    "LivePlan",
     "Registry",
     "RegistryError",
     "RepositoryOutcome",
+    "UsageSnapshot",
+    "UsageSource",
     "clean_repository",
+    "execute_plan",
+    "execute_plans",
+    "in_parallel",
+    "plan_live",
+    "plan_repositories",
     "run_cleanup",
     "selected_repositories",
 ]
 
-
-RECHECK_BATCH_SIZE = 100
+DELETE_BATCH_SIZE = 100
+"""BatchDeleteImage and DescribeImages take at most 100 image ids."""
+LISTING_PAGE_SIZE = 1000
+"""DescribeImages returns at most 1000 images per page."""
+RECHECK_AFTER_SECONDS = 5.0
+"""A batch is deleted only if the registry was read at most this long before; otherwise it is re-read."""
+NOT_APPROVED = "kept: not in the plan approved for this run"
 
 
 class RegistryError(Exception):
@@ -62,15 +90,37 @@ class Registry(Protocol):
     def delete(self, repository: str, digests: Sequence[str]) -> DeleteResult: ...
 
 
-InUse = Callable[[str, Sequence[Image]], Mapping[str, str]]
-"""Given a repository and its images, the digests in use there with the reason (see `usage`)."""
+class UsageSnapshot(Protocol):
+    """The images in use as read at one moment, valid for a bounded time."""
+
+    def in_use(self, repository: str, images: Sequence[Image]) -> Mapping[str, str]:
+        """Digest -> reason for the images of `repository` that run somewhere."""
+        ...
+
+    def expired(self) -> bool:
+        """Whether the snapshot is older than its bound: a deletion may no longer rely on it."""
+        ...
+
+
+class UsageSource(Protocol):
+    def snapshot(self) -> UsageSnapshot:
+        """A snapshot that has not expired (read again, or taken from another reader, when needed)."""
+        ...
+
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+Clock = Callable[[], float]
+Stop = Callable[[], bool]
 
 
 @dataclass(frozen=True)
 class RepositoryOutcome:
     """What happened in one repository: its plan, and, when the run deleted, what was deleted.
 
-    `plan` is None when the repository could not even be read; `error` then says why.
+    `plan` is None when the repository could not even be read; `error` then says why. `complete` is
+    False when the run stopped before the plan was carried out (see `execute_plan`); `counted` is the
+    number of deletions that count against `limits.max_deletions_per_repository`.
     """
 
     repository: str
@@ -80,6 +130,8 @@ class RepositoryOutcome:
     failures: tuple[DeleteFailure, ...] = ()
     error: str | None = None
     skipped: tuple[tuple[str, str], ...] = ()
+    complete: bool = True
+    counted: int = 0
 
     @property
     def failed(self) -> bool:
@@ -92,6 +144,17 @@ class RepositoryOutcome:
             return 0
         deleted = set(self.deleted)
         return sum(decision.image.size for decision in self.plan.delete if decision.image.digest in deleted)
+
+
+@dataclass(frozen=True)
+class LivePlan:
+    """A repository's plan with what it relied on: when the registry was read, and the usage snapshot."""
+
+    plan: RepositoryPlan
+    images: int
+    listed_at: float
+    usage: UsageSnapshot | None
+    view: Mapping[str, Image] = field(default_factory=dict)
 
 
 class InMemoryRegistry:
@@ -123,6 +186,192 @@ def selected_repositories(policy: Policy, names: Iterable[str]) -> list[str]:
     return sorted(name for name in set(names) if policy.repositories.selects(name))
 
 
+def plan_live(
+    registry: Registry,
+    policy: Policy,
+    repository: str,
+    now: datetime,
+    *,
+    usage: UsageSource | None = None,
+    counted: int = 0,
+    clock: Clock = time.monotonic,
+) -> LivePlan:
+    """Read one repository (its images, the manifests of its image indexes) and plan it.
+
+    `counted` deletions already made in this run (by an earlier invocation) count against
+    `limits.max_deletions_per_repository`. A registry failure propagates as `RegistryError`.
+    """
+    listed_at = clock()
+    images = registry.images(repository)
+    indexes = [image.digest for image in images if image.media_type in INDEX_MEDIA_TYPES]
+    children = registry.manifests(repository, indexes) if indexes else {}
+    snapshot = usage.snapshot() if usage is not None and policy.protect.in_use else None
+    used = snapshot.in_use(repository, images) if snapshot is not None else {}
+    plan = plan_repository(
+        policy, repository, images, now, children=children, in_use=used, deletions_made=counted
+    )
+    return LivePlan(plan, len(images), listed_at, snapshot, {image.digest: image for image in images})
+
+
+def execute_plan(
+    registry: Registry,
+    policy: Policy,
+    live: LivePlan,
+    now: datetime,
+    *,
+    execute: bool,
+    usage: UsageSource | None = None,
+    stop: Stop | None = None,
+    counted: int = 0,
+    clock: Clock = time.monotonic,
+) -> RepositoryOutcome:
+    """Carry out a plan (see the module's description); per-image delete failures are recorded.
+
+    `stop` is asked before every delete batch but the first, so each call makes progress; when it
+    answers True the outcome is returned with `complete=False`. A registry failure while re-reading
+    propagates as `RegistryError`.
+    """
+    plan = live.plan
+    if plan.error is not None:
+        return RepositoryOutcome(plan.repository, plan, executed=execute, error=plan.error)
+    if not execute or not plan.delete:
+        return RepositoryOutcome(plan.repository, plan, executed=execute, counted=counted)
+    approved = {decision.image.digest for decision in plan.delete}
+    done: list[Decision] = []
+    deleted: list[str] = []
+    failures: list[DeleteFailure] = []
+    skipped: dict[str, str] = {}
+    current = live
+    while True:
+        progress = _Deletion(registry, current, clock)
+        state = progress.run(stop if deleted or failures or skipped else _first_batch(stop))
+        deleted += progress.deleted
+        failures += progress.failures
+        skipped.update(progress.skipped)
+        gone = set(progress.deleted)
+        done += [decision for decision in current.plan.delete if decision.image.digest in gone]
+        counted += sum(
+            1 for decision in current.plan.delete if decision.rules and decision.image.digest in gone
+        )
+        if state != "expired":
+            break
+        current = plan_live(registry, policy, plan.repository, now, usage=usage, counted=counted, clock=clock)
+        current = replace(current, plan=_restricted(current.plan, approved))
+        if current.plan.error is not None:
+            break
+    return RepositoryOutcome(
+        plan.repository,
+        _merged(done, current.plan),
+        executed=True,
+        deleted=tuple(deleted),
+        failures=tuple(failures),
+        error=current.plan.error,
+        skipped=tuple(skipped.items()),
+        complete=state == "done" or current.plan.error is not None,
+        counted=counted,
+    )
+
+
+def _first_batch(stop: Stop | None) -> Stop | None:
+    """`stop`, except that the first batch of a call always runs."""
+    if stop is None:
+        return None
+    asked = [False]
+
+    def first_then_stop() -> bool:
+        if not asked[0]:
+            asked[0] = True
+            return False
+        return stop()
+
+    return first_then_stop
+
+
+class _Deletion:
+    """Deletes one plan batch by batch; see `execute_plan`."""
+
+    def __init__(self, registry: Registry, live: LivePlan, clock: Clock) -> None:
+        self.registry = registry
+        self.live = live
+        self.clock = clock
+        self.deleted: list[str] = []
+        self.failures: list[DeleteFailure] = []
+        self.skipped: dict[str, str] = {}
+        self.view = live.view
+        self.viewed_at = live.listed_at
+
+    def run(self, stop: Stop | None) -> str:
+        """ "done", "stopped" (asked to stop) or "expired" (the usage snapshot expired)."""
+        plan = self.live.plan
+        planned = {decision.image.digest: decision.image for decision in plan.delete}
+        batches = [
+            plan.delete[start : start + DELETE_BATCH_SIZE]
+            for start in range(0, len(plan.delete), DELETE_BATCH_SIZE)
+        ]
+        for number, decisions in enumerate(batches):
+            if stop is not None and stop():
+                return "stopped"
+            if self.live.usage is not None and self.live.usage.expired():
+                return "expired"
+            batch = [decision.image.digest for decision in decisions]
+            owners = {o for digest in batch for o in plan.belongs_to.get(digest, ()) if o in planned}
+            current = self._current(list(dict.fromkeys([*batch, *owners])), len(batches) - number)
+            for digest in (*owners, *batch):
+                if digest in current and set(current[digest].tags) != set(planned[digest].tags):
+                    tags = ", ".join(current[digest].tags) or "none"
+                    self.skipped.setdefault(
+                        digest, f"skipped: its tags changed since it was planned (now: {tags})"
+                    )
+            safe = []
+            for digest in batch:
+                blocker = next((o for o in plan.belongs_to.get(digest, ()) if o in self.skipped), None)
+                if digest in self.skipped:
+                    continue
+                if blocker is not None:
+                    self.skipped[digest] = f"skipped: it belongs to {blocker[:19]}, which was skipped"
+                elif digest not in current:
+                    self.deleted.append(digest)
+                else:
+                    safe.append(digest)
+            if safe:
+                result = self.registry.delete(plan.repository, safe)
+                self.deleted.extend(result.deleted)
+                self.failures.extend(result.failures)
+        return "done"
+
+    def _current(self, digests: list[str], batches_left: int) -> Mapping[str, Image]:
+        """The images of `digests` as the registry holds them, read again if the view is too old."""
+        if self.clock() - self.viewed_at > RECHECK_AFTER_SECONDS:
+            if math.ceil(self.live.images / LISTING_PAGE_SIZE) <= batches_left:
+                self.viewed_at = self.clock()
+                self.view = {image.digest: image for image in self.registry.images(self.live.plan.repository)}
+            else:
+                return self.registry.describe(self.live.plan.repository, digests)
+        return {digest: self.view[digest] for digest in digests if digest in self.view}
+
+
+def _restricted(plan: RepositoryPlan, approved: set[str]) -> RepositoryPlan:
+    """`plan` deleting only what was `approved`; everything else it would delete is kept."""
+    allowed = tuple(decision for decision in plan.delete if decision.image.digest in approved)
+    if len(allowed) == len(plan.delete):
+        return plan
+    refused = tuple(
+        Decision(decision.image, Action.KEEP, NOT_APPROVED, decision.rules)
+        for decision in plan.delete
+        if decision.image.digest not in approved
+    )
+    return replace(plan, delete=allowed, keep=plan.keep + refused)
+
+
+def _merged(done: list[Decision], plan: RepositoryPlan) -> RepositoryPlan:
+    """The last plan, with the images earlier rounds of the same call deleted added to its deletions."""
+    if not done:
+        return plan
+    present = {decision.image.digest for decision in (*plan.delete, *plan.keep, *plan.deferred)}
+    earlier = tuple(decision for decision in done if decision.image.digest not in present)
+    return replace(plan, delete=earlier + plan.delete)
+
+
 def clean_repository(
     registry: Registry,
     policy: Policy,
@@ -130,72 +379,111 @@ def clean_repository(
     now: datetime,
     *,
     execute: bool,
-    in_use: InUse | None = None,
+    usage: UsageSource | None = None,
+    stop: Stop | None = None,
+    counted: int = 0,
+    clock: Clock = time.monotonic,
 ) -> RepositoryOutcome:
-    """Plan one repository and, if `execute`, delete its planned images in the plan's order.
-
-    A registry failure while reading propagates as `RegistryError`; per-image delete failures are
-    recorded in the outcome instead. Each delete batch is described again first: an image whose tags
-    changed since it was planned is skipped, and so is everything that belongs to it.
-    """
-    images = registry.images(repository)
-    indexes = [image.digest for image in images if image.media_type in INDEX_MEDIA_TYPES]
-    children = registry.manifests(repository, indexes) if indexes else {}
-    used = in_use(repository, images) if in_use is not None and policy.protect.in_use else {}
-    plan = plan_repository(policy, repository, images, now, children=children, in_use=used)
-    if plan.error is not None:
-        return RepositoryOutcome(repository, plan, executed=execute, error=plan.error)
-    if not execute or not plan.delete:
-        return RepositoryOutcome(repository, plan, executed=execute)
-    deleted, failures, skipped = _delete_rechecked(registry, plan)
-    return RepositoryOutcome(
-        repository, plan, executed=True, deleted=deleted, failures=failures, skipped=skipped
+    """Plan one repository and, if `execute`, carry the plan out (see `plan_live`, `execute_plan`)."""
+    live = plan_live(registry, policy, repository, now, usage=usage, counted=counted, clock=clock)
+    return execute_plan(
+        registry, policy, live, now, execute=execute, usage=usage, stop=stop, counted=counted, clock=clock
     )
 
 
-def _delete_rechecked(
-    registry: Registry, plan: RepositoryPlan
-) -> tuple[tuple[str, ...], tuple[DeleteFailure, ...], tuple[tuple[str, str], ...]]:
-    planned = {decision.image.digest: decision.image for decision in plan.delete}
-    deleted: list[str] = []
-    failures: list[DeleteFailure] = []
-    skipped: dict[str, str] = {}
-    for start in range(0, len(plan.delete), RECHECK_BATCH_SIZE):
-        batch = [decision.image.digest for decision in plan.delete[start : start + RECHECK_BATCH_SIZE]]
-        owners = {owner for digest in batch for owner in plan.belongs_to.get(digest, ()) if owner in planned}
-        current = registry.describe(plan.repository, list(dict.fromkeys([*batch, *owners])))
-        for digest in (*owners, *batch):
-            if digest in current and set(current[digest].tags) != set(planned[digest].tags):
-                tags = ", ".join(current[digest].tags) or "none"
-                skipped.setdefault(digest, f"skipped: its tags changed since it was planned (now: {tags})")
-        safe = []
-        for digest in batch:
-            blocker = next((o for o in plan.belongs_to.get(digest, ()) if o in skipped), None)
-            if digest in skipped:
-                continue
-            if blocker is not None:
-                skipped[digest] = f"skipped: it belongs to {blocker[:19]}, which was skipped"
-            elif digest not in current:
-                deleted.append(digest)
-            else:
-                safe.append(digest)
-        if safe:
-            result = registry.delete(plan.repository, safe)
-            deleted.extend(result.deleted)
-            failures.extend(result.failures)
-    return tuple(deleted), tuple(failures), tuple(skipped.items())
-
-
 def run_cleanup(
-    registry: Registry, policy: Policy, now: datetime, *, execute: bool, in_use: InUse | None = None
+    registry: Registry,
+    policy: Policy,
+    now: datetime,
+    *,
+    execute: bool,
+    usage: UsageSource | None = None,
+    concurrency: int = 1,
+    progress: Callable[[RepositoryOutcome], None] | None = None,
+    repositories: Sequence[str] | None = None,
 ) -> list[RepositoryOutcome]:
-    """Every selected repository in turn; one that fails is recorded and the others still run."""
-    outcomes = []
-    for repository in selected_repositories(policy, registry.repositories()):
+    """Every selected repository (or the given `repositories`), `concurrency` at a time, in name order
+    in the result.
+
+    A repository that fails is recorded and the others still run. `progress` is called as each
+    repository ends (from the worker threads).
+    """
+
+    def clean(repository: str) -> RepositoryOutcome:
         try:
-            outcomes.append(
-                clean_repository(registry, policy, repository, now, execute=execute, in_use=in_use)
-            )
+            outcome = clean_repository(registry, policy, repository, now, execute=execute, usage=usage)
         except RegistryError as error:
-            outcomes.append(RepositoryOutcome(repository, None, executed=execute, error=str(error)))
-    return outcomes
+            outcome = RepositoryOutcome(repository, None, executed=execute, error=str(error))
+        if progress is not None:
+            progress(outcome)
+        return outcome
+
+    if repositories is None:
+        repositories = selected_repositories(policy, registry.repositories())
+    return in_parallel(clean, repositories, concurrency)
+
+
+def plan_repositories(
+    registry: Registry,
+    policy: Policy,
+    now: datetime,
+    *,
+    usage: UsageSource | None = None,
+    concurrency: int = 1,
+    progress: Callable[[RepositoryOutcome], None] | None = None,
+    repositories: Sequence[str] | None = None,
+) -> list[LivePlan | RepositoryOutcome]:
+    """Every selected repository (or the given `repositories`) planned, `concurrency` at a time; one
+    that cannot be read becomes a failed outcome. Nothing is deleted."""
+
+    def plan(repository: str) -> LivePlan | RepositoryOutcome:
+        try:
+            live = plan_live(registry, policy, repository, now, usage=usage)
+        except RegistryError as error:
+            failed = RepositoryOutcome(repository, None, error=str(error))
+            if progress is not None:
+                progress(failed)
+            return failed
+        if progress is not None:
+            progress(RepositoryOutcome(repository, live.plan, error=live.plan.error))
+        return live
+
+    if repositories is None:
+        repositories = selected_repositories(policy, registry.repositories())
+    return in_parallel(plan, repositories, concurrency)
+
+
+def execute_plans(
+    registry: Registry,
+    policy: Policy,
+    plans: Sequence[LivePlan | RepositoryOutcome],
+    now: datetime,
+    *,
+    usage: UsageSource | None = None,
+    concurrency: int = 1,
+    progress: Callable[[RepositoryOutcome], None] | None = None,
+) -> list[RepositoryOutcome]:
+    """Carry out plans made by `plan_repositories` (deleting nothing they did not plan)."""
+
+    def carry_out(planned: LivePlan | RepositoryOutcome) -> RepositoryOutcome:
+        if isinstance(planned, RepositoryOutcome):
+            return replace(planned, executed=True)
+        try:
+            outcome = execute_plan(registry, policy, planned, now, execute=True, usage=usage)
+        except RegistryError as error:
+            outcome = RepositoryOutcome(
+                planned.plan.repository, planned.plan, executed=True, error=str(error)
+            )
+        if progress is not None:
+            progress(outcome)
+        return outcome
+
+    return in_parallel(carry_out, plans, concurrency)
+
+
+def in_parallel(work: Callable[[_T], _R], items: Sequence[_T], concurrency: int) -> list[_R]:
+    """`work` on every item, at most `concurrency` at a time; results in the order of `items`."""
+    if concurrency <= 1 or len(items) <= 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(items))) as pool:
+        return list(pool.map(work, items))

@@ -1,7 +1,11 @@
 """`ecr-cleanup`: preview a policy offline, plan it against live ECR, or run it.
 
-Exit status: 0 success, 1 an AWS failure (including images that could not be deleted),
-2 an invalid policy or input (the message goes to stderr and nothing is touched).
+`run` plans every repository first, shows the plan and asks before deleting, as `terraform apply`
+does: only `yes` proceeds; `--yes` skips the question, and without a terminal to ask on, `run`
+refuses unless `--yes` is given.
+
+Exit status: 0 success (or a run not confirmed), 1 an AWS failure (including images that could not
+be deleted), 2 an invalid policy or input (the message goes to stderr and nothing is touched).
 """
 
 from __future__ import annotations
@@ -9,23 +13,40 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
-from datetime import UTC, datetime
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from importlib import metadata
 from pathlib import Path
 from typing import TextIO
 
-from .cleanup import InMemoryRegistry, InUse, Registry, RegistryError, RepositoryOutcome, run_cleanup
+from .cleanup import (
+    InMemoryRegistry,
+    RegistryError,
+    RepositoryOutcome,
+    execute_plans,
+    plan_repositories,
+    run_cleanup,
+    selected_repositories,
+)
 from .ecr import EcrRegistry
 from .inventory import InputError, load_image_files, parse_time, paused_gc, read_json
 from .policy import Policy, PolicyError, parse_policy
-from .report import RunReport, to_json, to_table
-from .usage import UsageError, in_use_checker
+from .report import RunReport, human_bytes, to_json, to_table
+from .usage import DEFAULT_MAX_AGE, LocalUsage, UsageCollector, UsageError
 
-__all__ = ["EXIT_AWS", "EXIT_INVALID", "EXIT_OK", "load_policy", "main"]
+__all__ = ["DEFAULT_CONCURRENCY", "EXIT_AWS", "EXIT_INVALID", "EXIT_OK", "load_policy", "main"]
 
 EXIT_OK = 0
 EXIT_AWS = 1
 EXIT_INVALID = 2
+DEFAULT_CONCURRENCY = 8
+CONFIRMATION = "yes"
+
+
+class Refused(Exception):
+    """`run` cannot ask for confirmation and was not given `--yes`; nothing was touched."""
 
 
 def load_policy(path: Path | str) -> Policy:
@@ -40,11 +61,32 @@ def _instant(text: str) -> datetime:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
+    def read(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+        return value
+
+    return read
+
+
+def _version() -> str:
+    try:
+        return metadata.version("ecr-cleanup")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ecr-cleanup",
         description="Delete the ECR images a policy no longer needs; preview and plan before you run.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -62,6 +104,24 @@ def _parser() -> argparse.ArgumentParser:
         )
         return sub
 
+    def live(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--region", help="AWS region; default: boto3's configuration")
+        sub.add_argument(
+            "--concurrency",
+            type=_positive(int),
+            default=DEFAULT_CONCURRENCY,
+            metavar="N",
+            help=f"repositories read and cleaned at the same time (default {DEFAULT_CONCURRENCY})",
+        )
+        sub.add_argument(
+            "--usage-max-age",
+            type=_positive(float),
+            default=DEFAULT_MAX_AGE.total_seconds() / 60,
+            metavar="MINUTES",
+            help="read the images in use again when the last reading is older than this before a "
+            f"deletion (default {DEFAULT_MAX_AGE.total_seconds() / 60:g})",
+        )
+
     preview = command("preview", "Evaluate a policy offline against saved `aws ecr describe-images` output.")
     preview.add_argument(
         "--images",
@@ -72,26 +132,121 @@ def _parser() -> argparse.ArgumentParser:
         help="output of `aws ecr describe-images` (repeat for more repositories or pages)",
     )
     plan = command("plan", "Read live ECR and show what a run would delete; deletes nothing.")
-    plan.add_argument("--region", help="AWS region; default: boto3's configuration")
-    plan.set_defaults(dry_run=True)
-    run = command("run", "Read live ECR and delete what the policy selects.")
-    run.add_argument("--region", help="AWS region; default: boto3's configuration")
+    live(plan)
+    plan.set_defaults(dry_run=True, yes=True)
+    run = command("run", "Read live ECR, show the plan, and delete what the policy selects once you confirm.")
+    live(run)
     run.add_argument("--dry-run", action="store_true", help="plan and report, but call no delete API")
+    run.add_argument("--yes", action="store_true", help="delete without asking for confirmation")
     return parser
 
 
-def _run(args: argparse.Namespace, now: datetime) -> tuple[list[RepositoryOutcome], str]:
+class Progress:
+    """Repositories done of total, images read, deleted and time elapsed, on one line of a terminal."""
+
+    def __init__(self, stream: TextIO, total: int, verb: str) -> None:
+        self.stream = stream
+        self.total = total
+        self.verb = verb
+        self.started = time.monotonic()
+        self.done = self.images = self.deleted = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, outcome: RepositoryOutcome) -> None:
+        with self._lock:
+            self.done += 1
+            self.images += outcome.plan.images if outcome.plan is not None else 0
+            self.deleted += len(outcome.deleted)
+            elapsed = time.monotonic() - self.started
+            self.stream.write(
+                f"\r{self.verb}: {self.done}/{self.total} repositories, {self.images:,} images read, "
+                f"{self.deleted:,} deleted, {elapsed:.0f} s "
+            )
+            self.stream.flush()
+
+    def finish(self) -> None:
+        if self.done:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _run(args: argparse.Namespace, now: datetime) -> tuple[list[RepositoryOutcome], str] | None:
+    """The outcomes and the report mode, or None when the user did not confirm the deletions."""
     policy = load_policy(args.policy)
-    registry: Registry
-    in_use: InUse | None = None
     if args.command == "preview":
         registry = InMemoryRegistry(load_image_files(args.images))
-        mode = "preview"
-    else:
-        registry = EcrRegistry(region=args.region)
-        mode = {"plan": "plan", "run": "dry-run" if args.dry_run else "run"}[args.command]
-        in_use = in_use_checker(policy, region=args.region)
-    outcomes = run_cleanup(registry, policy, now, execute=mode == "run", in_use=in_use)
+        return run_cleanup(registry, policy, now, execute=False), "preview"
+    mode = {"plan": "plan", "run": "dry-run" if args.dry_run else "run"}[args.command]
+    ask = mode == "run" and not args.yes
+    if ask and not sys.stdin.isatty():
+        raise Refused(
+            "run deletes images: pass --yes to run without confirmation, or run it in a terminal to "
+            "confirm the plan"
+        )
+    ecr = EcrRegistry(region=args.region)
+    usage = None
+    if policy.protect.in_use:
+        collector = UsageCollector(region=args.region)
+        usage = LocalUsage(lambda: collector.scan(policy), max_age=timedelta(minutes=args.usage_max_age))
+        usage.snapshot()
+    repositories = selected_repositories(policy, ecr.repositories())
+
+    def progress(verb: str) -> Progress | None:
+        return Progress(sys.stderr, len(repositories), verb) if sys.stderr.isatty() else None
+
+    if not ask:
+        reporter = progress("cleaning" if mode == "run" else "planning")
+        outcomes = run_cleanup(
+            ecr,
+            policy,
+            now,
+            execute=mode == "run",
+            usage=usage,
+            concurrency=args.concurrency,
+            progress=reporter,
+            repositories=repositories,
+        )
+        if reporter is not None:
+            reporter.finish()
+        return outcomes, mode
+
+    reporter = progress("planning")
+    plans = plan_repositories(
+        ecr,
+        policy,
+        now,
+        usage=usage,
+        concurrency=args.concurrency,
+        progress=reporter,
+        repositories=repositories,
+    )
+    if reporter is not None:
+        reporter.finish()
+    planned = [
+        planned
+        if isinstance(planned, RepositoryOutcome)
+        else RepositoryOutcome(planned.plan.repository, planned.plan)
+        for planned in plans
+    ]
+    to_delete = sum(len(outcome.plan.delete) for outcome in planned if outcome.plan is not None)
+    if not to_delete:
+        return planned, "plan"
+    sys.stderr.write(to_table(RunReport(now=now, mode="plan", outcomes=planned)))
+    reclaimed = sum(outcome.plan.bytes for outcome in planned if outcome.plan is not None)
+    sys.stderr.write(
+        f"\nDelete these {to_delete:,} images ({human_bytes(reclaimed)})? Deleting cannot be undone.\n"
+        f"  Only '{CONFIRMATION}' will be accepted to approve.\n\n  Enter a value: "
+    )
+    sys.stderr.flush()
+    if sys.stdin.readline().strip() != CONFIRMATION:
+        sys.stderr.write("\nCancelled: nothing was deleted.\n")
+        return None
+    reporter = progress("deleting")
+    outcomes = execute_plans(
+        ecr, policy, plans, now, usage=usage, concurrency=args.concurrency, progress=reporter
+    )
+    if reporter is not None:
+        reporter.finish()
     return outcomes, mode
 
 
@@ -106,14 +261,16 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
 
 def _main(args: argparse.Namespace, now: datetime, out: TextIO) -> int:
     try:
-        outcomes, mode = _run(args, now)
-    except (PolicyError, InputError) as error:
+        done = _run(args, now)
+    except (PolicyError, InputError, Refused) as error:
         print(f"ecr-cleanup: {error}", file=sys.stderr)
         return EXIT_INVALID
     except (RegistryError, UsageError) as error:
         print(f"ecr-cleanup: {error}", file=sys.stderr)
         return EXIT_AWS
-
+    if done is None:
+        return EXIT_OK
+    outcomes, mode = done
     report = RunReport(now=now, mode=mode, outcomes=outcomes)
     output_format = args.format or ("table" if out.isatty() else "json")
     try:

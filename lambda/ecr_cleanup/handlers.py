@@ -1,8 +1,16 @@
-"""Lambda handlers of the state machine: list the repositories, clean one repository, summarise.
+"""Lambda handlers of the state machine: prepare a run, clean groups of repositories, summarise.
+
+- `list_repositories` (the first state) checks the policy and the execution input, lists the selected
+  repositories, reads the images in use once for the whole run, and writes both to the run folder
+  in S3 (`rundata`): the repositories in groups, which the Distributed Map reads as its items.
+- `cleanup_repositories` (one child execution per group) cleans the group's repositories in turn. It
+  stops before its time runs out and returns where to continue; the child workflow invokes it again.
+  A repository that fails is recorded and the next one still runs. It writes what it did to S3.
+- `summarise` (the last state) adds up every result, writes summary.json and notifies.
 
 The policy travels in each event (the state machine definition embeds it), never in environment
-variables. Results stay small (counts, bytes, a few failures) so that the Map state's output stays
-far below Step Functions' 256 KB payload limit; the image-by-image record goes to the function's log.
+variables. Every result passed between states stays small and of bounded size, whatever the number of
+repositories: the image-by-image record goes to the function's log and to the reports in S3.
 """
 
 from __future__ import annotations
@@ -10,14 +18,14 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
 
-from .cleanup import Registry, RepositoryOutcome, clean_repository, selected_repositories
+from .cleanup import Registry, RegistryError, RepositoryOutcome, clean_repository, selected_repositories
 from .ecr import EcrRegistry, client_config
 from .inventory import parse_time
 from .policy import Policy, parse_policy
@@ -30,15 +38,24 @@ from .report import (
     repository_json,
     to_csv,
 )
-from .usage import UsageError, in_use_checker
+from .rundata import RunData, SharedUsage, group_repositories, run_folder
+from .usage import DEFAULT_MAX_AGE, UsageCache, UsageCollector, UsageError, UsageScan
 
-__all__ = ["DeletionRefused", "InvalidInput", "cleanup_repository", "list_repositories", "summarise"]
+__all__ = [
+    "DeletionRefused",
+    "InvalidInput",
+    "cleanup_repositories",
+    "list_repositories",
+    "summarise",
+]
 
 logger = logging.getLogger("ecr_cleanup")
 logger.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
 
 MAX_FAILURES_REPORTED = 10
 EXECUTION_INPUT_FIELDS = ("dry_run",)
+RESERVE_FRACTION = 0.1
+RESERVE_MAX_MS = 60_000
 
 
 class InvalidInput(ValueError):
@@ -57,17 +74,32 @@ def _setting(name: str, default: str = "") -> str:
     return os.environ.get(name) or default
 
 
-def _report_folder(now: datetime) -> str:
-    """Where one run's reports go: `REPORT_PREFIX` + the run's start time."""
-    return f"{_setting('REPORT_PREFIX', 'ecr-cleanup/')}{now:%Y/%m/%d/%H%M%SZ}/"
+def _s3() -> Any:
+    return boto3.client("s3", config=client_config())
 
 
-def _put_report(now: datetime, name: str, body: str, content_type: str) -> None:
-    bucket = _setting("REPORT_BUCKET")
-    if bucket:
-        boto3.client("s3", config=client_config()).put_object(
-            Bucket=bucket, Key=f"{_report_folder(now)}{name}", Body=body.encode(), ContentType=content_type
-        )
+def _run_data(event: Mapping[str, Any]) -> RunData:
+    run = event.get("run")
+    if not isinstance(run, Mapping) or not run.get("bucket") or not run.get("folder"):
+        raise InvalidInput('run: required, {"bucket": ..., "folder": ...} as list_repositories returned it')
+    return RunData(_s3(), str(run["bucket"]), str(run["folder"]))
+
+
+def _usage_max_age() -> timedelta:
+    minutes = _setting("USAGE_MAX_AGE_MINUTES")
+    if not minutes:
+        return DEFAULT_MAX_AGE
+    try:
+        value = float(minutes)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise InvalidInput(f"USAGE_MAX_AGE_MINUTES: must be a positive number of minutes, got {minutes!r}")
+    return timedelta(minutes=value)
+
+
+def _scanner(policy: Policy) -> Callable[[UsageCache], UsageScan]:
+    return lambda cache: UsageCollector(cache=cache).scan(policy)
 
 
 def _metrics(now: datetime, metrics: dict[str, int], **dimensions: str) -> None:
@@ -75,45 +107,207 @@ def _metrics(now: datetime, metrics: dict[str, int], **dimensions: str) -> None:
 
 
 def list_repositories(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
-    """Validate the policy and the execution input, and list the repositories this run visits."""
+    """Validate the policy and the execution input; write the run's items and usage snapshot."""
     policy = parse_policy(event.get("policy"))
     now = _now(event)
+    moment = parse_time(now, "now")
     dry_run = bool(_flag(event, "dry_run", "dry_run")) or _execution_dry_run(event.get("input"))
+    concurrency = event.get("max_concurrency", 1)
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise InvalidInput(f"max_concurrency: must be a whole number >= 1, got {json.dumps(concurrency)}")
+    bucket = _setting("REPORT_BUCKET")
+    if not bucket:
+        raise InvalidInput("REPORT_BUCKET: the function's environment must name the run data bucket")
+    run = RunData(_s3(), bucket, run_folder(_setting("REPORT_PREFIX", "ecr-cleanup/"), moment))
     repositories = selected_repositories(policy, _registry().repositories())
-    # Read every usage source once before any repository is touched: one that cannot be read
-    # fails the run here, so nothing at all is deleted, and the report and the topic say why.
-    try:
-        in_use_checker(policy)
-    except UsageError as error:
-        _report_stopped(parse_time(now, "now"), dry_run, f"images in use could not be read: {error}")
-        raise
+    groups = group_repositories(repositories, concurrency)
+    run.write_items(groups)
+    # Images in use are read once for the whole run, before any repository is touched: a source
+    # that cannot be read fails the run here, so nothing at all is deleted, and the report says why.
+    if policy.protect.in_use:
+        try:
+            scan = _scanner(policy)(UsageCache())
+        except UsageError as error:
+            _report_stopped(run, moment, dry_run, f"images in use could not be read: {error}")
+            raise
+        run.write_usage(0, scan)
     logger.info(
-        json.dumps({"event": "repositories", "count": len(repositories), "dry_run": dry_run, "now": now})
+        json.dumps(
+            {
+                "event": "repositories",
+                "count": len(repositories),
+                "items": len(groups),
+                "dry_run": dry_run,
+                "now": now,
+                "folder": f"s3://{bucket}/{run.folder}",
+            }
+        )
     )
-    return {"now": now, "dry_run": dry_run, "repositories": repositories}
+    return {
+        "now": now,
+        "dry_run": dry_run,
+        "run": {"bucket": bucket, "folder": run.folder},
+        "items_key": run.items_key,
+        "repositories": len(repositories),
+        "items": len(groups),
+    }
 
 
-def cleanup_repository(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
-    """Plan one repository and, unless this is a dry run, delete what the plan says."""
+def cleanup_repositories(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
+    """Clean one item's repositories from where the last invocation stopped; say where to continue.
+
+    With an `error` (the child workflow caught a failed invocation), record every repository of the
+    item that has no result yet as failed with that error, and delete nothing.
+    """
     policy: Policy = parse_policy(event.get("policy"))
-    repository = event.get("repository")
-    if not isinstance(repository, str) or not repository:
-        raise InvalidInput("repository: required, the name of one repository")
     if event.get("now") is None:
         raise InvalidInput("now: required, the run's instant in ISO 8601 (the execution start time)")
     now = parse_time(event["now"], "now")
     dry_run = _flag(event, "dry_run", "dry_run")
     if dry_run is None:
         raise InvalidInput("dry_run: required, true or false")
+    index, repositories = _item(event.get("item"))
+    position = _position(event.get("position"), len(repositories))
+    run = _run_data(event)
+    if event.get("error") is not None:
+        return _record_failure(
+            run,
+            index=index,
+            repositories=repositories,
+            position=position,
+            error=event["error"],
+            dry_run=dry_run,
+        )
 
-    outcome = clean_repository(
-        _registry(), policy, repository, now, execute=not dry_run, in_use=in_use_checker(policy)
-    )
+    usage = SharedUsage(run, _scanner(policy), max_age=_usage_max_age()) if policy.protect.in_use else None
+    stop = _time_is_short(context)
+    part = f"{position['part']:04d}"
+    registry = _registry()
+    results: list[dict[str, Any]] = []
+    carry = position.get("carry") or {}
+    for number in range(position["next"], len(repositories)):
+        repository = repositories[number]
+        if results and stop is not None and stop():
+            run.write_results(index, part, results)
+            return _continue_at(number, position["part"] + 1, None)
+        try:
+            outcome = clean_repository(
+                registry,
+                policy,
+                repository,
+                now,
+                execute=not dry_run,
+                usage=usage,
+                stop=stop,
+                counted=int(carry.get("counted", 0)),
+            )
+        except RegistryError as error:
+            results.append(_failed(repository, "RegistryError", str(error), dry_run))
+            carry = {}
+            continue
+        _log_images(repository, outcome, dry_run)
+        if not outcome.complete:
+            run.write_results(index, part, results)
+            return _continue_at(number, position["part"] + 1, _carried(carry, outcome))
+        results.append(_finish(run, now, outcome, dry_run, carry))
+        carry = {}
+    run.write_results(index, part, results)
+    return {"done": True, "next": len(repositories), "part": position["part"], "carry": None}
+
+
+def _item(value: object) -> tuple[int, list[str]]:
+    if not isinstance(value, Mapping):
+        raise InvalidInput('item: required, {"index": n, "repositories": [...]} from the run\'s items')
+    index, repositories = value.get("index"), value.get("repositories")
+    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+        raise InvalidInput(f"item.index: must be a whole number >= 0, got {json.dumps(index)}")
+    if not isinstance(repositories, list) or not all(isinstance(name, str) and name for name in repositories):
+        raise InvalidInput("item.repositories: must be a list of repository names")
+    return index, repositories
+
+
+def _position(value: object, count: int) -> dict[str, Any]:
+    """Where to start: the first repository (`null`), or what the last invocation returned."""
+    if value is None:
+        return {"next": 0, "part": 0, "carry": None}
+    if not isinstance(value, Mapping):
+        raise InvalidInput("position: must be null or what the previous invocation returned")
+    position = dict(value)
+    for key in ("next", "part"):
+        number = position.get(key)
+        if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= max(count, 9999):
+            raise InvalidInput(f"position.{key}: must be a whole number >= 0, got {json.dumps(number)}")
+    return position
+
+
+def _continue_at(number: int, part: int, carry: dict[str, int] | None) -> dict[str, Any]:
+    logger.info(json.dumps({"event": "continue", "next": number, "part": part}))
+    return {"done": False, "next": number, "part": part, "carry": carry}
+
+
+def _carried(carry: Mapping[str, Any], outcome: RepositoryOutcome) -> dict[str, int]:
+    """What earlier invocations did in a repository that is still being cleaned."""
+    return {
+        "counted": outcome.counted,
+        "deleted": int(carry.get("deleted", 0)) + len(outcome.deleted),
+        "bytes": int(carry.get("bytes", 0)) + outcome.deleted_bytes,
+    }
+
+
+def _time_is_short(context: object) -> Callable[[], bool] | None:
+    """Whether the invocation should stop now, keeping a reserve to write what it did."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return None
+    reserve = min(RESERVE_MAX_MS, RESERVE_FRACTION * remaining())
+    return lambda: bool(remaining() < reserve)
+
+
+def _finish(
+    run: RunData, now: datetime, outcome: RepositoryOutcome, dry_run: bool, carry: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The repository's reports, metrics and result, counting what earlier invocations deleted."""
+    repository = outcome.repository
     plan = outcome.plan
     assert plan is not None
-    _write_reports(now, outcome)
+    run.put_report(f"{repository}.json", json.dumps(repository_json(outcome)), "application/json")
+    run.put_report(f"{repository}.csv", to_csv(outcome), "text/csv")
+    earlier = int(carry.get("deleted", 0))
+    deleted = len(outcome.deleted) + earlier
+    reclaimed = plan.bytes if dry_run else outcome.deleted_bytes + int(carry.get("bytes", 0))
+    result: dict[str, Any] = {
+        "repository": repository,
+        "status": "failed" if outcome.failed else "ok",
+        "dry_run": dry_run,
+        "images": plan.images + earlier,
+        "delete": len(plan.delete) + earlier,
+        "deleted": deleted,
+        "deferred": len(plan.deferred),
+        "kept": len(plan.keep),
+        "skipped": len(outcome.skipped),
+        "bytes": reclaimed,
+        "failures": [asdict(failure) for failure in outcome.failures[:MAX_FAILURES_REPORTED]],
+    }
     if outcome.error is not None:
-        raise DeletionRefused(f"{repository}: {outcome.error}")
+        result["error"] = {"Error": DeletionRefused.__name__, "Cause": f"{repository}: {outcome.error}"}
+    logger.info(json.dumps({"event": "repository", **result}))
+    _metrics(
+        now,
+        {
+            "ImagesScanned": result["images"],
+            "ImagesDeleted": deleted,
+            "BytesReclaimed": reclaimed,
+            "RepositoriesFailed": int(outcome.failed),
+        },
+        Repository=repository,
+    )
+    return result
+
+
+def _log_images(repository: str, outcome: RepositoryOutcome, dry_run: bool) -> None:
+    """One log line per image this invocation deleted, would delete or deferred."""
+    plan = outcome.plan
+    assert plan is not None
     deleted = set(outcome.deleted)
     for decision in plan.delete + plan.deferred:
         image = decision.image
@@ -134,39 +328,44 @@ def cleanup_repository(event: Mapping[str, Any], context: object = None) -> dict
                 }
             )
         )
-    reclaimed = plan.bytes if dry_run else outcome.deleted_bytes
-    result: dict[str, Any] = {
-        "repository": repository,
-        "status": "failed" if outcome.failures else "ok",
-        "dry_run": dry_run,
-        "images": plan.images,
-        "delete": len(plan.delete),
-        "deleted": len(outcome.deleted),
-        "deferred": len(plan.deferred),
-        "kept": len(plan.keep),
-        "skipped": len(outcome.skipped),
-        "bytes": reclaimed,
-        "failures": [asdict(failure) for failure in outcome.failures[:MAX_FAILURES_REPORTED]],
-    }
-    logger.info(json.dumps({"event": "repository", **result}))
-    _metrics(
-        now,
-        {
-            "ImagesScanned": plan.images,
-            "ImagesDeleted": len(outcome.deleted),
-            "BytesReclaimed": reclaimed,
-            "RepositoriesFailed": int(outcome.failed),
-        },
-        Repository=repository,
+
+
+def _failed(repository: str, error: str, cause: str, dry_run: bool) -> dict[str, Any]:
+    logger.info(
+        json.dumps({"event": "repository", "repository": repository, "status": "failed", "error": cause})
     )
-    return result
+    return {
+        "repository": repository,
+        "status": "failed",
+        "dry_run": dry_run,
+        "error": {"Error": error, "Cause": cause},
+    }
 
 
-def _report_stopped(now: datetime, dry_run: bool, reason: str) -> None:
+def _record_failure(
+    run: RunData,
+    *,
+    index: int,
+    repositories: Sequence[str],
+    position: Mapping[str, Any],
+    error: object,
+    dry_run: bool,
+) -> dict[str, Any]:
+    if not isinstance(error, Mapping):
+        raise InvalidInput('error: must be the {"Error": ..., "Cause": ...} the state machine caught')
+    failed = [
+        {"repository": name, "status": "failed", "dry_run": dry_run, "error": dict(error)}
+        for name in repositories[position["next"] :]
+    ]
+    run.write_results(index, "failed", failed)
+    logger.info(json.dumps({"event": "failed", "item": index, "repositories": len(failed), "error": error}))
+    return {"done": True, "next": len(repositories), "part": position["part"], "carry": None}
+
+
+def _report_stopped(run: RunData, now: datetime, dry_run: bool, reason: str) -> None:
     """A run that stopped before any repository was touched: its summary and notification say why."""
     message = f"Nothing was deleted: the run stopped before any repository was cleaned; {reason}"
-    _put_report(
-        now,
+    run.put_report(
         "summary.json",
         json.dumps(
             {"now": format_time(now), "dry_run": dry_run, "deleted": 0, "error": reason, "message": message}
@@ -180,18 +379,21 @@ def _report_stopped(now: datetime, dry_run: bool, reason: str) -> None:
         )
 
 
-def _write_reports(now: datetime, outcome: RepositoryOutcome) -> None:
-    name = outcome.repository
-    _put_report(now, f"{name}.json", json.dumps(repository_json(outcome)), "application/json")
-    _put_report(now, f"{name}.csv", to_csv(outcome), "text/csv")
-
-
 def summarise(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
-    """Totals of a run, and the repositories that failed with their reasons."""
-    results = event.get("results")
-    if not isinstance(results, list):
-        raise InvalidInput("results: required, the list of per-repository results")
+    """Totals of a run and the repositories that failed with their reasons, from the run's results.
+
+    summary.json lists every failed repository; the returned summary (the execution's output) and
+    the notification name the first `MAX_FAILURES_REPORTED` and count the rest.
+    """
+    run = _run_data(event)
     dry_run = bool(event.get("dry_run"))
+    expected = [name for group in run.read_items() for name in group]
+    recorded = {result["repository"]: result for result in run.read_results()}
+    results = [
+        recorded.get(name)
+        or _failed(name, "NoResult", f"{name}: no result was recorded; its cleanup did not finish", dry_run)
+        for name in expected
+    ]
     failed = [result for result in results if result.get("status") != "ok"]
     totals = {
         key: sum(int(result.get(key) or 0) for result in results)
@@ -203,21 +405,22 @@ def summarise(event: Mapping[str, Any], context: object = None) -> dict[str, Any
         f"{'Dry run: ' if dry_run else ''}{verb} {count} of {totals['images']} images "
         f"({human_bytes(totals['bytes'])}) in {len(results)} repositories"
     )
-    if failed:
-        reasons = "; ".join(f"{result.get('repository')}: {failure_reason(result)}" for result in failed)
-        message += f"; {len(failed)} failed: {reasons}"
-    summary = {
+    summary: dict[str, Any] = {
         "now": event.get("now"),
         "dry_run": dry_run,
         "repositories": len(results),
-        "failed": [result.get("repository") for result in failed],
+        "failed": [result["repository"] for result in failed],
         "failed_count": len(failed),
         **totals,
-        "message": message,
+        "message": message + _failure_text(failed, len(failed)),
     }
-    logger.info(json.dumps({"event": "summary", **summary}))
     moment = parse_time(event["now"], "now") if event.get("now") else datetime.now().astimezone()
-    _put_report(moment, "summary.json", json.dumps(summary), "application/json")
+    run.put_report("summary.json", json.dumps(summary), "application/json")
+    shown = failed[:MAX_FAILURES_REPORTED]
+    summary["failed"] = [result["repository"] for result in shown]
+    summary["message"] = message + _failure_text(shown, len(failed))
+    summary["report"] = f"s3://{run.bucket}/{run.folder}summary.json"
+    logger.info(json.dumps({"event": "summary", **summary}))
     _metrics(
         moment,
         {
@@ -232,6 +435,14 @@ def summarise(event: Mapping[str, Any], context: object = None) -> dict[str, Any
         subject, body = notification(summary, results)
         boto3.client("sns", config=client_config()).publish(TopicArn=topic, Subject=subject, Message=body)
     return summary
+
+
+def _failure_text(shown: Sequence[Mapping[str, Any]], total: int) -> str:
+    if not total:
+        return ""
+    reasons = "; ".join(f"{result.get('repository')}: {failure_reason(result)}" for result in shown)
+    more = f"; and {total - len(shown)} more (see summary.json)" if total > len(shown) else ""
+    return f"; {total} failed: {reasons}{more}"
 
 
 def _now(event: Mapping[str, Any]) -> str:

@@ -94,6 +94,7 @@ def plan_repository(
     *,
     children: Mapping[str, Sequence[str]] | None = None,
     in_use: Mapping[str, str] | None = None,
+    deletions_made: int = 0,
 ) -> RepositoryPlan:
     """Decide for every image of `repository` whether the policy deletes, keeps or defers it.
 
@@ -101,6 +102,8 @@ def plan_repository(
     missing from it (or `children=None`) makes every non-index image a possible child, kept. Children
     and referrers (images with a `subject_digest`) are never judged by rules: they follow the images
     they belong to. `in_use` maps digests that run somewhere to the reason; they are protected.
+    `deletions_made` earlier in the same run (by another invocation) count against
+    `limits.max_deletions_per_repository`.
     """
     inventory = images if isinstance(images, list) else list(images)
     owners = _owners(inventory, children)
@@ -138,12 +141,13 @@ def plan_repository(
         candidates.append(_decision((image, Action.DELETE, reason, key)))
     limit = policy.limits.max_deletions_per_repository
     deferred: list[Decision] = []
-    if limit is not None and len(candidates) > limit:
+    if limit is not None and len(candidates) > limit - deletions_made:
+        left = max(0, limit - deletions_made)
         reason = f"limits.max_deletions_per_repository ({limit}) reached; left for a later run"
         deferred = [
-            Decision(decision.image, Action.DEFER, reason, decision.rules) for decision in candidates[limit:]
+            Decision(decision.image, Action.DEFER, reason, decision.rules) for decision in candidates[left:]
         ]
-        candidates = candidates[:limit]
+        candidates = candidates[:left]
 
     if owners:
         decided = {decision.image.digest: decision for decision in (*candidates, *keep, *deferred)}

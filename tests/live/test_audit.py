@@ -12,10 +12,13 @@ import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sns.models import sns_backends
 
-from ecr_cleanup.handlers import cleanup_repository, list_repositories, summarise
+from ecr_cleanup.cleanup import RegistryError
+from ecr_cleanup.ecr import EcrRegistry
+from ecr_cleanup.handlers import list_repositories
 from ecr_cleanup.report import CSV_HEADER
 from ecr_cleanup.usage import UsageError
 from tests.support.ecr_seed import DEFAULT_REGION, create_repository, days_ago, push_image, remaining_digests
+from tests.support.execution import Execution, execute
 
 NOW = "2026-11-28T22:00:00Z"
 POLICY: dict[str, Any] = {"rules": [{"older_than_days": 30}], "protect": {"tag_patterns": ["keep"]}}
@@ -34,7 +37,7 @@ def audit(aws: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 
 @pytest.fixture
-def repository(aws: None) -> dict[str, str]:
+def repository(audit: dict[str, str]) -> dict[str, str]:
     create_repository("team/app")
     return {
         "old": push_image("team/app", tags=["dev-1"], pushed_at=days_ago(90)),
@@ -47,8 +50,8 @@ def report_object(key: str) -> str:
     return boto3.client("s3").get_object(Bucket="reports", Key=key)["Body"].read().decode()
 
 
-def run_cleanup() -> dict[str, Any]:
-    return cleanup_repository({"policy": POLICY, "repository": "team/app", "now": NOW, "dry_run": False})
+def run_cleanup() -> Execution:
+    return execute(POLICY, now=NOW)
 
 
 def test_each_repository_report_lands_in_s3_as_json(
@@ -73,7 +76,7 @@ def test_a_repository_prints_valid_emf_metrics(
     audit: dict[str, str], repository: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     run_cleanup()
-    [record] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    [record, _] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert_valid_emf(record)
     assert record["Repository"] == "team/app"
     assert (record["ImagesScanned"], record["ImagesDeleted"]) == (3, 1)
@@ -97,15 +100,19 @@ def assert_valid_emf(record: dict[str, Any]) -> None:
 def test_the_summary_lands_in_s3_and_goes_to_the_topic(
     audit: dict[str, str], repository: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    result = run_cleanup()
-    failed = {
-        "repository": "team/broken",
-        "status": "failed",
-        "error": {"Error": "RegistryError", "Cause": "denied"},
-    }
-    summary = summarise({"now": NOW, "dry_run": False, "results": [result, failed]})
+    create_repository("team/broken")
+    read = EcrRegistry.images
+
+    def images(self: EcrRegistry, name: str) -> Any:
+        if name == "team/broken":
+            raise RegistryError("denied")
+        return read(self, name)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(EcrRegistry, "images", images)
+        summary = run_cleanup().summary
     stored = json.loads(report_object("audit/2026/11/28/220000Z/summary.json"))
-    assert stored == summary
+    assert stored == {key: value for key, value in summary.items() if key != "report"}
     [(_, message, subject, _, _)] = (
         sns_backends[DEFAULT_ACCOUNT_ID][DEFAULT_REGION].topics[audit["topic"]].sent_notifications
     )
@@ -118,7 +125,7 @@ def test_the_summary_lands_in_s3_and_goes_to_the_topic(
     assert record["RepositoriesFailed"] == 1
 
 
-def test_an_image_an_ecs_task_runs_is_not_deleted(aws: None, repository: dict[str, str]) -> None:
+def test_an_image_an_ecs_task_runs_is_not_deleted(repository: dict[str, str]) -> None:
     ecs = boto3.client("ecs")
     ecs.create_cluster(clusterName="prod")
     image = f"{DEFAULT_ACCOUNT_ID}.dkr.ecr.{DEFAULT_REGION}.amazonaws.com/team/app:dev-1"
@@ -126,18 +133,16 @@ def test_an_image_an_ecs_task_runs_is_not_deleted(aws: None, repository: dict[st
         family="app", containerDefinitions=[{"name": "app", "image": image, "memory": 128}]
     )
     ecs.create_service(cluster="prod", serviceName="app", taskDefinition="app", desiredCount=1)
-    result = run_cleanup()
-    assert (result["delete"], result["deleted"]) == (0, 0)
+    summary = run_cleanup().summary
+    assert (summary["delete"], summary["deleted"]) == (0, 0)
 
 
 def test_a_usage_source_that_cannot_be_read_stops_the_run_before_anything_is_deleted(
-    aws: None, repository: dict[str, str]
+    repository: dict[str, str],
 ) -> None:
     policy = {**POLICY, "protect": {"in_use_sources": ["s3://missing-bucket/images.txt"]}}
     with pytest.raises(UsageError, match=r"s3://missing-bucket/images\.txt"):
         list_repositories({"policy": policy, "input": {}, "now": NOW})
-    with pytest.raises(UsageError):
-        cleanup_repository({"policy": policy, "repository": "team/app", "now": NOW, "dry_run": False})
     assert remaining_digests("team/app") == set(repository.values())
 
 

@@ -77,7 +77,7 @@ def test_run_deletes_exactly_the_planned_images(
     registry: dict[str, dict[str, str]], policy_file: Path
 ) -> None:
     _, plan = cli("plan", "--policy", str(policy_file))
-    status, report = cli("run", "--policy", str(policy_file))
+    status, report = cli("run", "--yes", "--policy", str(policy_file))
     assert status == EXIT_OK
     for name, images in registry.items():
         gone = set(images.values()) - remaining_digests(name)
@@ -104,7 +104,7 @@ def test_invalid_policy_touches_nothing(
 ) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"rules": [{"older_than_days": 1, "tag_status": "none"}]}))
-    assert cli("run", "--policy", str(bad))[0] == EXIT_INVALID
+    assert cli("run", "--yes", "--policy", str(bad))[0] == EXIT_INVALID
     assert sum(api_calls.values()) == 0
 
 
@@ -122,7 +122,7 @@ def test_a_repository_that_cannot_be_read_exits_1_after_the_others_ran(
         return read(self, repository)
 
     monkeypatch.setattr(EcrRegistry, "images", images)
-    status, report = cli("run", "--policy", str(policy_file))
+    status, report = cli("run", "--yes", "--policy", str(policy_file))
     assert status == EXIT_AWS
     assert "app: describing images failed" in capsys.readouterr().err
     assert remaining_digests("web") == {registry["web"]["v1"]}
@@ -137,7 +137,7 @@ def test_a_usage_source_that_cannot_be_read_exits_1_and_deletes_nothing(
 ) -> None:
     policy = tmp_path / "policy.json"
     policy.write_text(json.dumps({**POLICY, "protect": {"in_use_sources": ["ssm:/platform/missing"]}}))
-    status, report = cli("run", "--policy", str(policy))
+    status, report = cli("run", "--yes", "--policy", str(policy))
     assert status == EXIT_AWS
     assert report == {}
     assert "ssm:/platform/missing" in capsys.readouterr().err
@@ -156,7 +156,7 @@ def test_an_image_a_service_runs_survives_a_run(
     }
     ecs.register_task_definition(family="app", containerDefinitions=[container])
     ecs.create_service(cluster="prod", serviceName="app", taskDefinition="app", desiredCount=1)
-    status, report = cli("run", "--policy", str(policy_file))
+    status, report = cli("run", "--yes", "--policy", str(policy_file))
     assert status == EXIT_OK
     assert registry["app"]["dev-100"] in remaining_digests("app")
     [app] = [r for r in report["repositories"] if r["name"] == "app"]

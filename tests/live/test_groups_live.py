@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import pytest
 
-from ecr_cleanup.cleanup import clean_repository
+from ecr_cleanup.cleanup import RECHECK_AFTER_SECONDS, clean_repository
 from ecr_cleanup.ecr import EcrRegistry
 from ecr_cleanup.plan import Image
 from ecr_cleanup.policy import parse_policy
@@ -66,19 +67,36 @@ def test_an_untagged_rule_never_sweeps_up_children_or_signatures(multi_arch: dic
 
 
 class RetaggingRegistry(EcrRegistry):
-    """Moves a protected tag onto `victim` right before the pre-delete re-check, as a racing CI job would."""
+    """Moves a protected tag onto `victim` after the plan read the repository and before the
+    pre-delete re-check reads it again (by listing or describing), as a racing CI job would."""
 
     def __init__(self, victim: str) -> None:
         super().__init__()
         self.victim = victim
+        self.listings = 0
+
+    def _retag(self, repository: str) -> None:
+        manifest = self.client.batch_get_image(
+            repositoryName=repository, imageIds=[{"imageDigest": self.victim}]
+        )["images"][0]["imageManifest"]
+        self.client.put_image(repositoryName=repository, imageManifest=manifest, imageTag="keep-me")
+
+    def images(self, repository: str) -> list[Image]:
+        self.listings += 1
+        if self.listings == 2:
+            self._retag(repository)
+        return super().images(repository)
 
     def describe(self, repository: str, digests: Sequence[str]) -> dict[str, Image]:
         if self.victim in digests:
-            manifest = self.client.batch_get_image(
-                repositoryName=repository, imageIds=[{"imageDigest": self.victim}]
-            )["images"][0]["imageManifest"]
-            self.client.put_image(repositoryName=repository, imageManifest=manifest, imageTag="keep-me")
+            self._retag(repository)
         return super().describe(repository, digests)
+
+
+def aging_clock() -> Callable[[], float]:
+    """A clock on which every reading is later than the re-check window after the one before."""
+    ticks = itertools.count(step=RECHECK_AFTER_SECONDS + 1)
+    return lambda: float(next(ticks))
 
 
 def test_an_image_retagged_between_plan_and_delete_survives(aws: None) -> None:
@@ -86,7 +104,7 @@ def test_an_image_retagged_between_plan_and_delete_survives(aws: None) -> None:
     victim = push_image("app", tags=["dev-1"], pushed_at=days_ago(90))
     other = push_image("app", tags=["dev-2"], pushed_at=days_ago(90))
     outcome = clean_repository(
-        RetaggingRegistry(victim), OLDER_THAN_30, "app", datetime.now(UTC), execute=True
+        RetaggingRegistry(victim), OLDER_THAN_30, "app", datetime.now(UTC), execute=True, clock=aging_clock()
     )
     assert outcome.deleted == (other,)
     assert [digest for digest, _ in outcome.skipped] == [victim]
@@ -96,6 +114,8 @@ def test_an_image_retagged_between_plan_and_delete_survives(aws: None) -> None:
 
 def test_a_retagged_index_keeps_its_children_and_signature(multi_arch: dict[str, str]) -> None:
     registry = RetaggingRegistry(multi_arch["old"])
-    outcome = clean_repository(registry, OLDER_THAN_30, "app", datetime.now(UTC), execute=True)
+    outcome = clean_repository(
+        registry, OLDER_THAN_30, "app", datetime.now(UTC), execute=True, clock=aging_clock()
+    )
     assert outcome.deleted == ()
     assert remaining_digests("app") == set(multi_arch.values())

@@ -1,27 +1,43 @@
-"""The Lambda handlers against moto: the events the state machine sends, the results it gets."""
+"""The Lambda handlers against moto: the events the state machine sends, the results it gets.
+
+Whole runs go through `tests.support.execution`, which calls the handlers in the order the state
+machine does; the module tests run the real definition.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import boto3
 import pytest
 
-from ecr_cleanup.handlers import InvalidInput, cleanup_repository, list_repositories, summarise
+from ecr_cleanup.handlers import InvalidInput, cleanup_repositories, list_repositories, summarise
 from ecr_cleanup.policy import PolicyError
-from tests.support.ecr_seed import create_repository, days_ago, push_image
+from ecr_cleanup.rundata import MAX_REPOSITORIES_PER_ITEM, RunDataError
+from tests.support.ecr_seed import create_repository, days_ago, push_image, push_images, remaining_digests
+from tests.support.execution import NOW, Execution, TimeBudget, execute, items
 
-NOW = "2026-11-28T22:00:00.123Z"
 POLICY: dict[str, Any] = {
     "repositories": {"include": ["app-*", "web"], "exclude": ["app-legacy"]},
     "rules": [{"older_than_days": 30, "keep_latest": 1, "tag_status": None, "tag_patterns": None}],
     "protect": {"tag_patterns": ["latest"], "younger_than_days": None},
     "limits": None,
 }
+BUCKET = "cleanup-runs"
 
 
 @pytest.fixture
-def repositories(aws: None) -> dict[str, list[str]]:
+def run_bucket(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The bucket the module gives the functions for run data and reports."""
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    monkeypatch.setenv("REPORT_BUCKET", BUCKET)
+    monkeypatch.setenv("REPORT_PREFIX", "runs/")
+    return BUCKET
+
+
+@pytest.fixture
+def repositories(run_bucket: str) -> dict[str, list[str]]:
     seeded: dict[str, list[str]] = {}
     for name in ("app-api", "app-legacy", "web", "other"):
         create_repository(name)
@@ -29,15 +45,40 @@ def repositories(aws: None) -> dict[str, list[str]]:
     return seeded
 
 
-def test_list_returns_the_selected_repositories_and_the_run_instant(
-    repositories: dict[str, list[str]],
-) -> None:
-    result = list_repositories({"policy": POLICY, "dry_run": False, "input": {}, "now": NOW})
+def prepare(**overrides: Any) -> dict[str, Any]:
+    return list_repositories({"policy": POLICY, "dry_run": False, "input": {}, "now": NOW, **overrides})
+
+
+def test_list_writes_the_selected_repositories_as_the_map_items(repositories: dict[str, list[str]]) -> None:
+    result = prepare()
     assert result == {
-        "now": "2026-11-28T22:00:00.123000Z",
+        "now": "2026-11-28T22:00:00Z",
         "dry_run": False,
-        "repositories": ["app-api", "web"],
+        "run": {"bucket": BUCKET, "folder": "runs/2026/11/28/220000Z/"},
+        "items_key": "runs/2026/11/28/220000Z/_run/items.json",
+        "repositories": 2,
+        "items": 2,
     }
+    assert items(result) == [
+        {"index": 0, "repositories": ["app-api"]},
+        {"index": 1, "repositories": ["web"]},
+    ]
+
+
+def test_many_repositories_are_grouped_into_few_items(run_bucket: str) -> None:
+    for number in range(300):
+        create_repository(f"app-{number:03d}")
+    result = prepare(max_concurrency=2)
+    groups = items(result)
+    assert [name for item in groups for name in item["repositories"]] == [f"app-{n:03d}" for n in range(300)]
+    assert max(len(item["repositories"]) for item in groups) == MAX_REPOSITORIES_PER_ITEM
+    assert result["items"] == len(groups) == 12
+
+
+def test_the_result_of_list_stays_small_whatever_the_number_of_repositories(run_bucket: str) -> None:
+    for number in range(1200):
+        create_repository(f"app-{number:04d}")
+    assert len(json.dumps(prepare())) < 400
 
 
 @pytest.mark.parametrize(
@@ -52,8 +93,7 @@ def test_list_returns_the_selected_repositories_and_the_run_instant(
 def test_a_dry_run_is_forced_by_the_module_or_the_execution_input(
     repositories: dict[str, list[str]], module_dry_run: bool, execution_input: dict[str, Any], expected: bool
 ) -> None:
-    event = {"policy": POLICY, "dry_run": module_dry_run, "input": execution_input, "now": NOW}
-    assert list_repositories(event)["dry_run"] is expected
+    assert prepare(dry_run=module_dry_run, input=execution_input)["dry_run"] is expected
 
 
 @pytest.mark.parametrize(
@@ -68,67 +108,189 @@ def test_a_malformed_execution_input_is_refused(
     repositories: dict[str, list[str]], execution_input: object, message: str
 ) -> None:
     with pytest.raises(InvalidInput, match=message):
-        list_repositories({"policy": POLICY, "dry_run": False, "input": execution_input, "now": NOW})
+        prepare(input=execution_input)
 
 
-def test_an_invalid_policy_is_refused_before_listing(aws: None) -> None:
+def test_an_invalid_policy_is_refused_before_listing(run_bucket: str) -> None:
     with pytest.raises(PolicyError, match=r"rules\[0\]: gives no condition"):
         list_repositories({"policy": {"rules": [{"tag_status": "any"}]}, "input": {}, "now": NOW})
 
 
-def test_cleanup_deletes_and_returns_a_small_result(repositories: dict[str, list[str]]) -> None:
-    result = cleanup_repository({"policy": POLICY, "repository": "app-api", "now": NOW, "dry_run": False})
-    assert result["status"] == "ok"
-    assert (result["images"], result["delete"], result["deleted"], result["kept"]) == (3, 2, 2, 1)
-    assert result["bytes"] > 0
-    assert len(json.dumps(result)) < 400
+def test_a_second_execution_started_in_the_same_second_is_refused(repositories: dict[str, list[str]]) -> None:
+    prepare()
+    with pytest.raises(RunDataError, match="another execution started in the same second"):
+        prepare()
 
 
-def test_cleanup_dry_run_deletes_nothing(repositories: dict[str, list[str]]) -> None:
-    result = cleanup_repository({"policy": POLICY, "repository": "web", "now": NOW, "dry_run": True})
-    assert (result["delete"], result["deleted"]) == (2, 0)
-    again = cleanup_repository({"policy": POLICY, "repository": "web", "now": NOW, "dry_run": True})
-    assert again["images"] == 3
+def test_list_reads_the_images_in_use_once_for_the_whole_run(repositories: dict[str, list[str]]) -> None:
+    ecs = boto3.client("ecs")
+    ecs.create_cluster(clusterName="prod")
+    image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:b90"
+    ecs.register_task_definition(
+        family="web", containerDefinitions=[{"name": "w", "image": image, "memory": 8}]
+    )
+    ecs.create_service(cluster="prod", serviceName="web", taskDefinition="web", desiredCount=1)
+    execution = Execution(prepare())
+    snapshot = execution.object("_run/usage.json")
+    assert snapshot["generation"] == 0
+    assert snapshot["scan"]["references"][0][:2] == ["web", "b90"]
 
 
-def test_cleanup_of_a_missing_repository_raises(aws: None) -> None:
-    with pytest.raises(Exception, match="RepositoryNotFoundException"):
-        cleanup_repository({"policy": POLICY, "repository": "gone", "now": NOW, "dry_run": False})
+def test_a_run_deletes_what_the_policy_says_and_summarises(repositories: dict[str, list[str]]) -> None:
+    execution = execute(POLICY)
+    for name in ("app-api", "web"):
+        assert remaining_digests(name) == set(repositories[name][2:])
+    for name in ("app-legacy", "other"):
+        assert remaining_digests(name) == set(repositories[name])
+    summary = execution.summary
+    assert (summary["repositories"], summary["images"], summary["deleted"], summary["failed_count"]) == (
+        2,
+        6,
+        4,
+        0,
+    )
+    assert summary["report"] == f"s3://{BUCKET}/runs/2026/11/28/220000Z/summary.json"
+
+
+def test_a_cleanup_invocation_returns_a_small_position(repositories: dict[str, list[str]]) -> None:
+    execution = execute(POLICY)
+    assert execution.invocations[0] == {"done": True, "next": 1, "part": 0, "carry": None}
+    assert all(len(json.dumps(position)) < 200 for position in execution.invocations)
+
+
+def test_a_dry_run_deletes_nothing(repositories: dict[str, list[str]]) -> None:
+    execution = execute(POLICY, dry_run=True)
+    assert all(remaining_digests(name) == set(digests) for name, digests in repositories.items())
+    assert (execution.summary["delete"], execution.summary["deleted"]) == (4, 0)
+
+
+def test_a_repository_gone_since_the_listing_fails_alone(repositories: dict[str, list[str]]) -> None:
+    prepared = prepare()
+    boto3.client("ecr").delete_repository(repositoryName="app-api", force=True)
+    event = {"policy": POLICY, "now": NOW, "dry_run": False, "run": prepared["run"], "position": None}
+    cleanup_repositories({**event, "item": {"index": 0, "repositories": ["app-api", "web"]}})
+    summary = summarise({"now": NOW, "dry_run": False, "run": prepared["run"]})
+    assert summary["failed"] == ["app-api"]
+    assert "RepositoryNotFoundException" in summary["message"]
+    assert remaining_digests("web") == set(repositories["web"][2:])
 
 
 def test_cleanup_requires_an_explicit_dry_run_flag(repositories: dict[str, list[str]]) -> None:
+    prepared = prepare()
     with pytest.raises(InvalidInput, match="dry_run: required"):
-        cleanup_repository({"policy": POLICY, "repository": "web", "now": NOW})
+        cleanup_repositories(
+            {
+                "policy": POLICY,
+                "now": NOW,
+                "run": prepared["run"],
+                "item": {"index": 0, "repositories": ["web"]},
+            }
+        )
 
 
-def test_summary_adds_up_and_names_failed_repositories() -> None:
-    cause = json.dumps({"errorType": "RegistryError", "errorMessage": "app-b: describing images failed"})
-    results = [
-        {
-            "repository": "app-a",
-            "status": "ok",
-            "images": 10,
-            "delete": 4,
-            "deleted": 4,
-            "deferred": 0,
-            "bytes": 400,
-        },
-        {"repository": "app-b", "status": "failed", "error": {"Error": "RegistryError", "Cause": cause}},
-        {
-            "repository": "web",
-            "status": "ok",
-            "images": 5,
-            "delete": 1,
-            "deleted": 1,
-            "deferred": 2,
-            "bytes": 100,
-        },
-    ]
-    summary = summarise({"now": NOW, "dry_run": False, "results": results})
-    assert summary["failed"] == ["app-b"]
-    assert summary["failed_count"] == 1
-    assert (summary["images"], summary["deleted"], summary["bytes"], summary["deferred"]) == (15, 5, 500, 2)
-    assert summary["message"] == (
-        "deleted 5 of 15 images (500 B) in 3 repositories; "
-        "1 failed: app-b: RegistryError: app-b: describing images failed"
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("item", None, "item: required"),
+        ("item", {"index": -1, "repositories": []}, "item.index"),
+        ("item", {"index": 0, "repositories": "web"}, "item.repositories"),
+        ("position", {"next": "1", "part": 0}, "position.next"),
+        ("run", None, "run: required"),
+    ],
+)
+def test_a_malformed_cleanup_event_is_refused_before_anything_is_read(
+    repositories: dict[str, list[str]], field: str, value: object, message: str
+) -> None:
+    prepared = prepare()
+    event = {
+        "policy": POLICY,
+        "now": NOW,
+        "dry_run": False,
+        "run": prepared["run"],
+        "item": {"index": 0, "repositories": ["web"]},
+        "position": None,
+        field: value,
+    }
+    with pytest.raises(InvalidInput, match=message):
+        cleanup_repositories(event)
+    assert remaining_digests("web") == set(repositories["web"])
+
+
+def test_an_invocation_stops_before_its_time_runs_out_and_the_next_continues(run_bucket: str) -> None:
+    create_repository("app-big")
+    digests = push_images("app-big", 450, tags=lambda i: [f"b{i}"], pushed_at=lambda i: days_ago(40 + i))
+    budget = TimeBudget(budget_ms=100_000, cost_ms=30_000)
+    execution = execute(POLICY, context=budget.context)
+    assert [position["done"] for position in execution.invocations] == [False, False, True]
+    assert remaining_digests("app-big") == {digests[0]}
+    summary = execution.summary
+    assert (summary["images"], summary["delete"], summary["deleted"], summary["failed_count"]) == (
+        450,
+        449,
+        449,
+        0,
     )
+
+
+def test_the_deletion_limit_counts_across_invocations(run_bucket: str) -> None:
+    create_repository("app-big")
+    push_images("app-big", 450, tags=lambda i: [f"b{i}"], pushed_at=lambda i: days_ago(40 + i))
+    policy = {**POLICY, "limits": {"max_deletions_per_repository": 250}}
+    budget = TimeBudget(budget_ms=100_000, cost_ms=30_000)
+    execution = execute(policy, context=budget.context)
+    assert len(execution.invocations) > 1
+    assert len(remaining_digests("app-big")) == 200
+    assert execution.summary["deleted"] == 250
+
+
+def test_a_group_stops_between_repositories_and_continues_with_the_next(run_bucket: str) -> None:
+    for name in ("app-a", "app-b", "app-c"):
+        create_repository(name)
+        push_images(name, 3, tags=lambda i: [f"b{i}"], pushed_at=lambda i: days_ago(40 + i))
+    budget = TimeBudget(budget_ms=100_000, cost_ms=25_000)
+    execution = execute(POLICY, context=budget.context, max_concurrency=1)
+    assert len(execution.invocations) > 1
+    assert all(len(remaining_digests(name)) == 1 for name in ("app-a", "app-b", "app-c"))
+    assert execution.summary["deleted"] == 6
+
+
+def test_a_failed_invocation_records_its_unfinished_repositories_as_failed(
+    repositories: dict[str, list[str]],
+) -> None:
+    prepared = prepare()
+    caught = {"Error": "Sandbox.Timedout", "Cause": "Task timed out after 900.00 seconds"}
+    event = {"policy": POLICY, "now": NOW, "dry_run": False, "run": prepared["run"]}
+    cleanup_repositories({**event, "item": {"index": 0, "repositories": ["app-api"]}, "position": None})
+    cleanup_repositories(
+        {**event, "item": {"index": 1, "repositories": ["web"]}, "position": None, "error": caught}
+    )
+    summary = summarise({"now": NOW, "dry_run": False, "run": prepared["run"]})
+    assert summary["failed"] == ["web"]
+    assert "web: Sandbox.Timedout: Task timed out" in summary["message"]
+    assert summary["deleted"] == 2
+
+
+def test_summary_adds_up_and_names_the_first_failed_repositories(run_bucket: str) -> None:
+    for number in range(14):
+        create_repository(f"app-{number:02d}")
+    prepared = prepare()
+    event = {"policy": POLICY, "now": NOW, "dry_run": False, "run": prepared["run"], "position": None}
+    caught = {
+        "Error": "RegistryError",
+        "Cause": json.dumps({"errorType": "RegistryError", "errorMessage": "denied"}),
+    }
+    for item in items(prepared):
+        cleanup_repositories({**event, "item": item, "error": caught})
+    summary = summarise({"now": NOW, "dry_run": False, "run": prepared["run"]})
+    assert summary["failed_count"] == 14
+    assert summary["failed"] == [f"app-{number:02d}" for number in range(10)]
+    assert summary["message"].endswith("; and 4 more (see summary.json)")
+    stored = Execution(prepared).object("summary.json")
+    assert stored["failed"] == [f"app-{number:02d}" for number in range(14)]
+
+
+def test_a_repository_without_a_result_is_reported_failed(repositories: dict[str, list[str]]) -> None:
+    prepared = prepare()
+    summary = summarise({"now": NOW, "dry_run": False, "run": prepared["run"]})
+    assert summary["failed"] == ["app-api", "web"]
+    assert "no result was recorded" in summary["message"]

@@ -1,0 +1,243 @@
+"""The objects one run of the state machine keeps in S3, under its run folder.
+
+    <prefix><YYYY/MM/DD/HHMMSSZ>/                    the run folder (named after the execution start)
+        <repository>.json, <repository>.csv          each repository's report
+        summary.json                                 the run's totals and every failed repository
+        _run/items.json                              the repositories, in groups: the Map's items
+        _run/usage.json                              the snapshot of images in use, and its generation
+        _run/usage-refresh-<generation>              who is reading the snapshot again
+        _run/results/<item>-<part>.json              what each cleanup invocation did
+
+Repository names never start with `_`, so `_run/` cannot collide with a report. Writing the items
+succeeds only if no other execution wrote them first (an S3 conditional write): two executions
+started in the same second cannot share a folder.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .usage import BoundedSnapshot, UsageCache, UsageError, UsageScan
+from .usage.reading import describe_error
+from .usage.snapshot import Clock, utc_now
+
+__all__ = [
+    "MAX_REPOSITORIES_PER_ITEM",
+    "RunData",
+    "RunDataError",
+    "SharedUsage",
+    "group_repositories",
+    "run_folder",
+]
+
+MAX_REPOSITORIES_PER_ITEM = 25
+ITEMS_PER_WORKER = 4
+REFRESH_WAIT_SECONDS = 120.0
+REFRESH_POLL_SECONDS = 2.0
+
+
+class RunDataError(Exception):
+    """The run's objects in S3 could not be read or written."""
+
+
+def group_repositories(repositories: Sequence[str], concurrency: int) -> list[list[str]]:
+    """The Map's items: repositories in groups, at least `ITEMS_PER_WORKER` per concurrent child when
+    there are enough repositories (so that a slow group does not hold up the end of the run), and at
+    most `MAX_REPOSITORIES_PER_ITEM` per group."""
+    if not repositories:
+        return []
+    size = max(
+        1, min(MAX_REPOSITORIES_PER_ITEM, math.ceil(len(repositories) / (ITEMS_PER_WORKER * concurrency)))
+    )
+    return [list(repositories[start : start + size]) for start in range(0, len(repositories), size)]
+
+
+@dataclass(frozen=True)
+class RunData:
+    """One run's folder in one bucket, through a boto3 S3 client."""
+
+    s3: Any
+    bucket: str
+    folder: str
+
+    @property
+    def items_key(self) -> str:
+        return f"{self.folder}_run/items.json"
+
+    @property
+    def usage_key(self) -> str:
+        return f"{self.folder}_run/usage.json"
+
+    @property
+    def results_prefix(self) -> str:
+        return f"{self.folder}_run/results/"
+
+    def put_report(self, name: str, body: str, content_type: str) -> None:
+        self._put(f"{self.folder}{name}", body, content_type)
+
+    def write_items(self, groups: list[list[str]]) -> None:
+        items = [{"index": index, "repositories": group} for index, group in enumerate(groups)]
+        try:
+            self._put(self.items_key, json.dumps(items), "application/json", if_none_match="*")
+        except RunDataError as error:
+            if "PreconditionFailed" in str(error):
+                raise RunDataError(
+                    f"s3://{self.bucket}/{self.folder}: another execution started in the same second "
+                    "already uses this run folder; start this one again"
+                ) from error
+            raise
+
+    def read_items(self) -> list[list[str]]:
+        document = json.loads(self._get(self.items_key))
+        return [list(item["repositories"]) for item in document]
+
+    def write_results(self, item: int, part: str, results: list[dict[str, Any]]) -> None:
+        body = json.dumps({"item": item, "part": part, "repositories": results})
+        self._put(f"{self.results_prefix}{item:05d}-{part}.json", body, "application/json")
+
+    def read_results(self) -> list[dict[str, Any]]:
+        """Every repository result the invocations wrote; a later part overrides an earlier one."""
+        keys: list[str] = []
+        try:
+            pages = self.s3.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self.results_prefix
+            )
+            keys = [entry["Key"] for page in pages for entry in page.get("Contents", [])]
+        except (ClientError, BotoCoreError) as error:
+            raise RunDataError(
+                f"s3://{self.bucket}/{self.results_prefix}: {describe_error(error)}"
+            ) from error
+        results: dict[str, dict[str, Any]] = {}
+        for key in sorted(keys):
+            for result in json.loads(self._get(key))["repositories"]:
+                results[result["repository"]] = result
+        return list(results.values())
+
+    def read_usage(self) -> tuple[int, UsageScan] | None:
+        """The run's snapshot of images in use and its generation; None before the first is written."""
+        try:
+            body = self._get(self.usage_key)
+        except RunDataError as error:
+            if "NoSuchKey" in str(error):
+                return None
+            raise UsageError(str(error)) from error
+        try:
+            document = json.loads(body)
+            return int(document["generation"]), UsageScan.from_json(document["scan"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise UsageError(f"s3://{self.bucket}/{self.usage_key}: unreadable: {error!r}") from error
+
+    def write_usage(self, generation: int, scan: UsageScan) -> None:
+        body = json.dumps({"generation": generation, "scan": scan.to_json()})
+        try:
+            self._put(self.usage_key, body, "application/json")
+        except RunDataError as error:
+            raise UsageError(str(error)) from error
+
+    def claim_refresh(self, generation: int) -> bool:
+        """Whether this caller is the one to read generation `generation` + 1 (first claim wins)."""
+        try:
+            self._put(f"{self.folder}_run/usage-refresh-{generation}", "", "text/plain", if_none_match="*")
+        except RunDataError as error:
+            if "PreconditionFailed" in str(error):
+                return False
+            raise UsageError(str(error)) from error
+        return True
+
+    def _put(self, key: str, body: str, content_type: str, *, if_none_match: str | None = None) -> None:
+        extra = {"IfNoneMatch": if_none_match} if if_none_match else {}
+        try:
+            self.s3.put_object(
+                Bucket=self.bucket, Key=key, Body=body.encode(), ContentType=content_type, **extra
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise RunDataError(f"s3://{self.bucket}/{key}: {describe_error(error)}") from error
+
+    def _get(self, key: str) -> bytes:
+        try:
+            body: bytes = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except (ClientError, BotoCoreError) as error:
+            raise RunDataError(f"s3://{self.bucket}/{key}: {describe_error(error)}") from error
+        return body
+
+
+class SharedUsage:
+    """The run's snapshot of images in use, shared by every invocation through S3.
+
+    Whoever finds the snapshot expired claims its refresh (a conditional write, so one caller per
+    generation wins), scans again, reusing what never changes, and replaces it; the others wait for
+    the new generation and only scan themselves if it does not come within `wait`.
+    """
+
+    def __init__(
+        self,
+        run: RunData,
+        scan: Callable[[UsageCache], UsageScan],
+        *,
+        max_age: timedelta,
+        clock: Clock = utc_now,
+        wait: float = REFRESH_WAIT_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.run = run
+        self._scan = scan
+        self.max_age = max_age
+        self._clock = clock
+        self._wait = wait
+        self._sleep = sleep
+        self._current: tuple[int, BoundedSnapshot] | None = None
+        self._lock = threading.Lock()
+        self.scans = 0
+
+    def publish(self, scan: UsageScan) -> BoundedSnapshot:
+        """Store the run's first snapshot (generation 0)."""
+        self.run.write_usage(0, scan)
+        return self._keep(0, scan)
+
+    def snapshot(self) -> BoundedSnapshot:
+        with self._lock:
+            if self._current is not None and not self._current[1].expired():
+                return self._current[1]
+            stored = self.run.read_usage()
+            if stored is None:
+                raise UsageError(f"s3://{self.run.bucket}/{self.run.usage_key}: the run has no snapshot")
+            generation, scan = stored
+            snapshot = self._keep(generation, scan)
+            if not snapshot.expired():
+                return snapshot
+            if self.run.claim_refresh(generation):
+                return self._refresh(generation, scan.cache)
+            deadline = time.monotonic() + self._wait
+            while time.monotonic() < deadline:
+                self._sleep(REFRESH_POLL_SECONDS)
+                stored = self.run.read_usage()
+                if stored is not None and stored[0] > generation:
+                    snapshot = self._keep(*stored)
+                    if not snapshot.expired():
+                        return snapshot
+            return self._refresh(generation, scan.cache)
+
+    def _refresh(self, generation: int, cache: UsageCache) -> BoundedSnapshot:
+        scan = self._scan(cache)
+        self.scans += 1
+        self.run.write_usage(generation + 1, scan)
+        return self._keep(generation + 1, scan)
+
+    def _keep(self, generation: int, scan: UsageScan) -> BoundedSnapshot:
+        snapshot = BoundedSnapshot(scan, self.max_age, self._clock)
+        self._current = (generation, snapshot)
+        return snapshot
+
+
+def run_folder(prefix: str, now: datetime) -> str:
+    """The run's folder: the report prefix and the execution's start time."""
+    return f"{prefix}{now:%Y/%m/%d/%H%M%SZ}/"

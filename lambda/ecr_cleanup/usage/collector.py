@@ -1,0 +1,84 @@
+"""One scan of every images-in-use source a policy names, in one region (fail closed)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError
+
+from ..ecr import client_config
+from ..policy import Policy
+from .ecs import ecs_references
+from .external import source_reader
+from .functions import lambda_references
+from .reading import describe_error
+from .references import ImageReference, UsageError
+from .snapshot import UsageCache, UsageScan
+
+__all__ = ["UsageCollector"]
+
+
+class UsageCollector:
+    """Reads the image references in use in one region through boto3 clients.
+
+    Clients default to boto3 clients for `region`, made with `ecr.client_config()` (adaptive retries,
+    so throttling slows a run down and only fails it once the retries are spent). What never changes
+    (task definition revisions, published Lambda versions) is read once and kept in `cache`, which a
+    caller may seed with what an earlier scan of the same run read.
+    """
+
+    def __init__(
+        self,
+        *,
+        ecs: Any = None,
+        lambda_client: Any = None,
+        s3: Any = None,
+        ssm: Any = None,
+        region: str | None = None,
+        cache: UsageCache | None = None,
+    ) -> None:
+        self.region = region
+        given = {"ecs": ecs, "lambda": lambda_client, "s3": s3, "ssm": ssm}
+        self._clients: dict[str, Any] = {name: client for name, client in given.items() if client is not None}
+        self.cache = cache if cache is not None else UsageCache()
+
+    def _client(self, service: str) -> Any:
+        client = self._clients.get(service)
+        if client is None:
+            try:
+                client = boto3.client(service, region_name=self.region, config=client_config())
+            except BotoCoreError as error:
+                raise UsageError(f"cannot create a {service} client: {describe_error(error)}") from error
+            self._clients[service] = client
+        return client
+
+    def collect(
+        self, sources: Sequence[str] = (), *, ecs: bool = True, functions: bool = True
+    ) -> list[ImageReference]:
+        """Every image reference in use in the region, from ECS, Lambda and the external `sources`.
+
+        Any failure raises `UsageError` naming the source and the cause; the references gathered so
+        far are dropped.
+        """
+        readers = [source_reader(source, self._client) for source in sources]
+        references: list[ImageReference] = []
+        if ecs:
+            references += ecs_references(self._client("ecs"), self.cache.task_definitions)
+        if functions:
+            references += lambda_references(self._client("lambda"), self.cache.function_versions)
+        for read in readers:
+            references += read()
+        return list(dict.fromkeys(references))
+
+    def scan(self, policy: Policy, *, clock: Callable[[], datetime] | None = None) -> UsageScan:
+        """One scan of what `policy` protects as in use, stamped with the moment it started."""
+        started = (clock or _utc_now)()
+        references = self.collect(policy.protect.in_use_sources)
+        return UsageScan(started, tuple(references), self.cache)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)

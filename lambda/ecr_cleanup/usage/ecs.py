@@ -1,0 +1,92 @@
+"""Images ECS runs in one region: running and pending tasks, and every task definition a service
+runs or deploys (its current one, its deployments, its task sets)."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
+
+from .reading import batches, pages, reading
+from .references import ImageReference, UsageError, container_references, reference_at
+
+__all__ = ["DESCRIBE_SERVICES_BATCH_SIZE", "DESCRIBE_TASKS_BATCH_SIZE", "ecs_references"]
+
+DESCRIBE_TASKS_BATCH_SIZE = 100
+DESCRIBE_SERVICES_BATCH_SIZE = 10
+ECS_PAGE_SIZE = 100
+
+
+def ecs_references(ecs: Any, task_definitions: MutableMapping[str, list[str]]) -> list[ImageReference]:
+    """Every image reference ECS runs or deploys in the client's region.
+
+    `task_definitions` maps a task definition ARN to its container images; a revision never changes,
+    so each one missing from it is read once and added.
+    """
+    with reading("ECS ListClusters"):
+        clusters = pages(ecs, "list_clusters", "clusterArns", page_size=ECS_PAGE_SIZE)
+    references: list[ImageReference] = []
+    for cluster in clusters:
+        references += _task_references(ecs, cluster)
+        references += _service_references(ecs, cluster, task_definitions)
+    return references
+
+
+def _failures(response: dict[str, Any]) -> list[str]:
+    """DescribeTasks/DescribeServices failures other than MISSING (gone since it was listed)."""
+    return [
+        f"{failure.get('arn', '?')}: {failure.get('reason', '')} {failure.get('detail', '')}".rstrip()
+        for failure in response.get("failures", [])
+        if failure.get("reason") != "MISSING"
+    ]
+
+
+def _task_references(ecs: Any, cluster: str) -> list[ImageReference]:
+    """Running and pending tasks (desired status RUNNING): each container's image and digest."""
+    with reading(f"ECS ListTasks {cluster}"):
+        tasks = pages(
+            ecs, "list_tasks", "taskArns", page_size=ECS_PAGE_SIZE, cluster=cluster, desiredStatus="RUNNING"
+        )
+    references: list[ImageReference] = []
+    for batch in batches(tasks, DESCRIBE_TASKS_BATCH_SIZE):
+        with reading(f"ECS DescribeTasks {cluster}"):
+            response = ecs.describe_tasks(cluster=cluster, tasks=list(batch))
+            if failed := _failures(response):
+                raise UsageError(f"ECS DescribeTasks {cluster}: {'; '.join(failed)}")
+            for task in response["tasks"]:
+                source = f"ECS task {task['taskArn']}"
+                for container in task["containers"]:
+                    references += container_references(container, source)
+    return references
+
+
+def _service_references(
+    ecs: Any, cluster: str, task_definitions: MutableMapping[str, list[str]]
+) -> list[ImageReference]:
+    with reading(f"ECS ListServices {cluster}"):
+        services = pages(ecs, "list_services", "serviceArns", page_size=ECS_PAGE_SIZE, cluster=cluster)
+    references: list[ImageReference] = []
+    for batch in batches(services, DESCRIBE_SERVICES_BATCH_SIZE):
+        with reading(f"ECS DescribeServices {cluster}"):
+            response = ecs.describe_services(cluster=cluster, services=list(batch))
+            if failed := _failures(response):
+                raise UsageError(f"ECS DescribeServices {cluster}: {'; '.join(failed)}")
+            for service in response["services"]:
+                definitions = [service.get("taskDefinition")]
+                definitions += [item.get("taskDefinition") for item in service.get("deployments", [])]
+                definitions += [item.get("taskDefinition") for item in service.get("taskSets", [])]
+                source = f"ECS service {service['serviceArn']}"
+                for definition in dict.fromkeys(filter(None, definitions)):
+                    for image in task_definition_images(ecs, definition, task_definitions):
+                        references.append(reference_at(image, source, f"{source}: "))
+    return references
+
+
+def task_definition_images(ecs: Any, arn: str, task_definitions: MutableMapping[str, list[str]]) -> list[str]:
+    """The container images of a task definition revision, read once and kept in `task_definitions`."""
+    images = task_definitions.get(arn)
+    if images is None:
+        with reading(f"ECS DescribeTaskDefinition {arn}"):
+            definition = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+            images = [container["image"] for container in definition["containerDefinitions"]]
+        task_definitions[arn] = images
+    return images
