@@ -61,6 +61,14 @@ def flaky(event, context):
     if attempts < 3:
         raise CleanupFailed(f"attempt {attempts}")
     return {"attempts": attempts}
+
+
+INVOCATIONS = []
+
+
+def remember(event, context):
+    INVOCATIONS.append(context.aws_request_id)
+    return len(INVOCATIONS)
 """
 
 
@@ -441,12 +449,14 @@ def test_invoke_runs_the_deployed_handler_with_its_environment(server: MotoServe
     assert result["function"] == "echo"
     assert result["setting"] == "from-terraform"
     assert result["region"] == REGION
-    assert result["endpoint"] == server.endpoint_url
+    assert result["endpoint"] is None
     assert 0 < result["remaining_ms"] <= 30_000
     assert result["origin"].startswith(str(moto_patches.LAMBDA_CODE_CACHE))
 
 
-def test_handler_boto3_talks_to_the_moto_server(server: MotoServer, deploy: Any) -> None:
+def test_handler_boto3_reaches_the_servers_backends_without_an_endpoint(
+    server: MotoServer, deploy: Any
+) -> None:
     deploy("count", "count_repositories")
     ecr_seed.create_repository("one")
     ecr_seed.create_repository("two")
@@ -564,6 +574,100 @@ def test_retry_reinvokes_a_failing_lambda(sfn: Any, role_arn: str, deploy: Any, 
 
 
 # Server and patch registry
+
+
+def test_a_function_invoked_again_starts_warm(server: MotoServer, deploy: Any) -> None:
+    deploy("remember", "remember")
+    functions = server.client("lambda")
+
+    counts = [json.loads(functions.invoke(FunctionName="remember")["Payload"].read()) for _ in range(3)]
+
+    assert counts == [1, 2, 3]
+
+
+def test_a_function_with_a_new_configuration_starts_cold(server: MotoServer, deploy: Any) -> None:
+    deploy("remember", "remember")
+    functions = server.client("lambda")
+    functions.invoke(FunctionName="remember")
+    functions.update_function_configuration(FunctionName="remember", Environment={"Variables": {"A": "1"}})
+
+    assert json.loads(functions.invoke(FunctionName="remember")["Payload"].read()) == 1
+
+
+def test_an_execution_fails_when_its_history_reaches_the_limit(
+    sfn: Any, role_arn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(moto_patches, "SFN_MAX_HISTORY_EVENTS", 40)
+    loop = {
+        "Count": {"Type": "Pass", "Parameters": {"n.$": "States.MathAdd($.n, 1)"}, "Next": "Again"},
+        "Again": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.n", "NumericLessThan": 100, "Next": "Count"}],
+            "Default": "Done",
+        },
+        "Done": {"Type": "Succeed"},
+    }
+    arn = sfn.start_execution(stateMachineArn=state_machine(sfn, role_arn, loop, "Count"), input='{"n": 0}')[
+        "executionArn"
+    ]
+
+    execution = finished(sfn, arn)
+
+    assert (execution["status"], execution["error"]) == ("FAILED", "States.Runtime")
+    assert "maximum number of history events (40)" in execution["cause"]
+    assert len(sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]) <= 42
+
+
+def test_an_execution_below_the_history_limit_succeeds(
+    sfn: Any, role_arn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(moto_patches, "SFN_MAX_HISTORY_EVENTS", 40)
+    states = {"Done": {"Type": "Pass", "End": True}}
+    arn = sfn.start_execution(stateMachineArn=state_machine(sfn, role_arn, states, "Done"))["executionArn"]
+
+    assert finished(sfn, arn)["status"] == "SUCCEEDED"
+
+
+def test_the_history_limit_is_the_one_aws_enforces() -> None:
+    assert moto_patches.SFN_MAX_HISTORY_EVENTS == 25_000
+
+
+def bucket_with_policy(server: MotoServer, *statements: dict[str, Any]) -> Any:
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket="guarded")
+    policy = {"Version": "2012-10-17", "Statement": list(statements)}
+    s3.put_bucket_policy(Bucket="guarded", Policy=json.dumps(policy))
+    return s3
+
+
+TLS_ONLY = {
+    "Effect": "Deny",
+    "Principal": "*",
+    "Action": "s3:*",
+    "Resource": ["arn:aws:s3:::guarded", "arn:aws:s3:::guarded/*"],
+    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+}
+
+
+def test_a_tls_only_bucket_policy_lets_sdk_requests_through(server: MotoServer) -> None:
+    s3 = bucket_with_policy(server, TLS_ONLY)
+
+    s3.put_object(Bucket="guarded", Key="report.json", Body=b"{}")
+
+    assert s3.get_object(Bucket="guarded", Key="report.json")["Body"].read() == b"{}"
+
+
+def test_an_unconditional_deny_in_a_bucket_policy_still_refuses(server: MotoServer) -> None:
+    deny = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:PutObject",
+        "Resource": "arn:aws:s3:::guarded/*",
+    }
+    s3 = bucket_with_policy(server, TLS_ONLY, deny)
+
+    with pytest.raises(ClientError, match="403"):
+        s3.put_object(Bucket="guarded", Key="report.json", Body=b"{}")
 
 
 def test_reset_forgets_every_resource(server: MotoServer, ecr: Any) -> None:

@@ -10,6 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from ecr_cleanup import handlers
 from tests.support import moto_patches
 from tests.support.ecr_seed import DEFAULT_REGION
 
@@ -24,6 +25,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", DEFAULT_REGION)
     monkeypatch.setenv("AWS_REGION", DEFAULT_REGION)
     moto_patches.apply_all()
+    # The handlers keep their clients for the life of a Lambda execution environment; each test
+    # starts a new one.
+    handlers._client.cache_clear()
     with mock_aws():
         boto3.setup_default_session()
         yield

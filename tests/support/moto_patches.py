@@ -473,6 +473,42 @@ def ecr_batch_image_ids_limit() -> None:
 
 
 # --------------------------------------------------------------------------------------------------
+# S3
+# --------------------------------------------------------------------------------------------------
+
+
+@_patch(
+    "S3 bucket policies: moto ignores every condition operator but StringEquals and knows no request "
+    "context, so the usual TLS-only statement (Deny when Bool aws:SecureTransport is false) refuses "
+    "every request; evaluate Bool conditions, with every request made over TLS, as SDK requests to "
+    "AWS are."
+)
+def s3_bucket_policy_conditions() -> None:
+    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+
+    original = IAMPolicyStatement.is_action_permitted
+
+    @functools.wraps(original)
+    def is_action_permitted(
+        self: IAMPolicyStatement,
+        action: str,
+        resource: str = "*",
+        principal: str | None = None,
+        incoming_condition_values: dict[str, str] | None = None,
+    ) -> PermissionResult:
+        context = {"aws:SecureTransport": "true", **(incoming_condition_values or {})}
+        for key, expected in (self._statement.get("Condition") or {}).get("Bool", {}).items():
+            allowed = {
+                str(value).lower() for value in (expected if isinstance(expected, list) else [expected])
+            }
+            if str(context.get(key, "")).lower() not in allowed:
+                return PermissionResult.NEUTRAL
+        return original(self, action, resource, principal, incoming_condition_values)
+
+    IAMPolicyStatement.is_action_permitted = is_action_permitted  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------------------------------
 # IAM and Step Functions settings
 # --------------------------------------------------------------------------------------------------
 
@@ -610,6 +646,61 @@ def sfn_unnamed_executions() -> None:
     StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
 
 
+SFN_MAX_HISTORY_EVENTS = 25_000
+"""A STANDARD execution fails when its history reaches this many events."""
+
+
+@_patch(
+    "A STANDARD execution fails once its history reaches 25,000 events (each child execution of a "
+    "Distributed Map has its own history); moto keeps going. Fail it with States.Runtime."
+)
+def sfn_history_event_limit() -> None:
+    import weakref
+
+    from moto.stepfunctions.parser.api import ExecutionFailedEventDetails
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+
+    create = Environment.__init__
+
+    @functools.wraps(create)
+    def __init__(self: Environment, *args: Any, **kwargs: Any) -> None:
+        create(self, *args, **kwargs)
+        self.event_manager._history_of = weakref.ref(self)  # type: ignore[attr-defined]
+
+    add = EventManager.add_event
+
+    @functools.wraps(add)
+    def add_event(self: EventManager, *args: Any, **kwargs: Any) -> int:
+        event_id = add(self, *args, **kwargs)
+        owner = getattr(self, "_history_of", None)
+        execution = owner() if owner is not None else None
+        full = len(self._history_event_list) >= SFN_MAX_HISTORY_EVENTS
+        if execution is not None and full and not getattr(execution, "_history_full", False):
+            execution.set_error(
+                ExecutionFailedEventDetails(
+                    error="States.Runtime",
+                    cause=f"The execution reached the maximum number of history events "
+                    f"({SFN_MAX_HISTORY_EVENTS}).",
+                )
+            )
+            execution._history_full = True
+        return event_id
+
+    fail = Environment.set_error
+
+    @functools.wraps(fail)
+    def set_error(self: Environment, error: Any) -> None:
+        # The state that was running when the history filled up fails in its own way afterwards;
+        # the execution keeps the history's error.
+        if not getattr(self, "_history_full", False):
+            fail(self, error)
+
+    Environment.__init__ = __init__  # type: ignore[method-assign]
+    Environment.set_error = set_error  # type: ignore[method-assign]
+    EventManager.add_event = add_event  # type: ignore[method-assign]
+
+
 # --------------------------------------------------------------------------------------------------
 # Lambda: run the deployed zip in this process instead of a Docker container
 # --------------------------------------------------------------------------------------------------
@@ -714,18 +805,42 @@ def _shadows(path_entry: str, names: frozenset[str]) -> bool:
     return any((base / name).exists() or (base / f"{name}.py").exists() for name in names)
 
 
-def _function_endpoint_url() -> str | None:
-    """Where boto3 inside the handler should send requests.
+_serving = threading.local()
+"""Whether this thread runs a handler whose requests moto's stubber answers (see below)."""
 
-    ``MOTO_PORT`` (set by ``MotoServer``) names the server; without it, in-process ``mock_aws``
-    intercepts the handler's requests itself and no endpoint is needed.
+
+@contextlib.contextmanager
+def _served_in_process() -> Iterator[None]:
+    """Let the handler's AWS requests reach moto's backends in this process, without HTTP.
+
+    A function on AWS calls the regional endpoints with no endpoint override; here its requests to
+    those endpoints are answered by the same backends the moto server serves (moto's botocore
+    stubber, as under ``mock_aws``), for this thread only: the server's other threads (Step
+    Functions deciding where to send its own requests, among them) see the stubber as it was.
     """
-    from moto.core.models import botocore_stubber
+    from botocore.awsrequest import AWSResponse
+    from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
 
-    port = os.environ.get("MOTO_PORT")
-    if port:
-        return f"http://127.0.0.1:{port}"
-    return None if botocore_stubber.enabled else "http://127.0.0.1:5000"
+    if not getattr(BotocoreStubber, "_serves_threads", False):
+        answer = BotocoreStubber.__call__
+
+        @functools.wraps(answer)
+        def __call__(self: BotocoreStubber, event_name: str, request: Any, **kwargs: Any) -> Any:
+            if self.enabled or not getattr(_serving, "active", False):
+                return answer(self, event_name, request, **kwargs)
+            response = self.process_request(request)
+            if response is None:
+                return None
+            status, headers, body = response
+            return AWSResponse(request.url, status, headers, MockRawResponse(body))
+
+        BotocoreStubber.__call__ = __call__  # type: ignore[method-assign]
+        BotocoreStubber._serves_threads = True  # type: ignore[attr-defined]
+    _serving.active = True
+    try:
+        yield
+    finally:
+        _serving.active = False
 
 
 def _function_environment(function: Any, code_dir: Path, log_stream: str) -> dict[str, str]:
@@ -744,9 +859,6 @@ def _function_environment(function: Any, code_dir: Path, log_stream: str) -> dic
         "LAMBDA_TASK_ROOT": str(code_dir),
         "_HANDLER": function.handler or "",
     }
-    endpoint = _function_endpoint_url()
-    if endpoint:
-        env["AWS_ENDPOINT_URL"] = endpoint
     env.update({key: str(value) for key, value in (function.environment_vars or {}).items()})
     return env
 
@@ -772,15 +884,37 @@ def _environment(overrides: dict[str, str]) -> Iterator[None]:
         os.environ.update(saved)
 
 
+_warm_containers: dict[tuple[Any, ...], tuple[dict[str, types.ModuleType], Any]] = {}
+"""Per function configuration: the modules its handler imported and its boto3 default session."""
+
+
+def _container_key(function: Any, code_dir: Path) -> tuple[Any, ...]:
+    """What makes Lambda start a new execution environment: another function, version, code or
+    configuration."""
+    environment = frozenset((function.environment_vars or {}).items())
+    return (function.function_arn, str(function.version), code_dir.name, function.handler, environment)
+
+
 @contextlib.contextmanager
-def _isolated_imports(code_dir: Path) -> Iterator[None]:
-    """Import the zip's modules fresh from ``code_dir`` and put the process's own ones back after."""
+def _isolated_imports(code_dir: Path, container: tuple[Any, ...]) -> Iterator[None]:
+    """Import the zip's modules from ``code_dir`` and put the process's own ones back after.
+
+    As in a warm Lambda execution environment, the next invocation of the same function
+    configuration finds what this one imported (module-level state and clients included), and so
+    does boto3's default session; any other configuration starts cold.
+    """
+    import boto3
+
     names = _top_level_names(code_dir)
 
     def ours(module_name: str) -> bool:
         return module_name.partition(".")[0] in names
 
     saved_modules = {name: sys.modules.pop(name) for name in list(sys.modules) if ours(name)}
+    saved_session = boto3.DEFAULT_SESSION
+    warm_modules, warm_session = _warm_containers.get(container, ({}, None))
+    sys.modules.update(warm_modules)
+    boto3.DEFAULT_SESSION = warm_session
     saved_path = list(sys.path)
     finder = _CodeDirFinder(str(code_dir), names)
     sys.path[:] = [str(code_dir), *(entry for entry in saved_path if not _shadows(entry, names))]
@@ -791,9 +925,10 @@ def _isolated_imports(code_dir: Path) -> Iterator[None]:
     finally:
         sys.meta_path.remove(finder)
         sys.path[:] = saved_path
-        for name in [name for name in sys.modules if ours(name)]:
-            del sys.modules[name]
+        imported = {name: sys.modules.pop(name) for name in list(sys.modules) if ours(name)}
+        _warm_containers[container] = (imported, boto3.DEFAULT_SESSION)
         sys.modules.update(saved_modules)
+        boto3.DEFAULT_SESSION = saved_session
         importlib.invalidate_caches()
 
 
@@ -859,6 +994,8 @@ def invoke_in_process(function: Any, event: Any) -> tuple[str, bool, str]:
     """Run a moto ``LambdaFunction``'s deployed handler here: (payload, errored, log text).
 
     Invocations are serialised: ``os.environ``, ``sys.modules`` and ``sys.path`` are process-wide.
+    The handler's requests reach moto's backends directly (see ``_served_in_process``); a later
+    invocation of the same configuration starts warm (see ``_isolated_imports``).
     """
     request_id = str(uuid.uuid4())
     log_stream = f"{datetime.now():%Y/%m/%d}/[{function.version}]{uuid.uuid4().hex}"
@@ -873,9 +1010,6 @@ def invoke_in_process(function: Any, event: Any) -> tuple[str, bool, str]:
     if not _invoke_lock.acquire(timeout=_INVOKE_LOCK_TIMEOUT_SECONDS):
         message = "Another in-process invocation held the lock too long (synchronous Lambda->Lambda?)"
         return _error_payload("Moto.InvokeLockTimeout", message, request_id, []), True, ""
-    import boto3
-
-    saved_session = boto3.DEFAULT_SESSION
     clock = time.monotonic()
     context = LambdaContext(
         function_name=function.function_name,
@@ -888,15 +1022,14 @@ def invoke_in_process(function: Any, event: Any) -> tuple[str, bool, str]:
         aws_request_id=request_id,
     )
     try:
-        boto3.DEFAULT_SESSION = None
         with (
             _environment(_function_environment(function, code_dir, log_stream)),
-            _isolated_imports(code_dir),
+            _isolated_imports(code_dir, _container_key(function, code_dir)),
+            _served_in_process(),
             _captured_output() as output,
         ):
             payload, errored = _call_handler(function, event, context)
     finally:
-        boto3.DEFAULT_SESSION = saved_session
         _invoke_lock.release()
     duration_ms = (time.monotonic() - clock) * 1000
     logs = (
@@ -911,7 +1044,8 @@ def invoke_in_process(function: Any, event: Any) -> tuple[str, bool, str]:
 
 @_patch(
     "moto runs Lambda handlers in Docker (unavailable here); import the handler from the function's "
-    "deployed zip and call it in this process, errors becoming Lambda function errors."
+    "deployed zip and call it in this process, errors becoming Lambda function errors, warm between "
+    "invocations of one configuration, its AWS requests answered by the backends in this process."
 )
 def lambda_invoke_in_process() -> None:
     from moto.awslambda.models import LambdaFunction
