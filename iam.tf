@@ -117,15 +117,25 @@ data "aws_iam_policy_document" "lambda" {
     }
   }
 
-  # Reports (report_bucket): new objects under report_prefix only; no read,
-  # list or delete.
-  dynamic "statement" {
-    for_each = local.report_object_arn == null ? [] : [local.report_object_arn]
+  # Run data and reports: objects under report_prefix only, in the bucket
+  # storage.tf creates or report_bucket names (see local.run_data_arn). The
+  # functions write the run's items, usage snapshot, results and reports, read
+  # the items, snapshot and results back, and list the results to summarise.
+  statement {
+    sid       = "ReadWriteRunData"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = [local.run_data_arn]
+  }
 
-    content {
-      sid       = "WriteReports"
-      actions   = ["s3:PutObject"]
-      resources = [statement.value]
+  statement {
+    sid       = "ListRunResults"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${var.report_prefix}*"]
     }
   }
 
@@ -177,19 +187,57 @@ data "aws_iam_policy_document" "states_assume" {
 
 resource "aws_iam_role" "states" {
   name               = "${var.name}-states"
-  description        = "Lets the ${var.name} state machine invoke its three Lambda functions."
+  description        = "Lets the ${var.name} state machine invoke its three Lambda functions, run its group executions and read and write its run data."
   assume_role_policy = data.aws_iam_policy_document.states_assume.json
 
   tags = var.tags
 }
 
+# Built from names rather than read from the resources, so that a plan shows
+# every grant (see also local.state_machine_arn).
 data "aws_iam_policy_document" "states" {
   statement {
     sid     = "InvokeOwnFunctions"
     actions = ["lambda:InvokeFunction"]
     resources = flatten([
-      for function in aws_lambda_function.this : [function.arn, "${function.arn}:*"]
+      for name in local.function_names : [
+        "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${name}",
+        "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${name}:*",
+      ]
     ])
+  }
+
+  # The Distributed Map runs each group of repositories as a child execution
+  # of this state machine, and follows and stops them.
+  statement {
+    sid       = "StartGroupExecutions"
+    actions   = ["states:StartExecution"]
+    resources = [local.state_machine_arn]
+  }
+
+  statement {
+    sid       = "FollowGroupExecutions"
+    actions   = ["states:DescribeExecution", "states:StopExecution"]
+    resources = ["arn:${local.partition}:states:${local.region}:${local.account_id}:execution:${var.name}/*"]
+  }
+
+  # The Map's items: the groups of repositories the list function wrote.
+  statement {
+    sid       = "ReadMapItems"
+    actions   = ["s3:GetObject"]
+    resources = [local.run_data_arn]
+  }
+
+  # The Map's own record of each map run (ResultWriter).
+  statement {
+    sid = "WriteMapResults"
+    actions = [
+      "s3:AbortMultipartUpload",
+      "s3:GetObject",
+      "s3:ListMultipartUploadParts",
+      "s3:PutObject",
+    ]
+    resources = ["${local.bucket_arn}/${local.map_results_prefix}/*"]
   }
 }
 

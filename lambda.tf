@@ -56,14 +56,9 @@ resource "aws_lambda_function" "this" {
 
   # The policy is not passed here: it travels in the state machine's payloads
   # (see statemachine.asl.json), which have no 4 KB limit. The environment only
-  # says where reports, the summary and metrics go. An empty block would show as
-  # a change on every plan, so the block is left out when there is nothing to set.
-  dynamic "environment" {
-    for_each = length(local.lambda_environment) > 0 ? [local.lambda_environment] : []
-
-    content {
-      variables = environment.value
-    }
+  # says where run data, the summary and metrics go.
+  environment {
+    variables = local.lambda_environment
   }
 
   tags = var.tags

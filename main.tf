@@ -15,15 +15,15 @@ locals {
   functions = {
     list = {
       handler     = "ecr_cleanup.handlers.list_repositories"
-      description = "Lists the ECR repositories the cleanup policy selects."
+      description = "Lists the ECR repositories the cleanup policy selects and reads the images in use once per run."
     }
     cleanup = {
-      handler     = "ecr_cleanup.handlers.cleanup_repository"
-      description = "Applies the cleanup policy to one ECR repository."
+      handler     = "ecr_cleanup.handlers.cleanup_repositories"
+      description = "Applies the cleanup policy to a group of ECR repositories."
     }
     summarise = {
       handler     = "ecr_cleanup.handlers.summarise"
-      description = "Adds up the per-repository results of one cleanup run."
+      description = "Adds up the per-repository results of one cleanup run and reports them."
     }
   }
 
@@ -68,18 +68,33 @@ locals {
     ) if !startswith(source, "s3://")
   ]
 
-  # Where the reports go, and the only keys the role may write.
-  report_location   = var.report_bucket == null ? null : "s3://${var.report_bucket}/${var.report_prefix}"
-  report_object_arn = var.report_bucket == null ? null : "arn:${local.partition}:s3:::${var.report_bucket}/${var.report_prefix}*"
+  # Where each run keeps its data and reports (storage.tf): the bucket the
+  # module creates, or the one report_bucket names. Roles get access to
+  # report_prefix only. The Distributed Map writes its own record of each map
+  # run under map_results_prefix (<prefix>/<map run id>/manifest.json and
+  # result files).
+  #
+  # The bucket the module creates is named after the cleanup, the account and
+  # the region (the name cut to fit S3's 63 characters), so that its name and
+  # every grant on it are known at plan time.
+  create_bucket      = var.report_bucket == null
+  bucket_suffix      = "-${local.account_id}-${local.region}"
+  bucket_label       = trim(substr(trim(lower(replace(var.name, "_", "-")), "-"), 0, 63 - length(local.bucket_suffix)), "-")
+  bucket_name        = local.create_bucket ? "${local.bucket_label}${local.bucket_suffix}" : var.report_bucket
+  bucket_arn         = "arn:${local.partition}:s3:::${local.bucket_name}"
+  run_data_arn       = "${local.bucket_arn}/${var.report_prefix}*"
+  map_results_prefix = "${var.report_prefix}_map-runs"
+  report_location    = "s3://${local.bucket_name}/${var.report_prefix}"
 
   # The settings the handlers read from their environment (ecr_cleanup/handlers.py);
-  # one left unset is left out, so the handler uses its default or skips that output.
+  # one left unset is left out, so the handler uses its default.
   lambda_environment = {
     for key, value in {
-      REPORT_BUCKET          = var.report_bucket
-      REPORT_PREFIX          = var.report_bucket == null ? null : var.report_prefix
+      REPORT_BUCKET          = local.bucket_name
+      REPORT_PREFIX          = var.report_prefix
       NOTIFICATION_TOPIC_ARN = var.notification_topic_arn
       METRICS_NAMESPACE      = var.metrics_namespace
+      USAGE_MAX_AGE_MINUTES  = tostring(var.usage_max_age_minutes)
     } : key => value if value != null
   }
 }

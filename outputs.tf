@@ -44,6 +44,16 @@ output "log_group_names" {
 }
 
 output "report_location" {
-  description = "The S3 URI under which each run writes its reports, one folder per run named after its start time (<YYYY/MM/DD/HHMMSSZ>/); null when report_bucket is not set."
+  description = "The S3 URI under which each run writes its data and reports, one folder per run named after its start time (<YYYY/MM/DD/HHMMSSZ>/)."
   value       = local.report_location
+}
+
+output "bucket_name" {
+  description = "The name of the bucket that holds the run data and reports: the one the module created, or report_bucket."
+  value       = local.bucket_name
+}
+
+output "bucket_arn" {
+  description = "The ARN of the bucket that holds the run data and reports."
+  value       = local.bucket_arn
 }

@@ -236,7 +236,7 @@ variable "dry_run" {
 ################################################################################
 
 variable "report_bucket" {
-  description = "The name of an existing S3 bucket that receives the audit reports of every run: for each repository a JSON and a CSV report of every image with what happened to it and why, and summary.json with the run's totals, under <report_prefix><YYYY/MM/DD/HHMMSSZ of the run>/. The module does not create the bucket; the Lambda role may only put objects under report_prefix. null writes no reports. A bucket encrypted with a customer managed KMS key also needs kms:GenerateDataKey on that key for lambda_role_arn, which the module does not grant."
+  description = "The name of an existing S3 bucket for the data and audit reports of every run, or null (the default) for a private bucket the module creates, named <name>-<account id>-<region> (public access blocked, TLS only, SSE-S3, objects expiring after report_retention_days). Each run writes, under <report_prefix><YYYY/MM/DD/HHMMSSZ of the run>/, a JSON and a CSV report per repository of every image with what happened to it and why, summary.json with the run's totals and every failed repository, and its working data under _run/ (the repositories to clean, the snapshot of images in use, each invocation's results). The Lambda and Step Functions roles may only read and write objects under report_prefix. A bucket of yours encrypted with a customer managed KMS key also needs kms:GenerateDataKey and kms:Decrypt on that key for lambda_role_arn and state_machine_role_arn, which the module does not grant."
   type        = string
   default     = null
 
@@ -254,7 +254,7 @@ variable "report_bucket" {
 }
 
 variable "report_prefix" {
-  description = "The key prefix of the reports in report_bucket. Each run writes its reports under <report_prefix><YYYY/MM/DD/HHMMSSZ of the run>/, and the Lambda role may put objects only under this prefix. End it with \"/\" to make it a folder. Ignored when report_bucket is null."
+  description = "The key prefix of the run data and reports in the bucket. Each run writes under <report_prefix><YYYY/MM/DD/HHMMSSZ of the run>/, the Distributed Map records its map runs under <report_prefix>_map-runs/, and the roles may read and write objects only under this prefix. End it with \"/\" to make it a folder."
   type        = string
   default     = "ecr-cleanup/"
   nullable    = false
@@ -266,6 +266,25 @@ variable "report_prefix" {
     condition     = can(regex("^[A-Za-z0-9!_.'()=-][A-Za-z0-9!_.'()=/-]{0,699}$", var.report_prefix))
     error_message = "report_prefix must be 1 to 700 characters from letters, digits, \"/\", \"!\", \"_\", \".\", \"'\", \"(\", \")\", \"=\" and \"-\", and must not start with \"/\" (S3 keys have no leading slash), for example \"ecr-cleanup/\" or \"audit/ecr/\"."
   }
+}
+
+variable "report_retention_days" {
+  description = "How many days the bucket the module creates keeps each run's data and reports before they expire. 0 keeps them forever. Ignored when report_bucket names a bucket of yours: set up its lifecycle yourself."
+  type        = number
+  default     = 365
+  nullable    = false
+
+  validation {
+    condition     = var.report_retention_days >= 0 && floor(var.report_retention_days) == var.report_retention_days
+    error_message = "report_retention_days must be a whole number of days >= 0 (0 keeps the reports forever)."
+  }
+}
+
+variable "bucket_force_destroy" {
+  description = "Whether terraform destroy also deletes the bucket the module creates when it still holds reports. When false, destroy fails on a bucket that is not empty, so that no audit record is lost by accident. Ignored when report_bucket names a bucket of yours."
+  type        = bool
+  default     = false
+  nullable    = false
 }
 
 variable "notification_topic_arn" {
@@ -331,14 +350,26 @@ variable "schedule_enabled" {
 ################################################################################
 
 variable "max_concurrency" {
-  description = "How many repositories one run cleans at the same time. Each one is a concurrent invocation of the cleanup Lambda function and a share of the ECR API request rate."
+  description = "How many groups of repositories one run cleans at the same time. Each one is a child execution of the Distributed Map, a concurrent invocation of the cleanup Lambda function and a share of the ECR API request rate (ECR throttles each account and region)."
   type        = number
   default     = 5
   nullable    = false
 
   validation {
-    condition     = var.max_concurrency >= 1 && var.max_concurrency <= 40 && floor(var.max_concurrency) == var.max_concurrency
-    error_message = "max_concurrency must be a whole number from 1 to 40 (the most an inline Map state runs at once)."
+    condition     = var.max_concurrency >= 1 && var.max_concurrency <= 1000 && floor(var.max_concurrency) == var.max_concurrency
+    error_message = "max_concurrency must be a whole number from 1 to 1000; a few tens already reach ECR's request rate limits."
+  }
+}
+
+variable "usage_max_age_minutes" {
+  description = "How long a run may rely on one reading of the images in use. A run reads them once, before any repository is touched; a run that lasts longer reads them again, once for all repositories, before its next deletion."
+  type        = number
+  default     = 15
+  nullable    = false
+
+  validation {
+    condition     = var.usage_max_age_minutes >= 1 && var.usage_max_age_minutes <= 1440 && floor(var.usage_max_age_minutes) == var.usage_max_age_minutes
+    error_message = "usage_max_age_minutes must be a whole number of minutes from 1 to 1440."
   }
 }
 

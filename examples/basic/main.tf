@@ -18,4 +18,9 @@ module "ecr_cleanup" {
       tag_patterns = ["latest"]
     }
   }
+
+  # The module creates a private bucket for the run data and reports. This
+  # example is meant to be destroyed again, reports and all; leave this false
+  # where the reports are an audit record.
+  bucket_force_destroy = true
 }

@@ -2,22 +2,6 @@ provider "aws" {
   region = var.region
 }
 
-# Where the audit reports go. The module writes to a bucket, it does not own
-# one; this configuration does, so destroying it deletes the reports too.
-resource "aws_s3_bucket" "reports" {
-  bucket_prefix = "ecr-cleanup-reports-"
-  force_destroy = true
-}
-
-resource "aws_s3_bucket_public_access_block" "reports" {
-  bucket = aws_s3_bucket.reports.id
-
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
 # Receives the summary of every run; subscribe an e-mail address, a chat
 # integration or a queue to it.
 resource "aws_sns_topic" "cleanup" {
@@ -98,8 +82,14 @@ module "ecr_cleanup" {
 
   dry_run = false
 
-  report_bucket          = aws_s3_bucket.reports.bucket
+  # The module creates a private bucket for the run data and audit reports
+  # (report_bucket = null); each run's folder expires after two years. This
+  # example is meant to be destroyed again, reports and all: leave
+  # bucket_force_destroy false where the reports are an audit record.
+  report_bucket          = null
   report_prefix          = "ecr-cleanup/"
+  report_retention_days  = 731
+  bucket_force_destroy   = true
   notification_topic_arn = aws_sns_topic.cleanup.arn
   metrics_namespace      = "ECRCleanup"
 
@@ -107,7 +97,8 @@ module "ecr_cleanup" {
   schedule_timezone   = "Europe/Berlin"
   schedule_enabled    = true
 
-  max_concurrency = 10
+  max_concurrency       = 10
+  usage_max_age_minutes = 15
 
   lambda_runtime      = "python3.12"
   lambda_architecture = "arm64"

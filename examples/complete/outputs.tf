@@ -52,3 +52,8 @@ output "notification_topic_arn" {
   description = "The SNS topic that receives the summary of every run; subscribe to it."
   value       = aws_sns_topic.cleanup.arn
 }
+
+output "bucket_name" {
+  description = "The bucket the module created for the run data and reports."
+  value       = module.ecr_cleanup.bucket_name
+}

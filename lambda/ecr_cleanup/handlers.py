@@ -15,6 +15,7 @@ repositories: the image-by-image record goes to the function's log and to the re
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -66,8 +67,14 @@ class DeletionRefused(RuntimeError):
     """A guard (such as limits.max_delete_fraction) refused a repository's plan; nothing was deleted."""
 
 
+@functools.cache
+def _client(service: str) -> Any:
+    """One client per service for the life of the execution environment, as Lambda reuses it."""
+    return boto3.client(service, config=client_config())
+
+
 def _registry() -> Registry:
-    return EcrRegistry()
+    return EcrRegistry(_client("ecr"))
 
 
 def _setting(name: str, default: str = "") -> str:
@@ -75,7 +82,7 @@ def _setting(name: str, default: str = "") -> str:
 
 
 def _s3() -> Any:
-    return boto3.client("s3", config=client_config())
+    return _client("s3")
 
 
 def _run_data(event: Mapping[str, Any]) -> RunData:
@@ -99,7 +106,11 @@ def _usage_max_age() -> timedelta:
 
 
 def _scanner(policy: Policy) -> Callable[[UsageCache], UsageScan]:
-    return lambda cache: UsageCollector(cache=cache).scan(policy)
+    def scan(cache: UsageCache) -> UsageScan:
+        clients = {"ecs": _client("ecs"), "lambda_client": _client("lambda"), "s3": _client("s3")}
+        return UsageCollector(**clients, cache=cache).scan(policy)
+
+    return scan
 
 
 def _metrics(now: datetime, metrics: dict[str, int], **dimensions: str) -> None:
@@ -374,7 +385,7 @@ def _report_stopped(run: RunData, now: datetime, dry_run: bool, reason: str) -> 
     )
     topic = _setting("NOTIFICATION_TOPIC_ARN")
     if topic:
-        boto3.client("sns", config=client_config()).publish(
+        _client("sns").publish(
             TopicArn=topic, Subject="ECR cleanup: run stopped, nothing deleted", Message=message + "\n"
         )
 
@@ -413,13 +424,13 @@ def summarise(event: Mapping[str, Any], context: object = None) -> dict[str, Any
         "failed_count": len(failed),
         **totals,
         "message": message + _failure_text(failed, len(failed)),
+        "report": f"s3://{run.bucket}/{run.folder}summary.json",
     }
     moment = parse_time(event["now"], "now") if event.get("now") else datetime.now().astimezone()
     run.put_report("summary.json", json.dumps(summary), "application/json")
     shown = failed[:MAX_FAILURES_REPORTED]
     summary["failed"] = [result["repository"] for result in shown]
     summary["message"] = message + _failure_text(shown, len(failed))
-    summary["report"] = f"s3://{run.bucket}/{run.folder}summary.json"
     logger.info(json.dumps({"event": "summary", **summary}))
     _metrics(
         moment,
@@ -433,7 +444,7 @@ def summarise(event: Mapping[str, Any], context: object = None) -> dict[str, Any
     topic = _setting("NOTIFICATION_TOPIC_ARN")
     if topic:
         subject, body = notification(summary, results)
-        boto3.client("sns", config=client_config()).publish(TopicArn=topic, Subject=subject, Message=body)
+        _client("sns").publish(TopicArn=topic, Subject=subject, Message=body)
     return summary
 
 

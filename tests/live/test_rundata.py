@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +12,7 @@ from ecr_cleanup.rundata import RunData, SharedUsage
 from ecr_cleanup.usage import ImageReference, UsageCache, UsageScan
 from tests.support.ecr_seed import create_repository, days_ago, push_images
 from tests.support.execution import Execution, execute
+from tests.support.traffic import recording
 
 START = datetime(2026, 11, 28, 22, tzinfo=UTC)
 MAX_AGE = timedelta(minutes=15)
@@ -119,22 +119,13 @@ def estate(aws: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     return used
 
 
-def ecs_calls() -> Counter[str]:
-    calls: Counter[str] = Counter()
-
-    def count(model: Any, **_: Any) -> None:
-        calls[model.name] += 1
-
-    boto3.DEFAULT_SESSION.events.register("before-call.ecs", count)  # type: ignore[union-attr]
-    return calls
-
-
 POLICY = {"rules": [{"older_than_days": 30}]}
 
 
 def test_a_run_reads_the_images_in_use_once_however_many_repositories(estate: dict[str, str]) -> None:
-    calls = ecs_calls()
-    execution = execute(POLICY, max_concurrency=2)
+    with recording() as traffic:
+        execution = execute(POLICY, max_concurrency=2)
+    calls = traffic.of("ecs")
     assert calls["ListClusters"] == 1
     assert calls["DescribeTaskDefinition"] == 12
     assert len(execution.invocations) > 1
@@ -142,8 +133,6 @@ def test_a_run_reads_the_images_in_use_once_however_many_repositories(estate: di
 
 
 def test_a_snapshot_older_than_the_bound_is_read_again_once(estate: dict[str, str]) -> None:
-    calls = ecs_calls()
-
     def age_the_snapshot(execution: Execution) -> None:
         run = RunData(boto3.client("s3"), execution.bucket, execution.folder)
         stored = run.read_usage()
@@ -153,7 +142,9 @@ def test_a_snapshot_older_than_the_bound_is_read_again_once(estate: dict[str, st
             generation, UsageScan(scan.read_at - timedelta(minutes=30), scan.references, scan.cache)
         )
 
-    execution = execute(POLICY, max_concurrency=2, after_prepare=age_the_snapshot)
+    with recording() as traffic:
+        execution = execute(POLICY, max_concurrency=2, after_prepare=age_the_snapshot)
+    calls = traffic.of("ecs")
     assert calls["ListClusters"] == 2
     assert calls["DescribeTaskDefinition"] == 12
     assert execution.object("_run/usage.json")["generation"] == 1

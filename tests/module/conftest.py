@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -83,15 +85,17 @@ def run_terraform(
 EXECUTION_TIMEOUT = 120
 
 
-def execute(server: MotoServer, applied: Any, execution_input: dict[str, Any]) -> dict[str, Any]:
+def execute(
+    server: MotoServer, applied: Any, execution_input: dict[str, Any], *, timeout: float = EXECUTION_TIMEOUT
+) -> dict[str, Any]:
     """Start an execution of the applied root's state machine and wait until it ends."""
     states = server.client("stepfunctions")
     arn = states.start_execution(
         stateMachineArn=applied.outputs["state_machine_arn"]["value"], input=json.dumps(execution_input)
     )["executionArn"]
-    deadline = time.monotonic() + EXECUTION_TIMEOUT
+    deadline = time.monotonic() + timeout
     while (execution := states.describe_execution(executionArn=arn))["status"] == "RUNNING":
-        assert time.monotonic() < deadline, f"execution still running after {EXECUTION_TIMEOUT} s"
+        assert time.monotonic() < deadline, f"execution still running after {timeout} s"
         time.sleep(0.2)
     return dict(execution)
 
@@ -108,3 +112,92 @@ def plan_again(root: str, applied: Any, env: dict[str, str]) -> subprocess.Compl
         env=env,
         data_dir=runner.work_dir,
     )
+
+
+MODULE_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class PlannedCases:
+    """One `terraform plan` of many instances of the module, one per case: its exit status, the
+    diagnostics of each case, and (when the plan succeeded) what each case would create."""
+
+    returncode: int
+    output: str
+    diagnostics: dict[str, str]
+    planned: dict[str, dict[str, dict[str, Any]]]
+
+
+def plan_cases(env: dict[str, str], workdir: Path, cases: dict[str, dict[str, Any]]) -> PlannedCases:
+    """Plan `cases` (case name -> module inputs) as instances of the module in one root.
+
+    A plan costs seconds, mostly in starting the providers; one plan of many module instances costs
+    little more than one, and Terraform reports every instance's invalid inputs in the same run. The
+    root is generated in `workdir` with JSON syntax and refers to the module by a relative path.
+    """
+    root = workdir / "root"
+    root.mkdir(parents=True)
+    source = os.path.relpath(MODULE_ROOT, root)
+    document: dict[str, Any] = {
+        "terraform": {
+            "required_providers": {
+                "aws": {"source": "hashicorp/aws", "version": ">= 5.0"},
+                "archive": {"source": "hashicorp/archive", "version": ">= 2.4"},
+            }
+        },
+        "provider": {
+            "aws": {
+                "region": "us-east-1",
+                "skip_credentials_validation": True,
+                "skip_metadata_api_check": True,
+                "skip_region_validation": True,
+            }
+        },
+        "variable": {case: {"type": "any"} for case in cases},
+        "module": {
+            case: {
+                "source": source,
+                "name": inputs.get("name", case.replace("_", "-")),
+                **{key: f"${{var.{case}.{key}}}" for key in inputs if key != "name"},
+            }
+            for case, inputs in cases.items()
+        },
+    }
+    (root / "main.tf.json").write_text(json.dumps(document, indent=1))
+    (root / "cases.auto.tfvars.json").write_text(json.dumps(cases))
+    data_dir = workdir / "data"
+    run_terraform(root, "init", "-input=false", env=env, data_dir=data_dir, check=True)
+    plan_file = workdir / "cases.tfplan"
+    result = run_terraform(
+        root,
+        "plan",
+        "-input=false",
+        "-refresh=false",
+        f"-state={workdir / 'terraform.tfstate'}",
+        f"-out={plan_file}",
+        env=env,
+        data_dir=data_dir,
+    )
+    output = result.stdout + result.stderr
+    planned: dict[str, dict[str, dict[str, Any]]] = {}
+    if result.returncode == 0:
+        shown = run_terraform(root, "show", "-json", str(plan_file), env=env, data_dir=data_dir, check=True)
+        for module in json.loads(shown.stdout)["planned_values"]["root_module"]["child_modules"]:
+            case = module["address"].removeprefix("module.")
+            planned[case] = {
+                resource["address"].removeprefix(f"{module['address']}."): resource.get("values", {})
+                for resource in module["resources"]
+            }
+    return PlannedCases(result.returncode, output, _diagnostics_by_case(output, cases), planned)
+
+
+def _diagnostics_by_case(output: str, cases: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Each case's diagnostics as one line (Terraform wraps long messages)."""
+    by_case: dict[str, str] = dict.fromkeys(cases, "")
+    for block in re.split(r"^(?:│ )?Error: ", output, flags=re.MULTILINE)[1:]:
+        found = re.search(r'in module(?: "([^"]+)"|\.([\w-]+))', block)
+        case = found and (found[1] or found[2])
+        if case and case in by_case:
+            text = " ".join(block.replace("│", " ").split())
+            by_case[case] += f"Error: {text} "
+    return by_case

@@ -15,7 +15,6 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +22,7 @@ from moto.backends import get_backend
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from pytest_terraform import terraform
 
-from tests.module.conftest import TERRAFORM_ROOTS, execute, plan_again, run_terraform
+from tests.module.conftest import execute, plan_again, plan_cases
 from tests.support.ecr_seed import (
     DEFAULT_REGION,
     create_repository,
@@ -55,41 +54,55 @@ SUMMARY_KEYS = {
     "deferred",
     "bytes",
     "message",
+    "report",
 }
 
 ################################################################################
 # Plan: the grants and the environment each input produces
 ################################################################################
 
-VALIDATION_ROOT = TERRAFORM_ROOTS / "validation"
-
-
-@pytest.fixture(scope="module")
-def initialised(terraform_environment: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data_dir = tmp_path_factory.mktemp("audit-plan-data")
-    result = run_terraform(
-        VALIDATION_ROOT, "init", "-input=false", env=terraform_environment, data_dir=data_dir
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return data_dir
+TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:cleanup-reports"
+OTHER_PARAMETER = "arn:aws:ssm:eu-west-1:210987654321:parameter/shared/images"
+PLAN_CASES: dict[str, dict[str, Any]] = {
+    "default": {"name": "ecr-cleanup", "policy": {"rules": [RULE]}},
+    "sources": {
+        "policy": {
+            "rules": [RULE],
+            "protect": {
+                "in_use_sources": [
+                    "s3://deployments/ecr/in-use.json",
+                    "ssm:/team-a/images-in-use",
+                    "ssm:images-in-use",
+                    OTHER_PARAMETER,
+                ]
+            },
+        }
+    },
+    "no_in_use": {
+        "policy": {"rules": [RULE], "protect": {"in_use": False, "in_use_sources": ["ssm:/ignored"]}}
+    },
+    "reports": {
+        "policy": {"rules": [RULE]},
+        "report_bucket": "audit.example-bucket",
+        "report_prefix": "ecr/cleanup/",
+        "notification_topic_arn": TOPIC,
+        "metrics_namespace": "Platform/ECR",
+    },
+    "keep_forever": {"policy": {"rules": [RULE]}, "report_retention_days": 0},
+    "own_bucket": {"policy": {"rules": [RULE]}, "report_bucket": "audit-bucket"},
+}
 
 
 class Planned:
-    """What a plan of the module would create: the Lambda role's statements and the functions."""
+    """What a plan of one instance of the module would create: the roles' statements, the
+    functions' environment, the bucket."""
 
-    def __init__(self, plan: dict[str, Any]) -> None:
-        resources = {
-            resource["address"]: resource["values"]
-            for module in plan["planned_values"]["root_module"]["child_modules"]
-            for resource in module["resources"]
-        }
-        policy = resources["module.ecr_cleanup.aws_iam_role_policy.lambda"]["policy"]
-        self.statements: dict[str, dict[str, Any]] = {
-            statement["Sid"]: statement for statement in json.loads(policy)["Statement"]
-        }
+    def __init__(self, resources: dict[str, dict[str, Any]]) -> None:
+        self.resources_planned = resources
+        self.statements = _statements_by_sid(resources["aws_iam_role_policy.lambda"]["policy"])
+        self.state_machine_statements = _statements_by_sid(resources["aws_iam_role_policy.states"]["policy"])
         self.environments = {
-            key: _environment(resources[f'module.ecr_cleanup.aws_lambda_function.this["{key}"]'])
-            for key in FUNCTIONS
+            key: _environment(resources[f'aws_lambda_function.this["{key}"]']) for key in FUNCTIONS
         }
 
     def actions(self, sid: str) -> set[str]:
@@ -99,30 +112,23 @@ class Planned:
         return set(_as_list(self.statements[sid]["Resource"]))
 
 
+def _statements_by_sid(policy: str) -> dict[str, dict[str, Any]]:
+    return {statement["Sid"]: statement for statement in json.loads(policy)["Statement"]}
+
+
 def _environment(function: dict[str, Any]) -> dict[str, str] | None:
     blocks = function.get("environment") or []
     return dict(blocks[0]["variables"]) if blocks else None
 
 
-def plan(initialised: Path, env: dict[str, str], tmp_path: Path, policy: object, **variables: Any) -> Planned:
-    var_file = tmp_path / "test.tfvars.json"
-    var_file.write_text(json.dumps({"policy": policy, **variables}))
-    plan_file = tmp_path / "test.tfplan"
-    result = run_terraform(
-        VALIDATION_ROOT,
-        "plan",
-        "-input=false",
-        "-refresh=false",
-        f"-state={tmp_path / 'terraform.tfstate'}",
-        f"-var-file={var_file}",
-        f"-out={plan_file}",
-        env=env,
-        data_dir=initialised,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    shown = run_terraform(VALIDATION_ROOT, "show", "-json", str(plan_file), env=env, data_dir=initialised)
-    assert shown.returncode == 0, shown.stdout + shown.stderr
-    return Planned(json.loads(shown.stdout))
+@pytest.fixture(scope="module")
+def planned(
+    terraform_environment: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Planned]:
+    """Every case of `PLAN_CASES`, planned in one run."""
+    result = plan_cases(terraform_environment, tmp_path_factory.mktemp("audit-plans"), PLAN_CASES)
+    assert result.returncode == 0, result.output
+    return {case: Planned(resources) for case, resources in result.planned.items()}
 
 
 ECS_LAMBDA_LISTINGS = {
@@ -134,104 +140,158 @@ ECS_LAMBDA_LISTINGS = {
 }
 
 
-def test_by_default_the_role_may_read_manifests_and_find_images_in_use_but_not_write_reports(
-    initialised: Path, terraform_environment: dict[str, str], tmp_path: Path
-) -> None:
-    planned = plan(initialised, terraform_environment, tmp_path, {"rules": [RULE]})
+OWN_BUCKET = f"ecr-cleanup-{ACCOUNT}-{REGION}"
 
-    assert set(planned.statements) == {
+
+def test_by_default_the_role_reads_manifests_finds_images_in_use_and_keeps_run_data_in_its_own_bucket(
+    planned: dict[str, Planned],
+) -> None:
+    default = planned["default"]
+
+    assert set(default.statements) == {
         "ListRepositories",
         "CleanUpSelectedRepositories",
         "WriteOwnLogs",
         "FindImagesInUse",
         "ReadWorkloadsInUse",
+        "ReadWriteRunData",
+        "ListRunResults",
     }
-    assert planned.actions("CleanUpSelectedRepositories") == {
+    assert default.actions("CleanUpSelectedRepositories") == {
         "ecr:BatchDeleteImage",
         "ecr:BatchGetImage",
         "ecr:DescribeImages",
     }
     # Read-only, and "*" only for the calls IAM cannot scope.
-    assert planned.actions("FindImagesInUse") == ECS_LAMBDA_LISTINGS
-    assert planned.resources("FindImagesInUse") == {"*"}
-    assert planned.actions("ReadWorkloadsInUse") == {
+    assert default.actions("FindImagesInUse") == ECS_LAMBDA_LISTINGS
+    assert default.resources("FindImagesInUse") == {"*"}
+    assert default.actions("ReadWorkloadsInUse") == {
         "ecs:DescribeServices",
         "ecs:DescribeTasks",
         "lambda:GetFunction",
     }
-    assert planned.resources("ReadWorkloadsInUse") == {
+    assert default.resources("ReadWorkloadsInUse") == {
         f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/*",
         f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/*",
         f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:*",
     }
-    every_action = {action for sid in planned.statements for action in planned.actions(sid)}
-    assert not {action for action in every_action if action.startswith(("s3:", "ssm:", "sns:"))}
-    # Only the metrics namespace is set; no report bucket, prefix or topic.
-    assert list(planned.environments.values()) == [{"METRICS_NAMESPACE": "ECRCleanup"}] * len(FUNCTIONS)
+    assert default.actions("ReadWriteRunData") == {"s3:GetObject", "s3:PutObject"}
+    assert default.resources("ReadWriteRunData") == {f"arn:aws:s3:::{OWN_BUCKET}/ecr-cleanup/*"}
+    assert default.actions("ListRunResults") == {"s3:ListBucket"}
+    assert default.resources("ListRunResults") == {f"arn:aws:s3:::{OWN_BUCKET}"}
+    assert default.statements["ListRunResults"]["Condition"] == {"StringLike": {"s3:prefix": "ecr-cleanup/*"}}
+    every_action = {action for sid in default.statements for action in default.actions(sid)}
+    assert not {action for action in every_action if action.startswith(("ssm:", "sns:"))}
+    expected = {
+        "REPORT_BUCKET": OWN_BUCKET,
+        "REPORT_PREFIX": "ecr-cleanup/",
+        "METRICS_NAMESPACE": "ECRCleanup",
+        "USAGE_MAX_AGE_MINUTES": "15",
+    }
+    assert list(default.environments.values()) == [expected] * len(FUNCTIONS)
 
 
 def test_each_usage_source_is_the_only_object_or_parameter_the_role_may_read(
-    initialised: Path, terraform_environment: dict[str, str], tmp_path: Path
+    planned: dict[str, Planned],
 ) -> None:
-    other = "arn:aws:ssm:eu-west-1:210987654321:parameter/shared/images"
-    policy = {
-        "rules": [RULE],
-        "protect": {
-            "in_use_sources": [
-                "s3://deployments/ecr/in-use.json",
-                "ssm:/team-a/images-in-use",
-                "ssm:images-in-use",
-                other,
-            ]
-        },
-    }
-    planned = plan(initialised, terraform_environment, tmp_path, policy)
+    sources = planned["sources"]
 
-    assert planned.actions("ReadInUseObjects") == {"s3:GetObject"}
-    assert planned.resources("ReadInUseObjects") == {"arn:aws:s3:::deployments/ecr/in-use.json"}
-    assert planned.actions("ReadInUseParameters") == {"ssm:GetParameter"}
-    assert planned.resources("ReadInUseParameters") == {
+    assert sources.actions("ReadInUseObjects") == {"s3:GetObject"}
+    assert sources.resources("ReadInUseObjects") == {"arn:aws:s3:::deployments/ecr/in-use.json"}
+    assert sources.actions("ReadInUseParameters") == {"ssm:GetParameter"}
+    assert sources.resources("ReadInUseParameters") == {
         f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/team-a/images-in-use",
         f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/images-in-use",
-        other,
+        OTHER_PARAMETER,
     }
 
 
 def test_without_in_use_protection_the_role_reads_no_workloads_and_no_sources(
-    initialised: Path, terraform_environment: dict[str, str], tmp_path: Path
+    planned: dict[str, Planned],
 ) -> None:
-    policy = {"rules": [RULE], "protect": {"in_use": False, "in_use_sources": ["ssm:/ignored"]}}
-    planned = plan(initialised, terraform_environment, tmp_path, policy)
-
-    assert set(planned.statements) == {"ListRepositories", "CleanUpSelectedRepositories", "WriteOwnLogs"}
+    assert set(planned["no_in_use"].statements) == {
+        "ListRepositories",
+        "CleanUpSelectedRepositories",
+        "WriteOwnLogs",
+        "ReadWriteRunData",
+        "ListRunResults",
+    }
 
 
 def test_reports_and_the_summary_are_granted_on_the_prefix_and_the_topic_only(
-    initialised: Path, terraform_environment: dict[str, str], tmp_path: Path
+    planned: dict[str, Planned],
 ) -> None:
-    topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:cleanup-reports"
-    planned = plan(
-        initialised,
-        terraform_environment,
-        tmp_path,
-        {"rules": [RULE]},
-        report_bucket="audit.example-bucket",
-        report_prefix="ecr/cleanup/",
-        notification_topic_arn=topic,
-        metrics_namespace="Platform/ECR",
-    )
+    reports = planned["reports"]
 
-    assert planned.actions("WriteReports") == {"s3:PutObject"}
-    assert planned.resources("WriteReports") == {"arn:aws:s3:::audit.example-bucket/ecr/cleanup/*"}
-    assert planned.actions("PublishSummary") == {"sns:Publish"}
-    assert planned.resources("PublishSummary") == {topic}
+    assert reports.actions("ReadWriteRunData") == {"s3:GetObject", "s3:PutObject"}
+    assert reports.resources("ReadWriteRunData") == {"arn:aws:s3:::audit.example-bucket/ecr/cleanup/*"}
+    assert reports.resources("ListRunResults") == {"arn:aws:s3:::audit.example-bucket"}
+    assert reports.actions("PublishSummary") == {"sns:Publish"}
+    assert reports.resources("PublishSummary") == {TOPIC}
     expected = {
         "REPORT_BUCKET": "audit.example-bucket",
         "REPORT_PREFIX": "ecr/cleanup/",
-        "NOTIFICATION_TOPIC_ARN": topic,
+        "NOTIFICATION_TOPIC_ARN": TOPIC,
         "METRICS_NAMESPACE": "Platform/ECR",
+        "USAGE_MAX_AGE_MINUTES": "15",
     }
-    assert list(planned.environments.values()) == [expected] * len(FUNCTIONS)
+    assert list(reports.environments.values()) == [expected] * len(FUNCTIONS)
+
+
+def test_by_default_the_module_creates_a_private_bucket_whose_runs_expire(
+    planned: dict[str, Planned],
+) -> None:
+    resources = planned["default"].resources_planned
+
+    assert resources["aws_s3_bucket.this[0]"]["bucket"] == OWN_BUCKET
+    assert resources["aws_s3_bucket.this[0]"]["force_destroy"] is False
+    blocked = resources["aws_s3_bucket_public_access_block.this[0]"]
+    assert all(blocked[flag] for flag in ("block_public_acls", "block_public_policy", "ignore_public_acls"))
+    assert blocked["restrict_public_buckets"]
+    encryption = resources["aws_s3_bucket_server_side_encryption_configuration.this[0]"]["rule"][0]
+    assert encryption["apply_server_side_encryption_by_default"][0]["sse_algorithm"] == "AES256"
+    [expiry, _] = resources["aws_s3_bucket_lifecycle_configuration.this[0]"]["rule"]
+    assert (expiry["filter"][0]["prefix"], expiry["expiration"][0]["days"]) == ("ecr-cleanup/", 365)
+    [deny] = json.loads(resources["aws_s3_bucket_policy.this[0]"]["policy"])["Statement"]
+    assert (deny["Effect"], deny["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
+
+
+def test_a_retention_of_zero_keeps_every_run(planned: dict[str, Planned]) -> None:
+    resources = planned["keep_forever"].resources_planned
+
+    assert "aws_s3_bucket.this[0]" in resources
+    assert "aws_s3_bucket_lifecycle_configuration.this[0]" not in resources
+
+
+def test_with_a_bucket_of_yours_the_module_creates_none(planned: dict[str, Planned]) -> None:
+    own_bucket = planned["own_bucket"]
+
+    assert not [address for address in own_bucket.resources_planned if address.startswith("aws_s3_")]
+    assert own_bucket.resources("ReadWriteRunData") == {"arn:aws:s3:::audit-bucket/ecr-cleanup/*"}
+
+
+def test_the_state_machine_may_run_its_group_executions_and_read_only_its_run_data(
+    planned: dict[str, Planned],
+) -> None:
+    statements = planned["default"].state_machine_statements
+    machine = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:ecr-cleanup"
+
+    assert set(statements) == {
+        "InvokeOwnFunctions",
+        "StartGroupExecutions",
+        "FollowGroupExecutions",
+        "ReadMapItems",
+        "WriteMapResults",
+    }
+    assert _as_list(statements["StartGroupExecutions"]["Resource"]) == [machine]
+    assert _as_list(statements["FollowGroupExecutions"]["Resource"]) == [
+        f"arn:aws:states:{REGION}:{ACCOUNT}:execution:ecr-cleanup/*"
+    ]
+    assert _as_list(statements["ReadMapItems"]["Action"]) == ["s3:GetObject"]
+    assert _as_list(statements["ReadMapItems"]["Resource"]) == [f"arn:aws:s3:::{OWN_BUCKET}/ecr-cleanup/*"]
+    assert _as_list(statements["WriteMapResults"]["Resource"]) == [
+        f"arn:aws:s3:::{OWN_BUCKET}/ecr-cleanup/_map-runs/*"
+    ]
 
 
 ################################################################################
@@ -293,13 +353,14 @@ def run_folder(execution: dict[str, Any]) -> str:
 
 
 def reports(server: MotoServer, module: Any) -> dict[str, str]:
-    """Every report object of the bucket: key -> body."""
+    """Every report object of the bucket (not the runs' working data under `_run/`): key -> body."""
     s3 = server.client("s3")
     bucket = output(module, "report_bucket")
     keys = [
         item["Key"]
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="audit/")
         for item in page.get("Contents", [])
+        if "/_" not in item["Key"]
     ]
     return {key: s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode() for key in keys}
 
@@ -322,6 +383,7 @@ def test_the_functions_get_the_report_topic_and_metrics_settings(
             "REPORT_PREFIX": "audit/ecr/",
             "NOTIFICATION_TOPIC_ARN": output(audit_module, "topic_arn"),
             "METRICS_NAMESPACE": "ECRCleanupAudit",
+            "USAGE_MAX_AGE_MINUTES": "15",
         }
     assert output(audit_module, "report_location") == "s3://ecr-cleanup-audit-reports/audit/ecr/"
 
@@ -346,7 +408,7 @@ def test_the_applied_role_holds_every_grant_its_inputs_ask_for(
     assert _as_list(statements["ReadInUseParameters"]["Resource"]) == [
         f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/ecr-cleanup-audit/images-in-use"
     ]
-    assert _as_list(statements["WriteReports"]["Resource"]) == [
+    assert _as_list(statements["ReadWriteRunData"]["Resource"]) == [
         "arn:aws:s3:::ecr-cleanup-audit-reports/audit/ecr/*"
     ]
     assert _as_list(statements["PublishSummary"]["Resource"]) == [output(audit_module, "topic_arn")]

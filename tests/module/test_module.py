@@ -12,13 +12,24 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from moto.backends import get_backend
 from moto.core.exceptions import JsonRESTError
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ecr.models import ECRBackend
 from pytest_terraform import terraform
 
+from ecr_cleanup.usage import UsageCollector
 from tests.module.conftest import TERRAFORM_ROOTS, execute, plan_again, run_terraform
-from tests.support.ecr_seed import create_repository, days_ago, ecr_backend, push_image, remaining_digests
+from tests.support.ecr_seed import (
+    create_repository,
+    days_ago,
+    ecr_backend,
+    push_image,
+    push_images,
+    remaining_digests,
+)
 from tests.support.moto_server import MotoServer
+from tests.support.traffic import recording
 
 pytestmark = pytest.mark.module
 
@@ -116,7 +127,7 @@ def test_the_functions_run_the_packaged_engine(module: Any, moto_server: MotoSer
     functions = moto_server.client("lambda")
     for key, name in module.outputs["lambda_function_names"]["value"].items():
         configuration = functions.get_function_configuration(FunctionName=name)
-        handler = {"list": "list_repositories", "cleanup": "cleanup_repository", "summarise": "summarise"}[
+        handler = {"list": "list_repositories", "cleanup": "cleanup_repositories", "summarise": "summarise"}[
             key
         ]
         assert configuration["Handler"] == f"ecr_cleanup.handlers.{handler}"
@@ -196,6 +207,151 @@ def test_a_failing_repository_does_not_stop_the_others(
     assert "broken-one" in execution["cause"]
     assert "AccessDeniedException" in execution["cause"]
     assert gone(registry) == EXPECTED_GONE
+
+
+################################################################################
+# One images-in-use scan per run; repositories larger than one invocation
+################################################################################
+
+ECR_HOST = f"{DEFAULT_ACCOUNT_ID}.dkr.ecr.us-east-1.amazonaws.com"
+
+
+@pytest.fixture
+def ecs_estate(module: Any, moto_server: MotoServer) -> Iterator[dict[str, dict[str, str]]]:
+    """60 repositories of four dev builds; three clusters whose twelve services run the oldest build
+    of the first twelve repositories."""
+    seeded: dict[str, dict[str, str]] = {}
+    for number in range(60):
+        name = f"app-estate-{number:02d}"
+        create_repository(name)
+        seeded[name] = {
+            f"dev-{day}": push_image(name, tags=[f"dev-{day}"], pushed_at=days_ago(day))
+            for day in (100, 90, 80, 70)
+        }
+    ecs = moto_server.client("ecs")
+    for cluster in range(3):
+        ecs.create_cluster(clusterName=f"estate-{cluster}")
+        for number in range(4):
+            name = f"app-estate-{cluster * 4 + number:02d}"
+            container = {"name": "main", "image": f"{ECR_HOST}/{name}:dev-100", "memory": 64}
+            ecs.register_task_definition(family=name, containerDefinitions=[container])
+            ecs.create_service(
+                cluster=f"estate-{cluster}", serviceName=name, taskDefinition=name, desiredCount=1
+            )
+    yield seeded
+    for cluster in range(3):
+        for service in ecs.list_services(cluster=f"estate-{cluster}")["serviceArns"]:
+            ecs.delete_service(cluster=f"estate-{cluster}", service=service, force=True)
+        ecs.delete_cluster(cluster=f"estate-{cluster}")
+    backend = ecr_backend()
+    for name in seeded:
+        backend.delete_repository(name, None, force=True)
+
+
+def test_a_run_reads_the_images_in_use_once_whatever_the_number_of_repositories(
+    module: Any, moto_server: MotoServer, ecs_estate: dict[str, dict[str, str]]
+) -> None:
+    with recording() as one_scan:
+        UsageCollector(ecs=moto_server.client("ecs"), lambda_client=moto_server.client("lambda")).collect()
+    with recording() as traffic:
+        execution = execute(moto_server, module, {})
+    assert execution["status"] == "SUCCEEDED", execution
+    workload_reads = traffic.total("ecs", "lambda") - traffic.of("lambda")["Invoke"]
+    assert workload_reads <= 2 * one_scan.total("ecs", "lambda")
+    assert traffic.of("ecs")["DescribeTaskDefinition"] == 12
+    for number, (name, images) in enumerate(ecs_estate.items()):
+        gone = {label for label, digest in images.items() if digest not in remaining_digests(name)}
+        assert gone == ({"dev-90"} if number < 12 else {"dev-100", "dev-90"}), name
+
+
+@pytest.fixture
+def short_cleanup_timeout(module: Any, moto_server: MotoServer) -> Iterator[None]:
+    """The cleanup function given a 2 s timeout, as if its repository were too large for it."""
+    functions = moto_server.client("lambda")
+    name = module.outputs["lambda_function_names"]["value"]["cleanup"]
+    functions.update_function_configuration(FunctionName=name, Timeout=2)
+    yield
+    functions.update_function_configuration(FunctionName=name, Timeout=900)
+
+
+def test_a_repository_too_large_for_one_invocation_is_continued_until_done(
+    module: Any, moto_server: MotoServer, short_cleanup_timeout: None
+) -> None:
+    create_repository("app-huge")
+    push_images("app-huge", 1200, pushed_at=lambda i: days_ago(40 + i / 100))
+    kept = push_image("app-huge", tags=["latest"], pushed_at=days_ago(400))
+    try:
+        with recording(delay=0.2, services={"ecr"}) as traffic:
+            execution = execute(moto_server, module, {})
+        assert execution["status"] == "SUCCEEDED", execution
+        assert remaining_digests("app-huge") == {kept}
+        assert json.loads(execution["output"])["deleted"] == 1200
+        assert traffic.of("lambda")["Invoke"] >= 4, "list, the cleanup at least twice, summarise"
+    finally:
+        ecr_backend().delete_repository("app-huge", None, force=True)
+
+
+################################################################################
+# Scale: thousands of repositories
+################################################################################
+
+SCALE_REPOSITORIES = 2500
+
+
+@pytest.fixture(scope="class")
+def large_registry(module: Any) -> Iterator[dict[str, tuple[str, str]]]:
+    """2,500 repositories, each with an old untagged image the policy deletes and a protected one."""
+    seeded = {}
+    for number in range(SCALE_REPOSITORIES):
+        name = f"app-scale-{number:04d}"
+        create_repository(name)
+        seeded[name] = (
+            push_image(name, pushed_at=days_ago(40)),
+            push_image(name, tags=["latest"], pushed_at=days_ago(400)),
+        )
+    yield seeded
+    backend = ecr_backend()
+    for name in seeded:
+        backend.delete_repository(name, None, force=True)
+    # Thousands of reports would make the destroy test below slow; a few stay to prove it empties
+    # a bucket that is not empty.
+    bucket = get_backend("s3")[DEFAULT_ACCOUNT_ID]["aws"].buckets[module.outputs["bucket_name"]["value"]]
+    for key in [key for key in bucket.keys if "app-scale-" in key]:
+        del bucket.keys[key]
+
+
+class TestThousandsOfRepositories:
+    """One registry of 2,500 repositories for both tests (seeding it takes a while)."""
+
+    def test_a_dry_run_deletes_nothing(
+        self, module: Any, moto_server: MotoServer, large_registry: dict[str, tuple[str, str]]
+    ) -> None:
+        execution = execute(moto_server, module, {"dry_run": True}, timeout=600)
+        assert execution["status"] == "SUCCEEDED", execution
+        summary = json.loads(execution["output"])
+        assert (summary["repositories"], summary["delete"], summary["deleted"]) == (
+            SCALE_REPOSITORIES,
+            2500,
+            0,
+        )
+        assert all(remaining_digests(name) == set(images) for name, images in large_registry.items())
+
+    def test_one_execution_cleans_them_all(
+        self, module: Any, moto_server: MotoServer, large_registry: dict[str, tuple[str, str]]
+    ) -> None:
+        execution = execute(moto_server, module, {}, timeout=600)
+        assert execution["status"] == "SUCCEEDED", execution
+        summary = json.loads(execution["output"])
+        assert (summary["repositories"], summary["deleted"], summary["failed_count"]) == (
+            SCALE_REPOSITORIES,
+            2500,
+            0,
+        )
+        assert all(remaining_digests(name) == {kept} for name, (_, kept) in large_registry.items())
+        history = moto_server.client("stepfunctions").get_execution_history(
+            executionArn=execution["executionArn"], maxResults=1000
+        )["events"]
+        assert len(history) < 50, "the execution's own history must not grow with the repositories"
 
 
 def test_destroy_removes_everything(

@@ -1,49 +1,21 @@
-"""A bad input fails at `terraform plan`, with a message that names the field and the fix."""
+"""A bad input fails at `terraform plan`, with a message that names the field and the fix.
+
+Every case is an instance of the module in one generated root, planned once (`plan_cases`):
+Terraform reports each instance's invalid inputs in the same run, and each test reads its own.
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.module.conftest import TERRAFORM_ROOTS, run_terraform
+from tests.module.conftest import PlannedCases, plan_cases
 
 pytestmark = pytest.mark.module
 
-ROOT = TERRAFORM_ROOTS / "validation"
 GOOD_RULE = {"older_than_days": 30, "keep_latest": 10}
-
-
-@pytest.fixture(scope="module")
-def initialised(terraform_environment: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The validation root, initialised once; returns its data folder."""
-    data_dir = tmp_path_factory.mktemp("validation-data")
-    result = run_terraform(ROOT, "init", "-input=false", env=terraform_environment, data_dir=data_dir)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return data_dir
-
-
-def plan(
-    initialised: Path, env: dict[str, str], tmp_path: Path, policy: object, **variables: Any
-) -> tuple[int, str]:
-    var_file = tmp_path / "test.tfvars.json"
-    var_file.write_text(json.dumps({"policy": policy}))
-    extra = [f"-var={name}={value}" for name, value in variables.items()]
-    result = run_terraform(
-        ROOT,
-        "plan",
-        "-input=false",
-        "-refresh=false",
-        f"-state={tmp_path / 'terraform.tfstate'}",
-        f"-var-file={var_file}",
-        *extra,
-        env=env,
-        data_dir=initialised,
-    )
-    # Terraform wraps long messages; compare them as one line.
-    return result.returncode, " ".join((result.stdout + result.stderr).split())
 
 
 BAD_POLICIES = [
@@ -132,45 +104,24 @@ BAD_POLICIES = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("policy", "message"), [(p, m) for _, p, m in BAD_POLICIES], ids=[n for n, _, _ in BAD_POLICIES]
-)
-def test_a_bad_policy_fails_at_plan_with_the_fields_message(
-    initialised: Path, terraform_environment: dict[str, str], tmp_path: Path, policy: object, message: str
-) -> None:
-    status, output = plan(initialised, terraform_environment, tmp_path, policy)
-    assert status != 0
-    assert "Invalid value for variable" in output
-    assert message in output, output
-
-
-@pytest.mark.parametrize(
-    ("policy", "message"),
-    [
-        (
-            {"rules": [GOOD_RULE], "protect": {"tag_pattern": ["latest"]}},
-            "policy.protect must be an object with only the attributes tag_patterns, younger_than_days, "
-            "in_use and in_use_sources; unknown: tag_pattern.",
-        ),
-        ({"rules": [GOOD_RULE], "limit": {}}, "unknown: limit."),
-        ({"rules": [{**GOOD_RULE, "older_than": 3}]}, "policy.rules[*] may only have the attributes"),
-        ({"rules": [GOOD_RULE], "repositories": {"includes": ["a*"]}}, "unknown: includes."),
-        ({"rules": [GOOD_RULE], "limits": {"max_deletions": 5}}, "unknown: max_deletions."),
-        (
-            {"rules": [GOOD_RULE], "limits": {"max_delete_ratio": 0.5}},
-            "policy.limits must be an object with only the attributes max_deletions_per_repository and "
-            "max_delete_fraction; unknown: max_delete_ratio.",
-        ),
-    ],
-    ids=["protect", "top level", "rule", "repositories", "limits", "max_delete_fraction"],
-)
-def test_a_misspelt_attribute_is_refused_by_name_not_dropped(
-    initialised: Path, terraform_environment: dict[str, str], tmp_path: Path, policy: object, message: str
-) -> None:
-    status, output = plan(initialised, terraform_environment, tmp_path, policy)
-    assert status != 0
-    assert message in output, output
-
+MISSPELT = [
+    (
+        "protect",
+        {"rules": [GOOD_RULE], "protect": {"tag_pattern": ["latest"]}},
+        "policy.protect must be an object with only the attributes tag_patterns, younger_than_days, "
+        "in_use and in_use_sources; unknown: tag_pattern.",
+    ),
+    ("top level", {"rules": [GOOD_RULE], "limit": {}}, "unknown: limit."),
+    ("rule", {"rules": [{**GOOD_RULE, "older_than": 3}]}, "policy.rules[*] may only have the attributes"),
+    ("repositories", {"rules": [GOOD_RULE], "repositories": {"includes": ["a*"]}}, "unknown: includes."),
+    ("limits", {"rules": [GOOD_RULE], "limits": {"max_deletions": 5}}, "unknown: max_deletions."),
+    (
+        "max_delete_fraction",
+        {"rules": [GOOD_RULE], "limits": {"max_delete_ratio": 0.5}},
+        "policy.limits must be an object with only the attributes max_deletions_per_repository and "
+        "max_delete_fraction; unknown: max_delete_ratio.",
+    ),
+]
 
 BAD_VARIABLES = [
     ("upper-case bucket", {"report_bucket": "Reports_Bucket"}, "report_bucket must be an S3 bucket name"),
@@ -181,52 +132,100 @@ BAD_VARIABLES = [
         "notification_topic_arn must be the ARN of a standard SNS topic",
     ),
     ("AWS namespace", {"metrics_namespace": "AWS/ECR"}, 'must not start with "AWS/"'),
+    ("no concurrency", {"max_concurrency": 0}, "max_concurrency must be a whole number from 1 to 1000"),
+    (
+        "usage bound below a minute",
+        {"usage_max_age_minutes": 0.5},
+        "usage_max_age_minutes must be a whole number of minutes from 1 to 1440",
+    ),
+    ("negative retention", {"report_retention_days": -1}, "report_retention_days must be a whole number"),
 ]
+
+GOOD_POLICY = {
+    "repositories": {"include": ["app-*"], "exclude": ["app-legacy"]},
+    "rules": [{"tag_patterns": ["dev-*"], "older_than_days": 30, "keep_latest": 10}],
+    "protect": {
+        "tag_patterns": ["latest"],
+        "younger_than_days": 1,
+        "in_use": True,
+        "in_use_sources": [
+            "s3://deployments/ecr/in-use.json",
+            "ssm:/ecr-cleanup/images-in-use",
+            "arn:aws:ssm:us-east-1:123456789012:parameter/shared/images",
+        ],
+    },
+    "limits": {"max_deletions_per_repository": 100, "max_delete_fraction": 0.5},
+}
+
+
+def _case(kind: str, number: int) -> str:
+    return f"{kind}_{number}"
+
+
+@pytest.fixture(scope="module")
+def planned(terraform_environment: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> PlannedCases:
+    """Every case of this file in one plan."""
+    cases: dict[str, dict[str, Any]] = {}
+    for number, (_, policy, _) in enumerate(BAD_POLICIES):
+        cases[_case("policy", number)] = {"policy": policy}
+    for number, (_, policy, _) in enumerate(MISSPELT):
+        cases[_case("misspelt", number)] = {"policy": policy}
+    for number, (_, variables, _) in enumerate(BAD_VARIABLES):
+        cases[_case("input", number)] = {"policy": {"rules": [GOOD_RULE]}, **variables}
+    cases["good"] = {
+        "policy": GOOD_POLICY,
+        "report_bucket": "audit.reports-2024",
+        "report_prefix": "ecr-cleanup/reports/",
+        "notification_topic_arn": "arn:aws:sns:us-east-1:123456789012:ecr-cleanup",
+        "metrics_namespace": "Platform/ECR Cleanup",
+    }
+    return plan_cases(terraform_environment, tmp_path_factory.mktemp("validation"), cases)
+
+
+def assert_refused(planned: PlannedCases, case: str, message: str) -> None:
+    assert planned.returncode != 0
+    diagnostics = planned.diagnostics[case]
+    assert "Invalid value for variable" in diagnostics, planned.output
+    assert message in diagnostics, diagnostics
 
 
 @pytest.mark.parametrize(
-    ("variables", "message"), [(v, m) for _, v, m in BAD_VARIABLES], ids=[n for n, _, _ in BAD_VARIABLES]
+    ("number", "message"),
+    [(n, m) for n, (_, _, m) in enumerate(BAD_POLICIES)],
+    ids=[name for name, _, _ in BAD_POLICIES],
 )
-def test_a_bad_report_topic_or_metrics_setting_fails_at_plan(
-    initialised: Path,
-    terraform_environment: dict[str, str],
-    tmp_path: Path,
-    variables: dict[str, str],
-    message: str,
+def test_a_bad_policy_fails_at_plan_with_the_fields_message(
+    planned: PlannedCases, number: int, message: str
 ) -> None:
-    status, output = plan(initialised, terraform_environment, tmp_path, {"rules": [GOOD_RULE]}, **variables)
-    assert status != 0
-    assert "Invalid value for variable" in output
-    assert message in output, output
+    assert_refused(planned, _case("policy", number), message)
 
 
-def test_a_good_policy_plans(
-    initialised: Path, terraform_environment: dict[str, str], tmp_path: Path
+@pytest.mark.parametrize(
+    ("number", "message"),
+    [(n, m) for n, (_, _, m) in enumerate(MISSPELT)],
+    ids=[name for name, _, _ in MISSPELT],
+)
+def test_a_misspelt_attribute_is_refused_by_name_not_dropped(
+    planned: PlannedCases, number: int, message: str
 ) -> None:
-    policy = {
-        "repositories": {"include": ["app-*"], "exclude": ["app-legacy"]},
-        "rules": [{"tag_patterns": ["dev-*"], "older_than_days": 30, "keep_latest": 10}],
-        "protect": {
-            "tag_patterns": ["latest"],
-            "younger_than_days": 1,
-            "in_use": True,
-            "in_use_sources": [
-                "s3://deployments/ecr/in-use.json",
-                "ssm:/ecr-cleanup/images-in-use",
-                "arn:aws:ssm:us-east-1:123456789012:parameter/shared/images",
-            ],
-        },
-        "limits": {"max_deletions_per_repository": 100, "max_delete_fraction": 0.5},
-    }
-    status, output = plan(
-        initialised,
-        terraform_environment,
-        tmp_path,
-        policy,
-        report_bucket="audit.reports-2024",
-        report_prefix="ecr-cleanup/reports/",
-        notification_topic_arn="arn:aws:sns:us-east-1:123456789012:ecr-cleanup",
-        metrics_namespace="Platform/ECR Cleanup",
-    )
-    assert status == 0, output
-    assert "aws_sfn_state_machine.this will be created" in output
+    assert_refused(planned, _case("misspelt", number), message)
+
+
+@pytest.mark.parametrize(
+    ("number", "message"),
+    [(n, m) for n, (_, _, m) in enumerate(BAD_VARIABLES)],
+    ids=[name for name, _, _ in BAD_VARIABLES],
+)
+def test_a_bad_input_fails_at_plan_with_its_message(planned: PlannedCases, number: int, message: str) -> None:
+    assert_refused(planned, _case("input", number), message)
+
+
+def test_a_good_policy_with_every_input_raises_nothing(planned: PlannedCases) -> None:
+    assert "Error" in planned.output
+    assert planned.diagnostics["good"] == ""
+
+
+def test_a_good_policy_plans(terraform_environment: dict[str, str], tmp_path: Path) -> None:
+    alone = plan_cases(terraform_environment, tmp_path, {"good": {"policy": GOOD_POLICY}})
+    assert alone.returncode == 0, alone.output
+    assert "aws_sfn_state_machine.this" in alone.planned["good"]

@@ -56,6 +56,12 @@ module "ecr_cleanup" {
     }
   }
 
+  # The tests destroy this root after runs that wrote reports. The AWS provider
+  # waits about a minute for a lifecycle configuration to settle, so this root
+  # keeps its reports (no lifecycle); the plan tests check the configuration.
+  bucket_force_destroy  = true
+  report_retention_days = 0
+
   schedule_expression = "cron(15 4 ? * MON *)"
   schedule_timezone   = "Europe/Paris"
   max_concurrency     = 2
@@ -100,4 +106,12 @@ output "scheduler_role_arn" {
 
 output "log_group_names" {
   value = module.ecr_cleanup.log_group_names
+}
+
+output "bucket_name" {
+  value = module.ecr_cleanup.bucket_name
+}
+
+output "report_location" {
+  value = module.ecr_cleanup.report_location
 }

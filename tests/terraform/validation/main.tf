@@ -52,9 +52,31 @@ variable "metrics_namespace" {
   default     = null
 }
 
+variable "report_retention_days" {
+  description = "Passed straight to the module."
+  type        = number
+  default     = null
+}
+
+variable "max_concurrency" {
+  description = "Passed straight to the module."
+  type        = number
+  default     = null
+}
+
+variable "usage_max_age_minutes" {
+  description = "Passed straight to the module."
+  type        = number
+  default     = null
+}
+
 module "ecr_cleanup" {
   source = "../../.."
   policy = var.policy
+
+  report_retention_days = var.report_retention_days
+  max_concurrency       = var.max_concurrency
+  usage_max_age_minutes = var.usage_max_age_minutes
 
   report_bucket          = var.report_bucket
   report_prefix          = var.report_prefix
