@@ -7,7 +7,6 @@ Exit status: 0 success, 1 an AWS failure (including images that could not be del
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -18,7 +17,7 @@ from .cleanup import InMemoryRegistry, InUse, Registry, RegistryError, Repositor
 from .ecr import EcrRegistry
 from .inventory import InputError, load_image_files, parse_time, paused_gc, read_json
 from .policy import Policy, PolicyError, parse_policy
-from .report import RunReport, to_json, to_table
+from .report import RunReport, write_report
 from .usage import UsageError, in_use_checker
 
 __all__ = ["EXIT_AWS", "EXIT_INVALID", "EXIT_OK", "load_policy", "main"]
@@ -117,10 +116,7 @@ def _main(args: argparse.Namespace, now: datetime, out: TextIO) -> int:
     report = RunReport(now=now, mode=mode, outcomes=outcomes)
     output_format = args.format or ("table" if out.isatty() else "json")
     try:
-        if output_format == "json":
-            out.write(json.dumps(to_json(report)) + "\n")
-        else:
-            out.write(to_table(report))
+        write_report(report, output_format, out)
         out.flush()
     except BrokenPipeError:
         sys.stderr.close()
