@@ -17,6 +17,7 @@ from .cleanup import InMemoryRegistry, InUse, Registry, RegistryError, Repositor
 from .ecr import EcrRegistry
 from .inventory import InputError, load_image_files, parse_time, paused_gc, read_json
 from .policy import Policy, PolicyError, parse_policy
+from .preview import write_preview
 from .report import RunReport, write_report
 from .usage import UsageError, in_use_checker
 
@@ -104,6 +105,8 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
 
 
 def _main(args: argparse.Namespace, now: datetime, out: TextIO) -> int:
+    if args.command == "preview":
+        return _preview(args, now, out)
     try:
         outcomes, mode = _run(args, now)
     except (PolicyError, InputError) as error:
@@ -125,3 +128,20 @@ def _main(args: argparse.Namespace, now: datetime, out: TextIO) -> int:
         problem = outcome.error or f"{len(outcome.failures)} images could not be deleted"
         print(f"ecr-cleanup: {outcome.repository}: {problem}", file=sys.stderr)
     return EXIT_AWS if failed else EXIT_OK
+
+
+def _preview(args: argparse.Namespace, now: datetime, out: TextIO) -> int:
+    """`preview` reads, plans and writes in one pass over the files, on every core (see `write_preview`)."""
+    output_format = args.format or ("table" if out.isatty() else "json")
+    try:
+        failures = write_preview(load_policy(args.policy), args.images, now, output_format, out)
+        out.flush()
+    except (PolicyError, InputError) as error:
+        print(f"ecr-cleanup: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    except BrokenPipeError:
+        sys.stderr.close()
+        return EXIT_OK
+    for repository, problem in failures:
+        print(f"ecr-cleanup: {repository}: {problem}", file=sys.stderr)
+    return EXIT_AWS if failures else EXIT_OK
