@@ -81,11 +81,10 @@ def summary_of(counts: Iterable[Sequence[int]], *, executed: bool) -> dict[str, 
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# Reports format one time per image: each distinct date is formatted once, and clocks come from
-# a table of minutes and one of seconds.
+# Reports format one time per image: each distinct date and each second of the day is formatted
+# once, as "2026-11-28T" and "12:00:00Z".
 _DATES: dict[int, str] = {}
-_MINUTES = tuple(f"T{minute // 60:02d}:{minute % 60:02d}:" for minute in range(1440))
-_SECONDS = tuple(f"{second:02d}" for second in range(60))
+_CLOCKS: list[str | None] = [None] * 86400
 
 
 def format_time(moment: datetime) -> str:
@@ -95,11 +94,13 @@ def format_time(moment: datetime) -> str:
     since = moment - _EPOCH
     date = _DATES.get(since.days)
     if date is None:
-        date = _DATES[since.days] = moment.date().isoformat()
-    minutes, seconds = divmod(since.seconds, 60)
+        date = _DATES[since.days] = moment.date().isoformat() + "T"
+    clock = _CLOCKS[since.seconds]
+    if clock is None:
+        clock = _CLOCKS[since.seconds] = moment.time().replace(microsecond=0).isoformat() + "Z"
     if since.microseconds:
-        return f"{date}{_MINUTES[minutes]}{_SECONDS[seconds]}.{since.microseconds:06d}Z"
-    return date + _MINUTES[minutes] + _SECONDS[seconds] + "Z"
+        return f"{date}{clock[:-1]}.{since.microseconds:06d}Z"
+    return date + clock
 
 
 def human_bytes(size: float) -> str:
@@ -197,10 +198,6 @@ def repository_text(outcome: RepositoryOutcome, output_format: str, now: datetim
     return _table_section(outcome, now, executed=mode == "run")
 
 
-_DECISION_JSON = '{"digest": %s, "tags": %s, "pushed_at": "%s", "size": %d, "reason": %s}'
-_DECISION_RULES_JSON = '{"digest": %s, "tags": %s, "pushed_at": "%s", "size": %d, "rules": %s, "reason": %s}'
-
-
 def _repository_json_text(outcome: RepositoryOutcome) -> str:
     """`json.dumps(repository_json(outcome))`, written directly: a repository can hold many images."""
     text = f'{{"name": {encode_basestring_ascii(outcome.repository)}'
@@ -220,10 +217,10 @@ def _repository_json_text(outcome: RepositoryOutcome) -> str:
 def _decisions_json(decisions: Sequence[Decision], *, rules: bool) -> str:
     """The entries of `_decision` as JSON text, separated by commas.
 
-    Reasons and rule lists are shared by many decisions, so each is encoded once.
+    Reasons and rule lists are shared by many decisions, so each distinct one is encoded once.
     """
     escape = encode_basestring_ascii
-    texts: dict[object, str] = {(): "[]"}
+    encoded: dict[object, str] = {}
     entries = []
     for image, _, reason, matched in decisions:
         tags = image.tags
@@ -233,29 +230,20 @@ def _decisions_json(decisions: Sequence[Decision], *, rules: bool) -> str:
             tags_text = f"[{escape(tags[0])}]"
         else:
             tags_text = f"[{', '.join(map(escape, tags))}]"
-        reason_text = texts.get(reason)
+        reason_text = encoded.get(reason)
         if reason_text is None:
-            reason_text = texts[reason] = escape(reason)
+            reason_text = encoded[reason] = escape(reason)
+        start = (
+            f'{{"digest": {escape(image.digest)}, "tags": {tags_text}, '
+            f'"pushed_at": "{format_time(image.pushed_at)}", "size": {image.size}, '
+        )
         if rules:
-            rules_text = texts.get(matched)
+            rules_text = encoded.get(matched)
             if rules_text is None:
-                rules_text = texts[matched] = json.dumps(list(matched))
-            entries.append(
-                _DECISION_RULES_JSON
-                % (
-                    escape(image.digest),
-                    tags_text,
-                    format_time(image.pushed_at),
-                    image.size,
-                    rules_text,
-                    reason_text,
-                )
-            )
+                rules_text = encoded[matched] = json.dumps(matched)
+            entries.append(f'{start}"rules": {rules_text}, "reason": {reason_text}}}')
         else:
-            entries.append(
-                _DECISION_JSON
-                % (escape(image.digest), tags_text, format_time(image.pushed_at), image.size, reason_text)
-            )
+            entries.append(f'{start}"reason": {reason_text}}}')
     return ", ".join(entries)
 
 
