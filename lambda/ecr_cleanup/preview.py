@@ -1,12 +1,15 @@
 """The offline preview on every core: saved describe-images files in, the report's text out.
 
 Reading, planning and rendering one repository needs nothing from the others, so the files are cut
-into contiguous shares of about the same size, one per process (the calling process takes the
-first). Each process reads its files, plans and renders every selected repository they hold; a
-worker process writes the texts to a spool file and hands back only each repository's name, counts
-and place in that file. A repository whose images are spread over files of two shares is planned
-once more here, from every file that names it, so no share's part of it is used. The text is what
-`report.write_report` writes for `run_cleanup` over `load_image_files` of the same files.
+into contiguous shares of about the same size, one per core, and each share goes to a worker
+process. A worker reads its files, plans and renders every selected repository they hold, writes
+the texts to a spool file and hands back only each repository's name, counts and place in that
+file; this process merges them in name order and writes the report. A repository whose images are
+spread over files of two shares is planned once more here, from every file that names it, so no
+share's part of it is used. A small input is planned here, in one share.
+
+The text is what `report.write_report` writes for `run_cleanup` over `load_image_files` of the
+same files.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
-from multiprocessing.context import BaseContext
+from multiprocessing.connection import Connection
+from multiprocessing.context import DefaultContext, ForkContext
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import BinaryIO, NamedTuple, TextIO
 
@@ -147,23 +152,79 @@ def _plan_shares(
 ) -> list[_ShareResult]:
     """Each share's result, in order, up to the first share that could not read a file.
 
-    The first share runs here, the others in worker processes that spool their texts in `folder`.
+    A single share is planned here. Several are planned by one worker process each, which spools its
+    texts in `folder`.
     """
     if folder is None:
         return [_plan_share(policy, share, now, output_format) for share in shares]
-    with _process_context().Pool(len(shares) - 1) as pool:
-        pending = [
-            pool.apply_async(
-                _plan_share, (policy, share, now, output_format), {"spool": os.path.join(folder, str(index))}
-            )
-            for index, share in enumerate(shares[1:], start=1)
-        ]
-        results = [_plan_share(policy, shares[0], now, output_format)]
-        for result in pending:
+    context = _process_context()
+    workers: list[tuple[BaseProcess, Connection]] = []
+    try:
+        for index, share in enumerate(shares):
+            receiver, sender = context.Pipe(duplex=False)
+            spool = os.path.join(folder, str(index))
+            task = _Task(policy, share, now, output_format, spool)
+            process: BaseProcess = context.Process(target=_share_worker, args=(sender, task), daemon=True)
+            process.start()
+            sender.close()
+            workers.append((process, receiver))
+        results: list[_ShareResult] = []
+        for worker, receiver in workers:
+            results.append(_received(worker, receiver))
             if results[-1].error is not None:
                 break
-            results.append(result.get())
-    return results
+        return results
+    finally:
+        for worker, receiver in workers:
+            receiver.close()
+            if worker.is_alive():
+                worker.terminate()
+            worker.join()
+
+
+class _Task(NamedTuple):
+    """A share for a worker process: what to plan, and the file to spool its texts in."""
+
+    policy: Policy
+    paths: Sequence[ImageFile]
+    now: datetime
+    output_format: str
+    spool: str
+
+
+def _share_worker(sender: Connection, task: _Task) -> None:
+    """Plan one share in a worker process, send back the result (or the exception), and end at once.
+
+    The process ends with `os._exit`: the millions of objects it read are not taken apart one by
+    one by the interpreter's teardown; the operating system reclaims the memory whole.
+    """
+    status = 0
+    try:
+        repositories, names, error = _read(task.paths)
+        planned = (
+            []
+            if error is not None
+            else _render(task.policy, repositories, task.now, task.output_format, spool=task.spool)
+        )
+        sender.send(_ShareResult(planned, names, error))
+    except BaseException as problem:
+        status = 1
+        sender.send(problem)
+    os._exit(status)
+
+
+def _received(worker: BaseProcess, receiver: Connection) -> _ShareResult:
+    try:
+        message = receiver.recv()
+    except EOFError:
+        worker.join()
+        raise RuntimeError(
+            f"a preview worker process ended unexpectedly (exit status {worker.exitcode})"
+        ) from None
+    if isinstance(message, BaseException):
+        raise message
+    assert isinstance(message, _ShareResult)
+    return message
 
 
 def _plan_share(
@@ -173,24 +234,42 @@ def _plan_share(
     output_format: str,
     *,
     only: set[str] | None = None,
-    spool: str | None = None,
 ) -> _ShareResult:
-    """Read the files, then plan and render their selected repositories (those in `only`, if given).
+    """Read the files, then plan and render their selected repositories (those in `only`, if given)."""
+    repositories, names, error = _read(paths)
+    if error is not None:
+        return _ShareResult([], names, error)
+    return _ShareResult(_render(policy, repositories, now, output_format, only=only), names, None)
 
-    With `spool`, the texts are written to that file instead of being handed back.
-    """
+
+def _read(paths: Sequence[ImageFile]) -> tuple[dict[str, dict[str, Image]], list[set[str]], str | None]:
+    """The images of the files by repository, the repositories each file names, and why the first
+    file that could not be read could not (the files after it are not read)."""
     repositories: dict[str, dict[str, Image]] = {}
     names: list[set[str]] = []
     try:
         for path in paths:
             names.append(read_image_file(path, repositories))
     except InputError as error:
-        return _ShareResult([], names, str(error))
+        return repositories, names, str(error)
+    return repositories, names, None
+
+
+def _render(
+    policy: Policy,
+    repositories: dict[str, dict[str, Image]],
+    now: datetime,
+    output_format: str,
+    *,
+    only: set[str] | None = None,
+    spool: str | None = None,
+) -> list[_RepositoryText]:
+    """Plan and render each selected repository (of `only`, if given); with `spool`, the texts are
+    written to that file instead of being handed back."""
     planned = []
     with open(spool, "wb") if spool is not None else nullcontext() as spool_file:
         for name in selected_repositories(policy, repositories if only is None else only):
-            # Each repository's images are dropped once it is rendered; only the text is kept.
-            images = list(repositories.pop(name).values())
+            images = list(repositories[name].values())
             outcome = clean_repository(InMemoryRegistry({name: images}), policy, name, now, execute=False)
             text = repository_text(outcome, output_format, now, MODE)
             planned.append(
@@ -201,7 +280,7 @@ def _plan_share(
                     outcome.error if outcome.failed else None,
                 )
             )
-    return _ShareResult(planned, names, None)
+    return planned
 
 
 def _spool(text: str, file: BinaryIO) -> _Spooled:
@@ -240,8 +319,8 @@ def _cores() -> int:
     return os.cpu_count() or 1
 
 
-def _process_context() -> BaseContext:
-    """Fork where it is safe and cheap (Linux): the shares start without importing anything again."""
+def _process_context() -> DefaultContext | ForkContext:
+    """Fork where it is safe and cheap (Linux): the workers start without importing anything again."""
     if sys.platform == "linux":
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context()
