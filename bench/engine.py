@@ -3,8 +3,8 @@
 Prints the time to merely `json.load` the saved describe-images files, the time of the real
 `ecr-cleanup preview` command over the same files (read, plan, report as a table or as JSON, written
 to /dev/null), their ratio (targets: table <= 2x, JSON <= 3x) and the peak memory of each. Each
-measurement runs in a fresh process so that peak RSS is its own; the preview runs its worker
-processes as children, and their peak is added (see `run_task`). `--repeat N` keeps the fastest of
+measurement runs in a fresh process so that peak RSS is its own; the preview's worker processes
+are its children, and their RSS is added (see `TreeMemory`). `--repeat N` keeps the fastest of
 N runs of each measurement (and the peak of that run); `--data DIR` keeps the generated files there
 and reuses them on the next call.
 
@@ -21,6 +21,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -88,9 +89,10 @@ def generate(folder: Path, repositories: int, images: int) -> list[Path]:
     return paths
 
 
-def measure(task: str, folder: Path, repeat: int) -> tuple[float, float, float]:
-    """Run one task in a fresh interpreter `repeat` times; the fastest run's (seconds, peak RSS of the
-    process, peak RSS of its largest child), in MiB."""
+def measure(task: str, folder: Path, repeat: int) -> tuple[float, float, float, float]:
+    """Run one task in a fresh interpreter `repeat` times; the fastest run's seconds and, in MiB,
+    the sampled peak of the RSS summed over the process and its workers, the process's own
+    high-water mark and that of its largest worker."""
     runs = []
     for _ in range(repeat):
         completed = subprocess.run(
@@ -100,14 +102,62 @@ def measure(task: str, folder: Path, repeat: int) -> tuple[float, float, float]:
             check=True,
             env={"PYTHONPATH": str(ROOT / "lambda")},
         )
-        seconds, own, child = completed.stdout.split()
-        runs.append((float(seconds), float(own), float(child)))
+        seconds, tree, own, child = completed.stdout.split()
+        runs.append((float(seconds), float(tree), float(own), float(child)))
     return min(runs)
+
+
+class TreeMemory(threading.Thread):
+    """Samples the RSS of this process plus that of all its descendants, every 10 ms (Linux)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak = 0
+        self.stopped = threading.Event()
+        self.page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+    def run(self) -> None:
+        while not self.stopped.wait(0.01):
+            self.peak = max(self.peak, sum(self.rss(pid) for pid in self.tree(os.getpid())))
+
+    def tree(self, pid: int) -> list[int]:
+        pids = [pid]
+        for children in Path(f"/proc/{pid}/task").glob("*/children"):
+            try:
+                pids += [p for child in children.read_text().split() for p in self.tree(int(child))]
+            except OSError:
+                continue
+        return pids
+
+    def rss(self, pid: int) -> int:
+        try:
+            return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * self.page
+        except (OSError, IndexError, ValueError):
+            return 0
+
+
+SPIN = "for _ in range(8_000_000): pass"
+
+
+def cores_available() -> float:
+    """How many cores two busy processes get right now: about 2.0 on two free cores, 1.0 when they
+    share one (a loaded host). The preview's speed-up from its worker processes is bounded by it."""
+
+    def spin(count: int) -> float:
+        started = time.perf_counter()
+        spinners = [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(count)]
+        for spinner in spinners:
+            spinner.wait()
+        return time.perf_counter() - started
+
+    return 2 * spin(1) / spin(2)
 
 
 def run_task(task: str, folder: Path) -> None:
     """`load` decodes the files and drops them; `preview-*` runs the real command into /dev/null."""
     paths = sorted(folder.glob("repo-*.json"))
+    memory = TreeMemory()
+    memory.start()
     start = time.perf_counter()
     if task == "load":
         for path in paths:
@@ -134,10 +184,12 @@ def run_task(task: str, folder: Path) -> None:
                 sink,
             )
     elapsed = time.perf_counter() - start
+    memory.stopped.set()
+    memory.join()
     # ru_maxrss of RUSAGE_CHILDREN is the high-water mark of the largest child waited for, not a sum.
     own_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"{elapsed:.3f} {own_mib:.1f} {child_mib:.1f}")
+    print(f"{elapsed:.3f} {memory.peak / 1024**2:.1f} {own_mib:.1f} {child_mib:.1f}")
 
 
 def main() -> None:
@@ -163,20 +215,24 @@ def main() -> None:
         size = sum(path.stat().st_size for path in paths) / 1024**2
         print(f"input: {len(paths):,} files of describe-images output, {size:,.0f} MiB of JSON")
         print(f"  (ready in {time.perf_counter() - started:.1f} s; {os.cpu_count()} cores)")
-        load_s, load_mib, _ = measure("load", folder, args.repeat)
+        cores_before = cores_available()
+        load = measure("load", folder, args.repeat)
         table = measure("preview-table", folder, args.repeat)
         json_ = measure("preview-json", folder, args.repeat)
-    print(f"{'json.load of every file':36} {load_s:7.2f} s   peak {load_mib:7.0f} MiB")
-    for label, (seconds, own, child) in (
+        cores_after = cores_available()
+    load_s, load_tree, load_own, _ = load
+    print(f"{'json.load of every file':36} {load_s:7.2f} s   peak {max(load_tree, load_own):5.0f} MiB")
+    for label, (seconds, tree, own, child) in (
         ("ecr-cleanup preview --format table", table),
         ("ecr-cleanup preview --format json", json_),
     ):
         print(
-            f"{label:36} {seconds:7.2f} s   peak {own + child:7.0f} MiB "
-            f"({own:.0f} + {child:.0f})   {seconds / load_s:.2f}x json.load"
+            f"{label:36} {seconds:7.2f} s   peak {tree:5.0f} MiB   {seconds / load_s:.2f}x json.load"
+            f"   (high-water marks: command {own:.0f} MiB, largest worker {child:.0f} MiB)"
         )
-    print("peak: the command's own RSS high-water mark + that of its largest worker process")
-    print("  (RUSAGE_SELF + RUSAGE_CHILDREN; with one worker, the sum of both processes' peaks)")
+    print("peak: RSS of the command plus all its worker processes, summed, sampled every 10 ms")
+    print("  (RUSAGE_SELF and RUSAGE_CHILDREN give each process's own high-water mark, not their sum)")
+    print(f"cores two busy processes got: {cores_before:.1f} before the runs, {cores_after:.1f} after")
     print("target: preview --format table <= 2x json.load, --format json <= 3x")
 
 
