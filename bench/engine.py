@@ -150,7 +150,7 @@ def cores_available() -> float:
             spinner.wait()
         return time.perf_counter() - started
 
-    return 2 * spin(1) / spin(2)
+    return 2 * min(spin(1) for _ in range(3)) / min(spin(2) for _ in range(3))
 
 
 def run_task(task: str, folder: Path) -> None:

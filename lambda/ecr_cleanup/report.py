@@ -283,11 +283,11 @@ def _table_section(outcome: RepositoryOutcome, now: datetime, *, executed: bool)
     failed = {failure.digest: failure for failure in outcome.failures}
     skipped = dict(outcome.skipped)
     if not failed and not skipped:
-        lines += [f"    - {_image_line(now, decision)}" for decision in plan.delete]
+        lines += [_image_line(now, decision, "-") for decision in plan.delete]
     else:
         for decision in plan.delete:
             mark = "!" if decision.image.digest in failed else "-"
-            lines.append(f"    {mark} {_image_line(now, decision)}")
+            lines.append(_image_line(now, decision, mark))
             if decision.image.digest in failed:
                 failure = failed[decision.image.digest]
                 lines.append(f"        delete failed: {failure.code}: {failure.message}")
@@ -317,11 +317,12 @@ def _table_totals(summary: Mapping[str, int], *, executed: bool) -> str:
     return totals
 
 
-def _image_line(now: datetime, decision: Decision) -> str:
+def _image_line(now: datetime, decision: Decision, mark: str) -> str:
     image = decision.image
     tags = ", ".join(image.tags) if image.tags else "<untagged>"
     age = (now - image.pushed_at).days
-    return f"{image.digest[:19]}  {tags}  {age} days old  {human_bytes(image.size)}  {decision.reason}"
+    size = human_bytes(image.size)
+    return f"    {mark} {image.digest[:19]}  {tags}  {age} days old  {size}  {decision.reason}"
 
 
 CSV_HEADER = ("repository", "digest", "action", "tags", "pushed_at", "size", "reason")
