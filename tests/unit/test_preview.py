@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ecr_cleanup.cleanup import InMemoryRegistry, run_cleanup
 from ecr_cleanup.cli import EXIT_AWS, EXIT_INVALID, load_policy, main
@@ -177,3 +180,33 @@ def test_an_unreadable_file_exits_2_before_anything_is_written(
     )
     assert (status, out.getvalue()) == (EXIT_INVALID, "")
     assert f"ecr-cleanup: {missing}: No such file or directory" in capsys.readouterr().err
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["a", "b", "c/d", "\u00e9"]), st.integers(0, 5), st.integers(0, 60)),
+        min_size=1,
+        max_size=40,
+    ),
+    st.integers(min_value=1, max_value=8),
+    st.integers(min_value=1, max_value=4),
+)
+def test_any_spread_of_repositories_over_files_and_processes_gives_the_reference(
+    images: list[tuple[str, int, int]], files: int, processes: int
+) -> None:
+    """Images (repository, name, age) dealt over `files` files in turn; the same image may recur."""
+    with tempfile.TemporaryDirectory() as folder:
+        documents: list[list[dict[str, Any]]] = [[] for _ in range(files)]
+        for position, (repository, name, days) in enumerate(images):
+            tags = [f"dev-{name}"] if name % 2 else ["v1"] if name == 4 else None
+            documents[position % files].append(detail(repository, str(name), days + position % 3, tags))
+        paths = []
+        for index, details in enumerate(documents):
+            paths.append(Path(folder, f"{index}.json"))
+            paths[-1].write_text(json.dumps({"imageDetails": details}))
+        policy_file = Path(folder, "policy.json")
+        policy_file.write_text(json.dumps(POLICY))
+        out = io.StringIO()
+        write_preview(load_policy(policy_file), paths, NOW, "json", out, processes=processes)
+        assert out.getvalue() == json.dumps(to_json(reference(policy_file, paths, NOW))) + "\n"
