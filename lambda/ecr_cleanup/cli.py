@@ -11,7 +11,6 @@ be deleted), 2 an invalid policy or input (the message goes to stderr and nothin
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import threading
 import time
@@ -22,7 +21,6 @@ from pathlib import Path
 from typing import TextIO
 
 from .cleanup import (
-    InMemoryRegistry,
     RegistryError,
     RepositoryOutcome,
     execute_plans,
@@ -31,9 +29,10 @@ from .cleanup import (
     selected_repositories,
 )
 from .ecr import EcrRegistry
-from .inventory import InputError, load_image_files, parse_time, paused_gc, read_json
+from .inventory import InputError, parse_time, paused_gc, read_json
 from .policy import Policy, PolicyError, parse_policy
-from .report import RunReport, human_bytes, to_json, to_table
+from .preview import write_preview
+from .report import RunReport, human_bytes, to_table, write_report
 from .usage import DEFAULT_MAX_AGE, LocalUsage, UsageCollector, UsageError
 
 __all__ = ["DEFAULT_CONCURRENCY", "EXIT_AWS", "EXIT_INVALID", "EXIT_OK", "load_policy", "main"]
@@ -173,9 +172,6 @@ class Progress:
 def _run(args: argparse.Namespace, now: datetime) -> tuple[list[RepositoryOutcome], str] | None:
     """The outcomes and the report mode, or None when the user did not confirm the deletions."""
     policy = load_policy(args.policy)
-    if args.command == "preview":
-        registry = InMemoryRegistry(load_image_files(args.images))
-        return run_cleanup(registry, policy, now, execute=False), "preview"
     mode = {"plan": "plan", "run": "dry-run" if args.dry_run else "run"}[args.command]
     ask = mode == "run" and not args.yes
     if ask and not sys.stdin.isatty():
@@ -260,6 +256,8 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
 
 
 def _main(args: argparse.Namespace, now: datetime, out: TextIO) -> int:
+    if args.command == "preview":
+        return _preview(args, now, out)
     try:
         done = _run(args, now)
     except (PolicyError, InputError, Refused) as error:
@@ -274,10 +272,7 @@ def _main(args: argparse.Namespace, now: datetime, out: TextIO) -> int:
     report = RunReport(now=now, mode=mode, outcomes=outcomes)
     output_format = args.format or ("table" if out.isatty() else "json")
     try:
-        if output_format == "json":
-            out.write(json.dumps(to_json(report)) + "\n")
-        else:
-            out.write(to_table(report))
+        write_report(report, output_format, out)
         out.flush()
     except BrokenPipeError:
         sys.stderr.close()
@@ -286,3 +281,20 @@ def _main(args: argparse.Namespace, now: datetime, out: TextIO) -> int:
         problem = outcome.error or f"{len(outcome.failures)} images could not be deleted"
         print(f"ecr-cleanup: {outcome.repository}: {problem}", file=sys.stderr)
     return EXIT_AWS if failed else EXIT_OK
+
+
+def _preview(args: argparse.Namespace, now: datetime, out: TextIO) -> int:
+    """`preview` reads, plans and writes in one pass over the files, on every core (see `write_preview`)."""
+    output_format = args.format or ("table" if out.isatty() else "json")
+    try:
+        failures = write_preview(load_policy(args.policy), args.images, now, output_format, out)
+        out.flush()
+    except (PolicyError, InputError) as error:
+        print(f"ecr-cleanup: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    except BrokenPipeError:
+        sys.stderr.close()
+        return EXIT_OK
+    for repository, problem in failures:
+        print(f"ecr-cleanup: {repository}: {problem}", file=sys.stderr)
+    return EXIT_AWS if failures else EXIT_OK

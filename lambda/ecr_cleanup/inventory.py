@@ -17,7 +17,15 @@ from typing import Any
 
 from .plan import Image
 
-__all__ = ["InputError", "image_from_detail", "load_image_files", "parse_time", "paused_gc", "read_json"]
+__all__ = [
+    "InputError",
+    "image_from_detail",
+    "load_image_files",
+    "parse_time",
+    "paused_gc",
+    "read_image_file",
+    "read_json",
+]
 
 
 class InputError(ValueError):
@@ -124,7 +132,7 @@ def load_image_files(paths: Iterable[Path | str]) -> dict[str, list[Image]]:
     """
     repositories: dict[str, dict[str, Image]] = {}
     for path in paths:
-        _read_image_file(path, repositories)
+        read_image_file(path, repositories)
     return {name: list(images.values()) for name, images in repositories.items()}
 
 
@@ -139,7 +147,11 @@ def read_json(path: Path | str) -> Any:
         raise InputError(f"{path}: not valid JSON: {error}") from None
 
 
-def _read_image_file(path: Path | str, repositories: dict[str, dict[str, Image]]) -> None:
+def read_image_file(path: Path | str, repositories: dict[str, dict[str, Image]]) -> set[str]:
+    """Add the images of one saved describe-images output to `repositories` (by name, then digest).
+
+    Returns the repositories the file names. `load_image_files` is this over each file in turn.
+    """
     document = read_json(path)
     details = document.get("imageDetails") if isinstance(document, dict) else None
     if not isinstance(details, list):
@@ -147,6 +159,7 @@ def _read_image_file(path: Path | str, repositories: dict[str, dict[str, Image]]
     index = 0
     current_name: str | None = None
     images: dict[str, Image] = {}
+    names: set[str] = set()
     try:
         for index, detail in enumerate(details):  # noqa: B007 (the index locates an error)
             repository = detail["repositoryName"]
@@ -155,6 +168,7 @@ def _read_image_file(path: Path | str, repositories: dict[str, dict[str, Image]]
                     raise KeyError("repositoryName")
                 current_name = repository
                 images = repositories.setdefault(repository, {})
+                names.add(repository)
             image = image_from_detail(detail)
             seen = images.get(image.digest)
             if seen is not None:
@@ -166,3 +180,4 @@ def _read_image_file(path: Path | str, repositories: dict[str, dict[str, Image]]
         raise InputError(f"{path}: imageDetails[{index}]: must be an object") from None
     except InputError as error:
         raise InputError(f"{path}: imageDetails[{index}].{error}") from None
+    return names

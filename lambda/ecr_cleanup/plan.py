@@ -109,13 +109,12 @@ def plan_repository(
     owners = _owners(inventory, children)
     top_level = [image for image in inventory if image.digest not in owners] if owners else inventory
     protected = _protected(policy, inventory, now, in_use or {})
-    matched: dict[str, list[int]] = {}
+    matched: dict[str, tuple[int, ...]] = {}
     missed: dict[str, str] = {}
     for rule in policy.rules:
         if rule.repositories.matches(repository):
             _evaluate_rule(rule, top_level, now, matched, missed)
 
-    matched_reasons: dict[tuple[int, ...], str] = {}
     chosen: list[tuple[datetime, str, Image, tuple[int, ...]]] = []
     keep: list[Decision] = []
     keep_action = Action.KEEP
@@ -124,30 +123,29 @@ def plan_repository(
         rules = matched.get(digest)
         protection = protected.get(digest) if protected else None
         if protection is not None:
-            keep.append(_decision((image, keep_action, protection, tuple(rules or ()))))
+            keep.append(_decision((image, keep_action, protection, rules or ())))
         elif rules:
-            chosen.append((image.pushed_at, digest, image, tuple(rules)))
+            chosen.append((image.pushed_at, digest, image, rules))
         else:
             keep.append(_decision((image, keep_action, missed.get(digest, NO_RULE), ())))
 
     # Oldest pushed first, ties by digest: plain tuple order, compared without a key function.
     chosen.sort()
-    candidates: list[Decision] = []
-    for _, _, image, key in chosen:
-        reason = matched_reasons.get(key)
-        if reason is None:
-            reason = "matched " + ", ".join(policy.rules[index].label for index in key)
-            matched_reasons[key] = reason
-        candidates.append(_decision((image, Action.DELETE, reason, key)))
+    matched_reasons = {
+        rules: "matched " + ", ".join(policy.rules[index].label for index in rules)
+        for rules in {entry[3] for entry in chosen}
+    }
     limit = policy.limits.max_deletions_per_repository
+    left = None if limit is None else max(0, limit - deletions_made)
+    delete_action = Action.DELETE
+    candidates = [
+        _decision((image, delete_action, matched_reasons[rules], rules))
+        for _, _, image, rules in (chosen if left is None else chosen[:left])
+    ]
     deferred: list[Decision] = []
-    if limit is not None and len(candidates) > limit - deletions_made:
-        left = max(0, limit - deletions_made)
+    if left is not None and len(chosen) > left:
         reason = f"limits.max_deletions_per_repository ({limit}) reached; left for a later run"
-        deferred = [
-            Decision(decision.image, Action.DEFER, reason, decision.rules) for decision in candidates[left:]
-        ]
-        candidates = candidates[:left]
+        deferred = [_decision((image, Action.DEFER, reason, rules)) for _, _, image, rules in chosen[left:]]
 
     if owners:
         decided = {decision.image.digest: decision for decision in (*candidates, *keep, *deferred)}
@@ -280,19 +278,16 @@ def _evaluate_rule(
     rule: Rule,
     images: list[Image],
     now: datetime,
-    matched: dict[str, list[int]],
+    matched: dict[str, tuple[int, ...]],
     missed: dict[str, str],
 ) -> None:
-    """Record the images `rule` matches in `matched`, and why it spared the others in `missed`.
+    """Record the images `rule` matches in `matched` (with the rules that matched before), and why it
+    spared the others in `missed`.
 
     Only the first rule that spares an image gives its reason, so a report names one cause.
     """
     selection = _selection(rule, images)
-    latest: set[str] = set()
-    if rule.keep_latest:
-        ranked = sorted(selection, key=_digest)
-        ranked.sort(key=_pushed_at, reverse=True)
-        latest = {image.digest for image in ranked[: rule.keep_latest]}
+    latest = _latest(selection, rule.keep_latest) if rule.keep_latest else set()
     label = rule.label
     pushed_before = used_before = None
     too_young = pulled = pushed = ""
@@ -304,23 +299,32 @@ def _evaluate_rule(
         pulled = f"{label}: pulled within the last {rule.not_pulled_for_days} days"
         pushed = f"{label}: never pulled, and pushed within the last {rule.not_pulled_for_days} days"
     among_latest = f"{label}: among the latest {rule.keep_latest} of its selection"
+    this_rule = (rule.index,)
 
     for image in selection:
+        digest = image.digest
         if pushed_before is not None and image.pushed_at >= pushed_before:
             reason = too_young
         elif used_before is not None and _last_used(image) >= used_before:
             reason = pushed if image.last_pulled_at is None else pulled
-        elif latest and image.digest in latest:
+        elif digest in latest:
             reason = among_latest
         else:
-            rules = matched.get(image.digest)
-            if rules is None:
-                matched[image.digest] = [rule.index]
-            else:
-                rules.append(rule.index)
+            earlier = matched.get(digest)
+            matched[digest] = this_rule if earlier is None else earlier + this_rule
             continue
-        if image.digest not in missed:
-            missed[image.digest] = reason
+        missed.setdefault(digest, reason)
+
+
+def _latest(images: list[Image], count: int) -> set[str]:
+    """The digests of the `count` most recently pushed images; among images pushed at the same time,
+    the lowest digests first."""
+    if len(images) <= count:
+        return {image.digest for image in images}
+    cutoff = sorted([image.pushed_at for image in images], reverse=True)[count - 1]
+    newer = [image.digest for image in images if image.pushed_at > cutoff]
+    tied = sorted([image.digest for image in images if image.pushed_at == cutoff])
+    return {*newer, *tied[: count - len(newer)]}
 
 
 def _last_used(image: Image) -> datetime:
@@ -341,14 +345,6 @@ def _selection(rule: Rule, images: list[Image]) -> list[Image]:
         first_match = rule.tag_patterns.first_match
         selection = [image for image in selection if first_match(image.tags) is not None]
     return selection
-
-
-def _digest(image: Image) -> str:
-    return image.digest
-
-
-def _pushed_at(image: Image) -> datetime:
-    return image.pushed_at
 
 
 def _protected(

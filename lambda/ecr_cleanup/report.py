@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from json.encoder import encode_basestring_ascii
+from typing import Any, TextIO
 
 from .cleanup import RepositoryOutcome
 from .plan import Decision
@@ -21,10 +22,15 @@ __all__ = [
     "format_time",
     "human_bytes",
     "notification",
+    "report_text",
+    "repository_counts",
     "repository_json",
+    "repository_text",
+    "summary_of",
     "to_csv",
     "to_json",
     "to_table",
+    "write_report",
 ]
 
 
@@ -41,29 +47,60 @@ class RunReport:
         return self.mode == "run"
 
     def summary(self) -> dict[str, int]:
-        plans = [outcome.plan for outcome in self.outcomes if outcome.plan is not None]
-        summary = {
-            "repositories": len(self.outcomes),
-            "images": sum(plan.images for plan in plans),
-            "delete": sum(len(plan.delete) for plan in plans),
-            "keep": sum(len(plan.keep) for plan in plans),
-            "deferred": sum(len(plan.deferred) for plan in plans),
-            "bytes": sum(plan.bytes for plan in plans),
-            "failed_repositories": sum(1 for outcome in self.outcomes if outcome.failed),
-        }
-        if self.executed:
-            summary["deleted"] = sum(len(outcome.deleted) for outcome in self.outcomes)
-            summary["delete_failures"] = sum(len(outcome.failures) for outcome in self.outcomes)
-            summary["skipped"] = sum(len(outcome.skipped) for outcome in self.outcomes)
-            summary["deleted_bytes"] = sum(outcome.deleted_bytes for outcome in self.outcomes)
-        return summary
+        executed = self.executed
+        return summary_of(
+            (repository_counts(outcome, executed=executed) for outcome in self.outcomes), executed=executed
+        )
+
+
+_PLAN_TOTALS = ("repositories", "images", "delete", "keep", "deferred", "bytes", "failed_repositories")
+_RUN_TOTALS = ("deleted", "delete_failures", "skipped", "deleted_bytes")
+
+
+def repository_counts(outcome: RepositoryOutcome, *, executed: bool) -> tuple[int, ...]:
+    """One repository's part of the run summary, in the order of `summary_of`'s keys."""
+    plan = outcome.plan
+    failed = int(outcome.failed)
+    if plan is None:
+        counts: tuple[int, ...] = (1, 0, 0, 0, 0, 0, failed)
+    else:
+        counts = (1, plan.images, len(plan.delete), len(plan.keep), len(plan.deferred), plan.bytes, failed)
+    if executed:
+        counts += (len(outcome.deleted), len(outcome.failures), len(outcome.skipped), outcome.deleted_bytes)
+    return counts
+
+
+def summary_of(counts: Iterable[Sequence[int]], *, executed: bool) -> dict[str, int]:
+    """The summary of a run from each repository's `repository_counts`."""
+    keys = _PLAN_TOTALS + _RUN_TOTALS if executed else _PLAN_TOTALS
+    totals = [0] * len(keys)
+    for row in counts:
+        for position, count in enumerate(row):
+            totals[position] += count
+    return dict(zip(keys, totals, strict=True))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Reports format one time per image: each distinct date and each second of the day is formatted
+# once, as "2026-11-28T" and "12:00:00Z".
+_DATES: dict[int, str] = {}
+_CLOCKS: list[str | None] = [None] * 86400
 
 
 def format_time(moment: datetime) -> str:
-    """ISO 8601 in UTC with a `Z`, as ECR writes times."""
+    """ISO 8601 in UTC with a `Z`, as ECR writes times: `isoformat()` with `Z` for `+00:00`."""
     if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
-    return moment.isoformat()[:-6] + "Z"
+    since = moment - _EPOCH
+    date = _DATES.get(since.days)
+    if date is None:
+        date = _DATES[since.days] = moment.date().isoformat() + "T"
+    clock = _CLOCKS[since.seconds]
+    if clock is None:
+        clock = _CLOCKS[since.seconds] = moment.time().replace(microsecond=0).isoformat() + "Z"
+    if since.microseconds:
+        return f"{date}{clock[:-1]}.{since.microseconds:06d}Z"
+    return date + clock
 
 
 def human_bytes(size: float) -> str:
@@ -77,7 +114,10 @@ def human_bytes(size: float) -> str:
 
 
 def to_json(report: RunReport) -> dict[str, Any]:
-    """The JSON document of a run; every image of a visited repository appears exactly once."""
+    """The JSON document of a run; every image of a visited repository appears exactly once.
+
+    `write_report` writes the same document as text without building it.
+    """
     return {
         "now": format_time(report.now),
         "mode": report.mode,
@@ -92,6 +132,13 @@ def _repository_entry(outcome: RepositoryOutcome) -> dict[str, Any]:
         entry["delete"] = [_decision(decision, rules=True) for decision in outcome.plan.delete]
         entry["keep"] = [_decision(decision) for decision in outcome.plan.keep]
         entry["deferred"] = [_decision(decision, rules=True) for decision in outcome.plan.deferred]
+    entry.update(_execution_entry(outcome))
+    return entry
+
+
+def _execution_entry(outcome: RepositoryOutcome) -> dict[str, Any]:
+    """The fields of a repository's entry that follow its plan: what the run did, and the error."""
+    entry: dict[str, Any] = {}
     if outcome.executed:
         entry["deleted"] = list(outcome.deleted)
         entry["failures"] = [
@@ -118,6 +165,88 @@ def _decision(decision: Decision, *, rules: bool = False) -> dict[str, Any]:
     return entry
 
 
+def write_report(report: RunReport, output_format: str, out: TextIO) -> None:
+    """Write a run as the CLI prints it: `to_table`, or the `to_json` document on one line."""
+    now, mode = report.now, report.mode
+    sections = (repository_text(outcome, output_format, now, mode) for outcome in report.outcomes)
+    out.writelines(report_text(output_format, now, mode, sections, report.summary()))
+
+
+def report_text(
+    output_format: str, now: datetime, mode: str, sections: Iterable[str], summary: Mapping[str, int]
+) -> Iterator[str]:
+    """The text of a report in pieces: its opening, each repository's `repository_text` in the order
+    given, and its totals. The JSON text is `json.dumps` of the `to_json` document, and a newline."""
+    if output_format == "json":
+        yield f'{{"now": "{format_time(now)}", "mode": {encode_basestring_ascii(mode)}, "repositories": ['
+        separator = ""
+        for section in sections:
+            yield separator
+            yield section
+            separator = ", "
+        yield f'], "summary": {json.dumps(summary)}}}\n'
+        return
+    yield f"{_TITLES.get(mode, mode)} at {format_time(now)}\n\n"
+    yield from sections
+    yield _table_totals(summary, executed=mode == "run")
+
+
+def repository_text(outcome: RepositoryOutcome, output_format: str, now: datetime, mode: str) -> str:
+    """One repository's part of a report: its JSON entry, or its lines of the table."""
+    if output_format == "json":
+        return _repository_json_text(outcome)
+    return _table_section(outcome, now, executed=mode == "run")
+
+
+def _repository_json_text(outcome: RepositoryOutcome) -> str:
+    """`json.dumps(repository_json(outcome))`, written directly: a repository can hold many images."""
+    text = f'{{"name": {encode_basestring_ascii(outcome.repository)}'
+    plan = outcome.plan
+    if plan is not None:
+        text += (
+            f', "delete": [{_decisions_json(plan.delete, rules=True)}], '
+            f'"keep": [{_decisions_json(plan.keep, rules=False)}], '
+            f'"deferred": [{_decisions_json(plan.deferred, rules=True)}]'
+        )
+    execution = _execution_entry(outcome)
+    if execution:
+        text += ", " + json.dumps(execution)[1:-1]
+    return text + "}"
+
+
+def _decisions_json(decisions: Sequence[Decision], *, rules: bool) -> str:
+    """The entries of `_decision` as JSON text, separated by commas.
+
+    Reasons and rule lists are shared by many decisions, so each distinct one is encoded once.
+    """
+    escape = encode_basestring_ascii
+    encoded: dict[object, str] = {}
+    entries = []
+    for image, _, reason, matched in decisions:
+        tags = image.tags
+        if not tags:
+            tags_text = "[]"
+        elif len(tags) == 1:
+            tags_text = f"[{escape(tags[0])}]"
+        else:
+            tags_text = f"[{', '.join(map(escape, tags))}]"
+        reason_text = encoded.get(reason)
+        if reason_text is None:
+            reason_text = encoded[reason] = escape(reason)
+        start = (
+            f'{{"digest": {escape(image.digest)}, "tags": {tags_text}, '
+            f'"pushed_at": "{format_time(image.pushed_at)}", "size": {image.size}, '
+        )
+        if rules:
+            rules_text = encoded.get(matched)
+            if rules_text is None:
+                rules_text = encoded[matched] = json.dumps(matched)
+            entries.append(f'{start}"rules": {rules_text}, "reason": {reason_text}}}')
+        else:
+            entries.append(f'{start}"reason": {reason_text}}}')
+    return ", ".join(entries)
+
+
 _TITLES = {
     "preview": "ECR cleanup preview (offline; nothing is deleted)",
     "plan": "ECR cleanup plan (nothing is deleted)",
@@ -128,55 +257,72 @@ _TITLES = {
 
 def to_table(report: RunReport) -> str:
     """A report for people: per repository what goes and why, then the totals."""
-    verb = "deleted" if report.executed else "to delete"
-    lines = [f"{_TITLES.get(report.mode, report.mode)} at {format_time(report.now)}", ""]
-    for outcome in report.outcomes:
-        plan = outcome.plan
-        if plan is None:
-            lines += [f"! {outcome.repository}: failed: {outcome.error}", ""]
-            continue
-        header = f"  {outcome.repository}: {plan.images} images, {len(plan.delete)} {verb}"
-        if plan.deferred:
-            header += f", {len(plan.deferred)} deferred"
-        lines.append(header + (f" ({human_bytes(plan.bytes)})" if plan.delete else ""))
-        if outcome.error is not None:
-            lines.append(f"    ! {outcome.error}")
-        failed = {failure.digest: failure for failure in outcome.failures}
-        skipped = dict(outcome.skipped)
+    return "".join(
+        report_text(
+            "table",
+            report.now,
+            report.mode,
+            (_table_section(outcome, report.now, executed=report.executed) for outcome in report.outcomes),
+            report.summary(),
+        )
+    )
+
+
+def _table_section(outcome: RepositoryOutcome, now: datetime, *, executed: bool) -> str:
+    """A repository's lines of the table, and the blank line that ends them."""
+    plan = outcome.plan
+    if plan is None:
+        return f"! {outcome.repository}: failed: {outcome.error}\n\n"
+    verb = "deleted" if executed else "to delete"
+    header = f"  {outcome.repository}: {plan.images} images, {len(plan.delete)} {verb}"
+    if plan.deferred:
+        header += f", {len(plan.deferred)} deferred"
+    lines = [header + (f" ({human_bytes(plan.bytes)})" if plan.delete else "")]
+    if outcome.error is not None:
+        lines.append(f"    ! {outcome.error}")
+    failed = {failure.digest: failure for failure in outcome.failures}
+    skipped = dict(outcome.skipped)
+    if not failed and not skipped:
+        lines += [_image_line(now, decision, "-") for decision in plan.delete]
+    else:
         for decision in plan.delete:
             mark = "!" if decision.image.digest in failed else "-"
-            lines.append(f"    {mark} {_image_line(report.now, decision)}")
+            lines.append(_image_line(now, decision, mark))
             if decision.image.digest in failed:
                 failure = failed[decision.image.digest]
                 lines.append(f"        delete failed: {failure.code}: {failure.message}")
             elif decision.image.digest in skipped:
                 lines.append(f"        {skipped[decision.image.digest]}")
-        if plan.deferred:
-            lines.append(f"    ~ {len(plan.deferred)} deferred: {plan.deferred[0].reason}")
+    if plan.deferred:
+        lines.append(f"    ~ {len(plan.deferred)} deferred: {plan.deferred[0].reason}")
+    if plan.keep:
         protected = sum(1 for decision in plan.keep if decision.reason.startswith("protected"))
-        if plan.keep:
-            lines.append(f"    keep {len(plan.keep)} ({protected} protected)")
-        lines.append("")
-    summary = report.summary()
+        lines.append(f"    keep {len(plan.keep)} ({protected} protected)")
+    lines.append("\n")
+    return "\n".join(lines)
+
+
+def _table_totals(summary: Mapping[str, int], *, executed: bool) -> str:
+    verb = "deleted" if executed else "to delete"
     totals = (
-        f"{'Deleted' if report.executed else 'Plan'}: "
-        f"{summary['deleted'] if report.executed else summary['delete']} {verb} "
-        f"({human_bytes(summary['deleted_bytes' if report.executed else 'bytes'])} reclaimed), "
+        f"{'Deleted' if executed else 'Plan'}: "
+        f"{summary['deleted'] if executed else summary['delete']} {verb} "
+        f"({human_bytes(summary['deleted_bytes' if executed else 'bytes'])} reclaimed), "
         f"{summary['keep']} to keep, "
         f"{summary['deferred']} deferred, across {summary['repositories']} repositories "
-        f"and {summary['images']} images."
+        f"and {summary['images']} images.\n"
     )
-    lines.append(totals)
     if summary["failed_repositories"]:
-        lines.append(f"Failures in {summary['failed_repositories']} repositories: see the lines marked '!'.")
-    return "\n".join(lines) + "\n"
+        totals += f"Failures in {summary['failed_repositories']} repositories: see the lines marked '!'.\n"
+    return totals
 
 
-def _image_line(now: datetime, decision: Decision) -> str:
+def _image_line(now: datetime, decision: Decision, mark: str) -> str:
     image = decision.image
     tags = ", ".join(image.tags) if image.tags else "<untagged>"
     age = (now - image.pushed_at).days
-    return f"{image.digest[:19]}  {tags}  {age} days old  {human_bytes(image.size)}  {decision.reason}"
+    size = human_bytes(image.size)
+    return f"    {mark} {image.digest[:19]}  {tags}  {age} days old  {size}  {decision.reason}"
 
 
 CSV_HEADER = ("repository", "digest", "action", "tags", "pushed_at", "size", "reason")

@@ -120,6 +120,16 @@ def test_deletions_never_exceed_the_limit(document: dict[str, Any], inventory: l
         assert max(d.image.pushed_at for d in plan.delete) <= min(d.image.pushed_at for d in plan.deferred)
 
 
+@settings(max_examples=300)
+@given(images(), st.integers(min_value=1, max_value=15))
+def test_keep_latest_keeps_the_newest_and_breaks_ties_by_lowest_digest(
+    inventory: list[Image], count: int
+) -> None:
+    plan = plan_repository(parse_policy({"rules": [{"keep_latest": count}]}), "app", inventory, NOW)
+    newest = sorted(inventory, key=lambda image: (NOW - image.pushed_at, image.digest))[:count]
+    assert {decision.image.digest for decision in plan.keep} == {image.digest for image in newest}
+
+
 class RecordingRegistry:
     """A registry that records every delete call it receives."""
 
