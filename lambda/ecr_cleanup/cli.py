@@ -11,16 +11,19 @@ be deleted), 2 an invalid policy or input (the message goes to stderr and nothin
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 from typing import TextIO
 
 from .cleanup import (
+    LivePlan,
     RegistryError,
     RepositoryOutcome,
     execute_plans,
@@ -237,9 +240,12 @@ def _run(args: argparse.Namespace, now: datetime) -> tuple[list[RepositoryOutcom
     if sys.stdin.readline().strip() != CONFIRMATION:
         sys.stderr.write("\nCancelled: nothing was deleted.\n")
         return None
+    # What a person approved was read before they answered: every batch is read again before it is
+    # deleted (see cleanup.RECHECK_AFTER_SECONDS).
+    approved = [replace(plan, listed_at=-math.inf) if isinstance(plan, LivePlan) else plan for plan in plans]
     reporter = progress("deleting")
     outcomes = execute_plans(
-        ecr, policy, plans, now, usage=usage, concurrency=args.concurrency, progress=reporter
+        ecr, policy, approved, now, usage=usage, concurrency=args.concurrency, progress=reporter
     )
     if reporter is not None:
         reporter.finish()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -162,3 +163,102 @@ def test_an_image_a_service_runs_survives_a_run(
     [app] = [r for r in report["repositories"] if r["name"] == "app"]
     [kept] = [k for k in app["keep"] if k["digest"] == registry["app"]["dev-100"]]
     assert kept["reason"].startswith("protected: in use: ECS service")
+
+
+class Terminal(io.StringIO):
+    """Standard input or error of a person at a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def answer(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Terminal]:
+    """Make `run` read this answer from a terminal; returns what it wrote to stderr."""
+
+    def type_answer(text: str) -> Terminal:
+        monkeypatch.setattr("sys.stdin", Terminal(text))
+        errors = Terminal()
+        monkeypatch.setattr("sys.stderr", errors)
+        return errors
+
+    return type_answer
+
+
+def test_run_without_a_terminal_or_yes_refuses_and_touches_nothing(
+    registry: dict[str, dict[str, str]],
+    policy_file: Path,
+    api_calls: ApiCalls,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("yes\n"))
+    status, report = cli("run", "--policy", str(policy_file))
+    assert (status, report) == (EXIT_INVALID, {})
+    assert "pass --yes" in capsys.readouterr().err
+    assert sum(api_calls.values()) == 0
+
+
+def test_run_shows_the_plan_and_deletes_after_yes(
+    registry: dict[str, dict[str, str]], policy_file: Path, answer: Callable[[str], Terminal]
+) -> None:
+    errors = answer("yes\n")
+    status, report = cli("run", "--policy", str(policy_file))
+    assert status == EXIT_OK
+    assert report["summary"]["deleted"] == 4
+    shown = errors.getvalue()
+    assert "ECR cleanup plan" in shown
+    assert registry["app"]["dev-100"][:19] in shown
+    assert "Delete these 4 images" in shown
+    assert registry["app"]["dev-100"] not in remaining_digests("app")
+
+
+@pytest.mark.parametrize("reply", ["no\n", "y\n", "YES please\n", ""])
+def test_run_deletes_nothing_unless_the_answer_is_yes(
+    registry: dict[str, dict[str, str]], policy_file: Path, answer: Callable[[str], Terminal], reply: str
+) -> None:
+    errors = answer(reply)
+    status, report = cli("run", "--policy", str(policy_file))
+    assert (status, report) == (EXIT_OK, {})
+    assert "Cancelled: nothing was deleted." in errors.getvalue()
+    assert all(remaining_digests(name) == set(images.values()) for name, images in registry.items())
+
+
+def test_a_run_confirmed_later_re_reads_and_spares_an_image_retagged_meanwhile(
+    registry: dict[str, dict[str, str]], policy_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    victim = registry["app"]["dev-100"]
+
+    class Retagging(Terminal):
+        def readline(self, size: int | None = -1) -> str:
+            ecr = boto3.client("ecr")
+            manifest = ecr.batch_get_image(repositoryName="app", imageIds=[{"imageDigest": victim}])
+            ecr.put_image(
+                repositoryName="app", imageManifest=manifest["images"][0]["imageManifest"], imageTag="v9"
+            )
+            return "yes\n"
+
+    monkeypatch.setattr("sys.stdin", Retagging())
+    monkeypatch.setattr("sys.stderr", Terminal())
+    status, report = cli("run", "--policy", str(policy_file))
+    assert status == EXIT_OK
+    assert victim in remaining_digests("app")
+    [app] = [r for r in report["repositories"] if r["name"] == "app"]
+    assert [entry["digest"] for entry in app["skipped"]] == [victim]
+
+
+def test_progress_goes_to_a_terminal_on_stderr(
+    registry: dict[str, dict[str, str]], policy_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    errors = Terminal()
+    monkeypatch.setattr("sys.stderr", errors)
+    assert cli("run", "--yes", "--policy", str(policy_file))[0] == EXIT_OK
+    assert "2/2 repositories, 9 images read, 4 deleted" in errors.getvalue()
+
+
+def test_repositories_cleaned_in_parallel_end_as_if_cleaned_in_turn(
+    registry: dict[str, dict[str, str]], policy_file: Path
+) -> None:
+    status, report = cli("run", "--yes", "--concurrency", "4", "--policy", str(policy_file))
+    assert status == EXIT_OK
+    assert {r["name"]: len(r["deleted"]) for r in report["repositories"]} == {"app": 3, "web": 1}

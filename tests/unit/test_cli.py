@@ -228,3 +228,24 @@ def test_python_dash_m_runs_with_only_the_lambda_folder_on_the_path(
 )
 def test_sizes_are_shown_in_human_units(size: int, text: str) -> None:
     assert human_bytes(size) == text
+
+
+def test_the_version_is_the_installed_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"ecr-cleanup {version('ecr-cleanup')}"
+
+
+@pytest.mark.parametrize("option", ["--concurrency=0", "--usage-max-age=-1", "--concurrency=two"])
+def test_a_bad_live_option_is_refused_before_anything_runs(
+    option: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps(POLICY))
+    with pytest.raises(SystemExit) as exited:
+        main(["plan", "--policy", str(policy), option])
+    assert exited.value.code == 2
+    assert "must be a positive number" in capsys.readouterr().err
