@@ -351,6 +351,30 @@ def test_batch_delete_image_lists_a_deleted_untagged_image(ecr: Any) -> None:
     assert response["imageIds"] == [{"imageDigest": untagged}]
 
 
+def test_batch_delete_image_by_digest_deletes_exactly_the_named_images_and_reports_them(ecr: Any) -> None:
+    ecr_seed.create_repository("app")
+    digests = ecr_seed.push_images("app", 300, tags=lambda i: [f"b{i}", f"c{i}"] if i % 2 else [])
+    named = digests[100:199] + ["sha256:" + "0" * 64]
+
+    response = ecr.batch_delete_image(repositoryName="app", imageIds=[{"imageDigest": d} for d in named])
+
+    assert ecr_seed.remaining_digests("app") == set(digests[:100] + digests[199:])
+    assert {entry["imageDigest"] for entry in response["imageIds"]} == set(digests[100:199])
+    assert [f["failureCode"] for f in response["failures"]] == ["ImageNotFound"]
+    listed = pages(ecr, "describe_images", "imageDetails", repositoryName="app", maxResults=1000)
+    assert [detail["imageDigest"] for page in listed for detail in page] == digests[:100] + digests[199:]
+
+
+def test_batch_delete_image_by_tag_removes_only_that_tag(ecr: Any) -> None:
+    ecr_seed.create_repository("app")
+    digest = ecr_seed.push_image("app", tags=["v1", "latest"])
+
+    ecr.batch_delete_image(repositoryName="app", imageIds=[{"imageTag": "latest"}])
+
+    (detail,) = ecr.describe_images(repositoryName="app")["imageDetails"]
+    assert (detail["imageDigest"], detail["imageTags"]) == (digest, ["v1"])
+
+
 def test_seeding_2500_images_takes_under_five_seconds() -> None:
     ecr_seed.create_repository("app")
     started = time.perf_counter()
