@@ -10,8 +10,13 @@ CHECKOV_VENV ?= .venv-checkov
 CHECKOV_VERSION ?= 3.3.30
 CHECKOV_INSTALLED := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
+# asl-validator (npm) checks the state machine definition the module renders; it lives in .tools.
+ASL_VALIDATOR_VERSION ?= 4.0.0
+ASL_VALIDATOR := .tools/node_modules/.bin/asl-validator
+ASL_VALIDATOR_INSTALLED := .tools/.installed-$(ASL_VALIDATOR_VERSION)
+
 .DEFAULT_GOAL := help
-.PHONY: help setup lint docs docs-check validate checkov check test unit demo bench clean
+.PHONY: help setup lint docs docs-check validate renders checkov check test unit demo bench clean
 
 help: ## List the targets with one line each
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-11s %s\n", $$1, $$2}'
@@ -22,6 +27,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
+$(ASL_VALIDATOR_INSTALLED):
+	rm -rf .tools
+	mkdir -p .tools
+	npm install --prefix .tools --no-audit --no-fund --loglevel=error 'asl-validator@$(ASL_VALIDATOR_VERSION)'
+	touch $@
+
 $(CHECKOV_INSTALLED):
 	rm -rf $(CHECKOV_VENV)
 	$(PYTHON) -m venv $(CHECKOV_VENV)
@@ -29,7 +40,7 @@ $(CHECKOV_INSTALLED):
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
 	touch $@
 
-setup: $(VENV)/.installed ## Create .venv with the engine and every tool the checks and tests need
+setup: $(VENV)/.installed $(ASL_VALIDATOR_INSTALLED) ## Create .venv (engine, tools) and .tools (asl-validator, npm)
 
 lint: setup ## ruff, ruff format --check, mypy --strict and terraform fmt
 	$(VENV)/bin/ruff check .
@@ -47,10 +58,13 @@ docs-check: setup ## The README checks: generated tables, policy reference, poli
 validate: setup ## terraform init and validate of the module and each example (offline, in a temp copy)
 	$(PY) -m pytest -q tests/module/test_validate.py
 
+renders: setup ## What the module renders, checked: the definition by asl-validator, IAM documents by parliament
+	$(PY) -m pytest -q tests/module/test_checkers.py
+
 checkov: $(CHECKOV_INSTALLED) ## Scan the module with checkov (installed into .venv-checkov; see .checkov.yaml)
 	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
 
-check: lint docs-check validate checkov ## Every check without the test suite: lint, docs-check, validate, checkov
+check: lint docs-check validate renders checkov ## Every check without the test suite: lint, docs, validate, renders, checkov
 
 unit: setup ## The engine's tests only (no Terraform)
 	$(PY) -m pytest tests/unit tests/live
@@ -67,7 +81,7 @@ bench: setup ## Print the engine's speed, memory and API-call figures
 	$(PY) bench/api_calls.py
 
 clean: ## Remove the virtualenvs, caches, Lambda zips and Terraform working files of the tests
-	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis builds
+	rm -rf $(VENV) $(CHECKOV_VENV) .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis builds
 	find tests examples -name .terraform -type d -prune -exec rm -rf {} +
 	find tests examples -name builds -type d -prune -exec rm -rf {} +
 	find tests examples \( -name .terraform.lock.hcl -o -name tf_resources.json -o -name 'terraform.tfstate*' \) -delete

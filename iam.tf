@@ -25,15 +25,15 @@ resource "aws_iam_role" "lambda" {
 }
 
 data "aws_iam_policy_document" "lambda" {
-  #checkov:skip=CKV_AWS_356:Only calls IAM cannot scope are on "*": ecr:DescribeRepositories (see ListRepositories) and the read-only ECS and Lambda listings of FindImagesInUse; every image action, report and notification is on named ARNs.
+  #checkov:skip=CKV_AWS_356:Only calls IAM cannot scope are on "*": the read-only ECS and Lambda listings of FindImagesInUse; every image action, report and notification is on named ARNs.
 
   # Listing runs before any repository is known: DescribeRepositories without
-  # repository names is authorised account-wide. It is read-only and returns
-  # repository metadata, never image contents.
+  # names describes the repositories of this registry the caller may describe.
+  # It is read-only and returns repository metadata, never image contents.
   statement {
     sid       = "ListRepositories"
     actions   = ["ecr:DescribeRepositories"]
-    resources = ["*"]
+    resources = ["arn:${local.partition}:ecr:${local.region}:${local.account_id}:repository/*"]
   }
 
   # Everything that touches images, deletion included, only on the repositories
@@ -197,14 +197,9 @@ resource "aws_iam_role" "states" {
 # every grant (see also local.state_machine_arn).
 data "aws_iam_policy_document" "states" {
   statement {
-    sid     = "InvokeOwnFunctions"
-    actions = ["lambda:InvokeFunction"]
-    resources = flatten([
-      for name in local.function_names : [
-        "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${name}",
-        "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${name}:*",
-      ]
-    ])
+    sid       = "InvokeOwnFunctions"
+    actions   = ["lambda:InvokeFunction"]
+    resources = flatten([for arn in local.function_arns : [arn, "${arn}:*"]])
   }
 
   # The Distributed Map runs each group of repositories as a child execution

@@ -28,6 +28,10 @@ locals {
   }
 
   function_names = { for key, _ in local.functions : key => "${var.name}-${key}" }
+  function_arns = {
+    for key, name in local.function_names :
+    key => "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${name}"
+  }
 
   # Built from the name rather than read from the resource, so that the trust
   # policy of the state machine's role can name the state machine before it exists.

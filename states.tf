@@ -15,9 +15,9 @@ resource "aws_sfn_state_machine" "this" {
 
   definition = templatefile("${path.module}/statemachine.asl.json", {
     partition              = local.partition
-    list_function_arn      = aws_lambda_function.this["list"].arn
-    cleanup_function_arn   = aws_lambda_function.this["cleanup"].arn
-    summarise_function_arn = aws_lambda_function.this["summarise"].arn
+    list_function_arn      = local.function_arns["list"]
+    cleanup_function_arn   = local.function_arns["cleanup"]
+    summarise_function_arn = local.function_arns["summarise"]
     policy                 = jsonencode(var.policy)
     dry_run                = jsonencode(var.dry_run)
     max_concurrency        = var.max_concurrency
@@ -27,6 +27,8 @@ resource "aws_sfn_state_machine" "this" {
 
   tags = var.tags
 
-  # The first scheduled run must find the state machine allowed to invoke.
-  depends_on = [aws_iam_role_policy.states]
+  # The definition names the functions by ARN, built from their names so that
+  # a plan shows it whole; they and the permission to invoke them must exist
+  # before the first run.
+  depends_on = [aws_lambda_function.this, aws_iam_role_policy.states]
 }

@@ -157,6 +157,7 @@ def test_by_default_the_role_reads_manifests_finds_images_in_use_and_keeps_run_d
         "ReadWriteRunData",
         "ListRunResults",
     }
+    assert default.resources("ListRepositories") == {f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/*"}
     assert default.actions("CleanUpSelectedRepositories") == {
         "ecr:BatchDeleteImage",
         "ecr:BatchGetImage",
