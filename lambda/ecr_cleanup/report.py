@@ -387,6 +387,10 @@ def emf_record(namespace: str, metrics: dict[str, int], *, dimensions: dict[str,
     return json.dumps(document)
 
 
+NOTIFIED_FAILURES = 50
+"""Failed repositories a notification names one by one; SNS takes at most 256 KB."""
+
+
 def notification(summary: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
     """The subject (at most 100 characters, as SNS allows) and body of the message a run sends."""
     dry_run = bool(summary.get("dry_run"))
@@ -417,7 +421,11 @@ def notification(summary: Mapping[str, Any], results: Sequence[Mapping[str, Any]
     failed = [result for result in results if result.get("status") != "ok"]
     if failed:
         lines += ["", "Failed:"]
-        lines += [f"  {result.get('repository')}: {failure_reason(result)}" for result in failed]
+        shown = failed[:NOTIFIED_FAILURES]
+        lines += [f"  {result.get('repository')}: {failure_reason(result)}" for result in shown]
+        if len(failed) > len(shown):
+            where = f" in {summary['report']}" if summary.get("report") else ""
+            lines.append(f"  ... and {len(failed) - len(shown)} more, every one listed{where}")
     return subject[:100], "\n".join(lines) + "\n"
 
 

@@ -104,3 +104,17 @@ def test_an_empty_report_is_written_too() -> None:
 )
 def test_times_are_written_as_isoformat_in_utc_with_z(moment: datetime) -> None:
     assert format_time(moment) == moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def test_a_notification_names_the_first_failures_and_says_where_the_rest_are() -> None:
+    from ecr_cleanup.report import NOTIFIED_FAILURES, notification
+
+    failed = [
+        {"repository": f"app-{n:03d}", "status": "failed", "error": {"Error": "E", "Cause": "denied"}}
+        for n in range(NOTIFIED_FAILURES + 7)
+    ]
+    summary = {"now": "2026-11-28T00:00:00Z", "failed_count": len(failed), "report": "s3://b/r/summary.json"}
+    _, body = notification(summary, failed)
+    assert f"app-{NOTIFIED_FAILURES - 1:03d}: E: denied" in body
+    assert f"app-{NOTIFIED_FAILURES:03d}" not in body
+    assert "... and 7 more, every one listed in s3://b/r/summary.json" in body
