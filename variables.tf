@@ -414,7 +414,7 @@ variable "lambda_memory_size" {
 }
 
 variable "lambda_timeout" {
-  description = "How long each Lambda function may run, in seconds. The cleanup function needs it longest: it reads and deletes every image of one repository."
+  description = "How long each Lambda function may run, in seconds. A cleanup invocation stops itself before this, keeping 10% of it (at most 60 s) to record what it did, and the state machine continues it where it stopped; a longer timeout means fewer invocations per run."
   type        = number
   default     = 900
   nullable    = false
