@@ -102,6 +102,26 @@ def sfn(server: MotoServer) -> Any:
 
 
 @pytest.fixture
+def ecs(server: MotoServer) -> Any:
+    return server.client("ecs")
+
+
+@pytest.fixture
+def events(server: MotoServer) -> Any:
+    return server.client("events")
+
+
+@pytest.fixture
+def scheduler(server: MotoServer) -> Any:
+    return server.client("scheduler")
+
+
+@pytest.fixture
+def batch(server: MotoServer) -> Any:
+    return server.client("batch")
+
+
+@pytest.fixture
 def role_arn(server: MotoServer) -> str:
     trust = {
         "Version": "2012-10-17",
@@ -141,6 +161,11 @@ def pages(client: Any, operation: str, result_key: str, **kwargs: Any) -> list[l
         if "nextToken" not in response:
             return collected
         kwargs["nextToken"] = response["nextToken"]
+
+
+def paginated(client: Any, operation: str, result_key: str, **kwargs: Any) -> list[list[Any]]:
+    """Every page of ``operation`` as boto3's paginator fetches them."""
+    return [page[result_key] for page in client.get_paginator(operation).paginate(**kwargs)]
 
 
 def state_machine(sfn: Any, role_arn: str, states: dict[str, Any], start_at: str) -> str:
@@ -354,7 +379,7 @@ def test_batch_delete_image_lists_a_deleted_untagged_image(ecr: Any) -> None:
 def test_batch_delete_image_by_digest_deletes_exactly_the_named_images_and_reports_them(ecr: Any) -> None:
     ecr_seed.create_repository("app")
     digests = ecr_seed.push_images("app", 300, tags=lambda i: [f"b{i}", f"c{i}"] if i % 2 else [])
-    named = digests[100:199] + ["sha256:" + "0" * 64]
+    named = [*digests[100:199], "sha256:" + "0" * 64]
 
     response = ecr.batch_delete_image(repositoryName="app", imageIds=[{"imageDigest": d} for d in named])
 
@@ -394,6 +419,416 @@ def test_seeded_images_page_through_in_process_mock_aws() -> None:
         result = pages(client, "describe_images", "imageDetails", repositoryName="app")
 
     assert [len(page) for page in result] == [100, 20]
+
+
+# ECS task definitions
+
+
+def register_task_definition(ecs: Any, family: str, image: str = "app:1") -> str:
+    container = {"name": "main", "image": image, "memory": 64}
+    response = ecs.register_task_definition(family=family, containerDefinitions=[container])
+    return str(response["taskDefinition"]["taskDefinitionArn"])
+
+
+def revisions(arns: list[str]) -> list[str]:
+    """``family:revision`` of each task definition ARN."""
+    return [arn.rpartition("/")[2] for arn in arns]
+
+
+def test_list_task_definition_families_returns_150_families_in_pages_of_100(ecs: Any) -> None:
+    families = [f"family-{n:03d}" for n in range(150)]
+    for family in reversed(families):
+        register_task_definition(ecs, family)
+
+    result = paginated(ecs, "list_task_definition_families", "families")
+    first = ecs.list_task_definition_families()
+    rest = ecs.list_task_definition_families(nextToken=first["nextToken"])
+
+    assert [len(page) for page in result] == [100, 50]
+    assert [family for page in result for family in page] == families
+    assert (first["families"], rest["families"]) == (families[:100], families[100:])
+    assert "nextToken" not in rest
+    with pytest.raises(ClientError) as raised:
+        ecs.list_task_definition_families(maxResults=101)
+    assert raised.value.response["Error"]["Code"] == "InvalidParameterException"
+
+
+def test_list_task_definition_families_filters_by_status_and_prefix(ecs: Any) -> None:
+    for family in ("api", "api-worker", "batch", "retired"):
+        register_task_definition(ecs, family)
+    register_task_definition(ecs, "retired")
+    ecs.deregister_task_definition(taskDefinition="retired:1")
+    ecs.deregister_task_definition(taskDefinition="retired:2")
+    ecs.deregister_task_definition(taskDefinition="batch:1")
+    register_task_definition(ecs, "batch")
+
+    def listed(**kwargs: Any) -> list[str]:
+        return [
+            family
+            for page in paginated(ecs, "list_task_definition_families", "families", **kwargs)
+            for family in page
+        ]
+
+    assert listed() == ["api", "api-worker", "batch", "retired"]
+    assert listed(status="ALL") == ["api", "api-worker", "batch", "retired"]
+    assert listed(status="ACTIVE") == ["api", "api-worker", "batch"]
+    assert listed(status="INACTIVE") == ["retired"]
+    assert listed(familyPrefix="api") == ["api", "api-worker"]
+
+
+def test_list_task_definitions_returns_130_revisions_in_pages_of_100(ecs: Any) -> None:
+    for _ in range(130):
+        register_task_definition(ecs, "api")
+
+    result = paginated(ecs, "list_task_definitions", "taskDefinitionArns", familyPrefix="api")
+
+    assert [len(page) for page in result] == [100, 30]
+    assert revisions([arn for page in result for arn in page]) == [f"api:{n}" for n in range(1, 131)]
+    with pytest.raises(ClientError) as raised:
+        ecs.list_task_definitions(maxResults=101)
+    assert raised.value.response["Error"]["Code"] == "InvalidParameterException"
+
+
+def test_list_task_definitions_sort_desc_lists_the_newest_revision_first(ecs: Any) -> None:
+    for family in ("web", "api", "web", "api", "api"):
+        register_task_definition(ecs, family)
+
+    ascending = paginated(
+        ecs, "list_task_definitions", "taskDefinitionArns", PaginationConfig={"PageSize": 2}
+    )
+    descending = paginated(
+        ecs, "list_task_definitions", "taskDefinitionArns", sort="DESC", PaginationConfig={"PageSize": 2}
+    )
+    newest = ecs.list_task_definitions(familyPrefix="api", sort="DESC", maxResults=1)["taskDefinitionArns"]
+
+    assert [revisions(page) for page in ascending] == [["api:1", "api:2"], ["api:3", "web:1"], ["web:2"]]
+    assert [revisions(page) for page in descending] == [["web:2", "web:1"], ["api:3", "api:2"], ["api:1"]]
+    assert revisions(newest) == ["api:3"]
+
+
+def test_list_task_definitions_status_active_leaves_out_deregistered_revisions(ecs: Any) -> None:
+    for _ in range(4):
+        register_task_definition(ecs, "api")
+    ecs.deregister_task_definition(taskDefinition="api:2")
+    ecs.deregister_task_definition(taskDefinition="api:4")
+
+    def listed(**kwargs: Any) -> list[str]:
+        return revisions(
+            [
+                arn
+                for page in paginated(ecs, "list_task_definitions", "taskDefinitionArns", **kwargs)
+                for arn in page
+            ]
+        )
+
+    assert listed() == ["api:1", "api:3"]
+    assert listed(status="ACTIVE", familyPrefix="api") == ["api:1", "api:3"]
+    assert listed(status="INACTIVE") == ["api:2", "api:4"]
+    assert listed(familyPrefix="ap") == []
+
+
+def test_a_deleted_task_definition_stays_delete_in_progress_and_its_number_is_not_reused(ecs: Any) -> None:
+    register_task_definition(ecs, "api")
+    register_task_definition(ecs, "api")
+    ecs.deregister_task_definition(taskDefinition="api:2")
+
+    deleted = ecs.delete_task_definitions(taskDefinitions=["api:2"])["taskDefinitions"]
+    registered = register_task_definition(ecs, "api")
+
+    assert [d["status"] for d in deleted] == ["DELETE_IN_PROGRESS"]
+    assert revisions(ecs.list_task_definitions(status="DELETE_IN_PROGRESS")["taskDefinitionArns"]) == [
+        "api:2"
+    ]
+    assert (
+        ecs.describe_task_definition(taskDefinition="api:2")["taskDefinition"]["status"]
+        == "DELETE_IN_PROGRESS"
+    )
+    assert revisions([registered]) == ["api:3"]
+
+
+def test_describe_task_definition_by_family_describes_its_latest_active_revision(ecs: Any) -> None:
+    register_task_definition(ecs, "api", image="app:1")
+    register_task_definition(ecs, "api", image="app:2")
+    register_task_definition(ecs, "api", image="app:3")
+    ecs.deregister_task_definition(taskDefinition="api:3")
+    family_arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/api"
+
+    by_name = ecs.describe_task_definition(taskDefinition="api")["taskDefinition"]
+    by_arn = ecs.describe_task_definition(taskDefinition=family_arn)["taskDefinition"]
+
+    assert (by_name["revision"], by_name["containerDefinitions"][0]["image"]) == (2, "app:2")
+    assert by_arn["revision"] == 2
+    ecs.deregister_task_definition(taskDefinition="api:1")
+    ecs.deregister_task_definition(taskDefinition="api:2")
+    with pytest.raises(ClientError) as raised:
+        ecs.describe_task_definition(taskDefinition="api")
+    assert raised.value.response["Error"]["Code"] == "ClientException"
+
+
+def test_task_definition_revisions_page_through_in_process_mock_aws() -> None:
+    with mock_aws():
+        client = boto3.client("ecs", region_name=REGION)
+        for _ in range(3):
+            register_task_definition(client, "api")
+
+        result = paginated(
+            client,
+            "list_task_definitions",
+            "taskDefinitionArns",
+            sort="DESC",
+            PaginationConfig={"PageSize": 2},
+        )
+
+    assert [revisions(page) for page in result] == [["api:3", "api:2"], ["api:1"]]
+
+
+# EventBridge and EventBridge Scheduler
+
+CLUSTER = f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/jobs"
+RUNNER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/runner"
+
+
+def task_definition_arn(family: str, revision: int = 1) -> str:
+    return f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{family}:{revision}"
+
+
+def test_list_targets_by_rule_pages_ecs_targets_on_one_cluster(events: Any) -> None:
+    events.put_rule(Name="nightly", ScheduleExpression="rate(1 day)")
+    targets = [
+        {
+            "Id": f"task-{n}",
+            "Arn": CLUSTER,
+            "RoleArn": RUNNER_ROLE,
+            "EcsParameters": {"TaskDefinitionArn": task_definition_arn(f"job-{n}"), "TaskCount": 1},
+        }
+        for n in range(5)
+    ]
+    events.put_targets(Rule="nightly", Targets=targets)
+
+    result = paginated(
+        events, "list_targets_by_rule", "Targets", Rule="nightly", PaginationConfig={"PageSize": 2}
+    )
+
+    assert [[target["Id"] for target in page] for page in result] == [
+        ["task-0", "task-1"],
+        ["task-2", "task-3"],
+        ["task-4"],
+    ]
+    listed = [target["EcsParameters"]["TaskDefinitionArn"] for page in result for target in page]
+    assert listed == [task_definition_arn(f"job-{n}") for n in range(5)]
+
+
+@pytest.mark.parametrize(
+    ("operation", "parameters"),
+    [("list_rules", {}), ("list_targets_by_rule", {"Rule": "nightly"}), ("list_event_buses", {})],
+)
+def test_eventbridge_listings_refuse_a_limit_above_100(
+    events: Any, operation: str, parameters: dict[str, Any]
+) -> None:
+    events.put_rule(Name="nightly", ScheduleExpression="rate(1 day)")
+
+    getattr(events, operation)(Limit=100, **parameters)
+    with pytest.raises(ClientError) as raised:
+        getattr(events, operation)(Limit=101, **parameters)
+
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_moto_pages_rules_of_a_custom_bus_and_event_buses(events: Any) -> None:
+    events.create_event_bus(Name="jobs")
+    for n in range(120):
+        events.put_rule(
+            Name=f"rule-{n:03d}", EventBusName="jobs", EventPattern=json.dumps({"source": ["app"]})
+        )
+    events.put_rule(Name="on-default", ScheduleExpression="rate(1 day)")
+    events.put_targets(
+        Rule="rule-007",
+        EventBusName="jobs",
+        Targets=[
+            {
+                "Id": "t",
+                "Arn": CLUSTER,
+                "RoleArn": RUNNER_ROLE,
+                "EcsParameters": {"TaskDefinitionArn": task_definition_arn("etl", 3)},
+            }
+        ],
+    )
+    for n in range(3):
+        events.create_event_bus(Name=f"bus-{n}")
+
+    rules = paginated(events, "list_rules", "Rules", EventBusName="jobs", PaginationConfig={"PageSize": 100})
+    (target,) = events.list_targets_by_rule(Rule="rule-007", EventBusName="jobs")["Targets"]
+    buses: list[list[str]] = []
+    token: dict[str, str] = {}
+    while True:
+        response = events.list_event_buses(Limit=2, **token)
+        buses.append([bus["Name"] for bus in response["EventBuses"]])
+        if "NextToken" not in response:
+            break
+        token = {"NextToken": response["NextToken"]}
+
+    assert [len(page) for page in rules] == [100, 20]
+    assert {rule["Name"] for page in rules for rule in page} == {f"rule-{n:03d}" for n in range(120)}
+    assert target["EcsParameters"]["TaskDefinitionArn"] == task_definition_arn("etl", 3)
+    assert [len(page) for page in buses] == [2, 2, 1]
+    assert sorted(name for page in buses for name in page) == ["bus-0", "bus-1", "bus-2", "default", "jobs"]
+
+
+def create_schedule(scheduler: Any, name: str, **kwargs: Any) -> None:
+    scheduler.create_schedule(
+        Name=name,
+        ScheduleExpression="rate(1 day)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={
+            "Arn": CLUSTER,
+            "RoleArn": RUNNER_ROLE,
+            "EcsParameters": {"TaskDefinitionArn": task_definition_arn(name), "LaunchType": "FARGATE"},
+        },
+        **kwargs,
+    )
+
+
+def test_list_schedules_refuses_max_results_above_100(scheduler: Any) -> None:
+    create_schedule(scheduler, "nightly")
+
+    scheduler.list_schedules(MaxResults=100)
+    with pytest.raises(ClientError) as raised:
+        scheduler.list_schedules(MaxResults=101)
+
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_moto_pages_and_filters_schedules_and_keeps_ecs_parameters(scheduler: Any) -> None:
+    scheduler.create_schedule_group(Name="reports")
+    for n in range(150):
+        create_schedule(scheduler, f"job-{n:03d}", GroupName="reports" if n % 2 else "default")
+    create_schedule(scheduler, "paused", State="DISABLED")
+
+    result = paginated(scheduler, "list_schedules", "Schedules", PaginationConfig={"PageSize": 100})
+
+    def names(**kwargs: Any) -> set[str]:
+        return {
+            s["Name"] for page in paginated(scheduler, "list_schedules", "Schedules", **kwargs) for s in page
+        }
+
+    assert [len(page) for page in result] == [100, 51]
+    assert len({schedule["Arn"] for page in result for schedule in page}) == 151
+    assert names(NamePrefix="job-00") == {f"job-00{n}" for n in range(10)}
+    assert names(GroupName="reports") == {f"job-{n:03d}" for n in range(1, 150, 2)}
+    assert names(State="DISABLED") == {"paused"}
+    target = scheduler.get_schedule(Name="job-001", GroupName="reports")["Target"]
+    assert target["EcsParameters"]["TaskDefinitionArn"] == task_definition_arn("job-001")
+
+
+# AWS Batch job definitions
+
+
+def container_properties(image: str) -> dict[str, Any]:
+    return {
+        "image": image,
+        "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}],
+    }
+
+
+def register_job_definition(batch: Any, name: str, image: str = "app:1") -> str:
+    response = batch.register_job_definition(
+        jobDefinitionName=name, type="container", containerProperties=container_properties(image)
+    )
+    return str(response["jobDefinitionArn"])
+
+
+def test_describe_job_definitions_returns_150_revisions_in_pages_of_100(batch: Any) -> None:
+    registered = [register_job_definition(batch, f"etl-{n % 7}") for n in range(150)]
+
+    result = paginated(batch, "describe_job_definitions", "jobDefinitions")
+
+    assert [len(page) for page in result] == [100, 50]
+    assert sorted(d["jobDefinitionArn"] for page in result for d in page) == sorted(registered)
+    with pytest.raises(ClientError) as raised:
+        batch.describe_job_definitions(maxResults=101)
+    assert raised.value.response["Error"]["Code"] == "ClientException"
+
+
+def test_describe_job_definitions_filters_by_status_and_name(batch: Any) -> None:
+    for name in ("etl", "etl", "etl", "etl-2", "report"):
+        register_job_definition(batch, name)
+    batch.deregister_job_definition(jobDefinition="etl:2")
+
+    def described(**kwargs: Any) -> list[tuple[str, int, str]]:
+        pages_ = paginated(
+            batch, "describe_job_definitions", "jobDefinitions", PaginationConfig={"PageSize": 2}, **kwargs
+        )
+        return [(d["jobDefinitionName"], d["revision"], d["status"]) for page in pages_ for d in page]
+
+    assert described(jobDefinitionName="etl") == [
+        ("etl", 1, "ACTIVE"),
+        ("etl", 2, "INACTIVE"),
+        ("etl", 3, "ACTIVE"),
+    ]
+    assert described(jobDefinitionName="etl", status="ACTIVE") == [("etl", 1, "ACTIVE"), ("etl", 3, "ACTIVE")]
+    assert described(status="INACTIVE") == [("etl", 2, "INACTIVE")]
+    assert len(described()) == 5
+
+
+def test_describe_job_definitions_finds_name_revision_entries(batch: Any) -> None:
+    first = register_job_definition(batch, "etl")
+    register_job_definition(batch, "etl")
+
+    described = batch.describe_job_definitions(jobDefinitions=["etl:2", first])["jobDefinitions"]
+
+    assert sorted(d["revision"] for d in described) == [1, 2]
+
+
+def test_describe_job_definitions_takes_job_definitions_only_alone_and_up_to_100(batch: Any) -> None:
+    register_job_definition(batch, "etl")
+
+    for parameters in ({"status": "ACTIVE"}, {"jobDefinitionName": "etl"}, {"maxResults": 10}):
+        with pytest.raises(ClientError) as raised:
+            batch.describe_job_definitions(jobDefinitions=["etl:1"], **parameters)
+        assert raised.value.response["Error"]["Code"] == "ClientException"
+    with pytest.raises(ClientError) as raised:
+        batch.describe_job_definitions(jobDefinitions=[f"etl:{n}" for n in range(1, 102)])
+    assert raised.value.response["Error"]["Code"] == "ClientException"
+
+
+def test_job_definition_revisions_are_kept_as_registered(batch: Any) -> None:
+    register_job_definition(batch, "etl", image="app:1")
+    batch.register_job_definition(
+        jobDefinitionName="etl",
+        type="container",
+        eksProperties={"podProperties": {"containers": [{"image": "eks:1"}]}},
+    )
+    batch.register_job_definition(
+        jobDefinitionName="etl",
+        type="container",
+        platformCapabilities=["FARGATE"],
+        ecsProperties={"taskProperties": [{"containers": [{"name": "main", "image": "ecs:1"}]}]},
+    )
+    batch.register_job_definition(
+        jobDefinitionName="mpi",
+        type="multinode",
+        nodeProperties={
+            "numNodes": 2,
+            "mainNode": 0,
+            "nodeRangeProperties": [{"targetNodes": "0:", "container": container_properties("node:1")}],
+        },
+    )
+
+    by_revision = {
+        (d["jobDefinitionName"], d["revision"]): d for d in batch.describe_job_definitions()["jobDefinitions"]
+    }
+
+    properties = ("containerProperties", "eksProperties", "ecsProperties", "nodeProperties")
+    assert {key: [p for p in properties if p in d] for key, d in by_revision.items()} == {
+        ("etl", 1): ["containerProperties"],
+        ("etl", 2): ["eksProperties"],
+        ("etl", 3): ["ecsProperties"],
+        ("mpi", 1): ["nodeProperties"],
+    }
+    assert by_revision[("etl", 3)]["ecsProperties"]["taskProperties"][0]["containers"][0]["image"] == "ecs:1"
+    assert (
+        by_revision[("mpi", 1)]["nodeProperties"]["nodeRangeProperties"][0]["container"]["image"] == "node:1"
+    )
 
 
 # IAM

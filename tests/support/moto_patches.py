@@ -133,46 +133,70 @@ def _stamp(items: Iterable[Any]) -> None:
                 setattr(item, _SEQ_ATTR, next(_seq_counter))
 
 
-def _max_results(raw: Any, default: int) -> int:
+Cursor = tuple[str | int, ...]
+"""Where a page token points: the sort key of the last item listed (numbers and names)."""
+
+Invalid = Callable[[str, str], Exception]
+"""A service's validation error for (member, constraint)."""
+
+
+def _max_results(
+    raw: Any,
+    default: int,
+    *,
+    maximum: int = ECR_MAX_RESULTS,
+    invalid: Invalid = _invalid_parameter,
+    member: str = "maxResults",
+) -> int:
     if raw is None:
         return default
     value = int(raw)
     if value < 1:
-        raise _invalid_parameter("maxResults", "Member must have value greater than or equal to 1")
-    if value > ECR_MAX_RESULTS:
-        raise _invalid_parameter(
-            "maxResults", f"Member must have value less than or equal to {ECR_MAX_RESULTS}"
-        )
+        raise invalid(member, "Member must have value greater than or equal to 1")
+    if value > maximum:
+        raise invalid(member, f"Member must have value less than or equal to {maximum}")
     return value
 
 
-def _encode_token(scope: str, key: Sequence[int]) -> str:
+def _encode_token(scope: str, key: Sequence[str | int]) -> str:
     raw = json.dumps({"scope": scope, "after": list(key)}).encode()
     return base64.urlsafe_b64encode(raw).decode()
 
 
-def _decode_token(token: str, scope: str) -> tuple[int, ...]:
+def _decode_token(token: str, scope: str, invalid: Invalid = _invalid_parameter) -> Cursor:
     try:
         decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
         if decoded["scope"] != scope:
             raise ValueError("token of another request")
-        return tuple(int(part) for part in decoded["after"])
+        after = tuple(decoded["after"])
+        if any(isinstance(part, bool) or not isinstance(part, (str, int)) for part in after):
+            raise ValueError("not a cursor")
+        return after
     except (ValueError, KeyError, TypeError, binascii.Error) as error:
-        raise _invalid_parameter("nextToken", "Invalid NextToken") from error
+        raise invalid("nextToken", "Invalid NextToken") from error
 
 
 def _page(
-    keyed: Iterable[tuple[tuple[int, ...], Any]],
+    keyed: Iterable[tuple[Cursor, Any]],
     *,
     scope: str,
     next_token: str | None,
     max_results: int,
+    descending: bool = False,
+    invalid: Invalid = _invalid_parameter,
 ) -> tuple[list[Any], str | None]:
-    """One page of ``keyed`` items (cursor key, item) after the token's cursor, and the next token."""
-    ordered = sorted(keyed, key=lambda pair: pair[0])
+    """One page of ``keyed`` items (cursor key, item) after the token's cursor, and the next token.
+
+    Items are listed in key order (``descending``: the reverse); a token names the last key listed,
+    so items added or deleted between two pages neither repeat nor go missing.
+    """
+    ordered = sorted(keyed, key=lambda pair: pair[0], reverse=descending)
     if next_token:
-        after = _decode_token(next_token, scope)
-        ordered = [pair for pair in ordered if pair[0] > after]
+        after = _decode_token(next_token, scope, invalid)
+        try:
+            ordered = [pair for pair in ordered if (pair[0] < after if descending else pair[0] > after)]
+        except TypeError as error:
+            raise invalid("nextToken", "Invalid NextToken") from error
     page = ordered[:max_results]
     token = _encode_token(scope, page[-1][0]) if len(ordered) > max_results else None
     return [item for _, item in page], token
@@ -505,6 +529,444 @@ def ecr_batch_image_ids_limit() -> None:
 
     ECRResponse.batch_delete_image = limited(ECRResponse.batch_delete_image)  # type: ignore[method-assign,assignment]
     ECRResponse.batch_get_image = limited(ECRResponse.batch_get_image)  # type: ignore[method-assign,assignment]
+
+
+# --------------------------------------------------------------------------------------------------
+# ECS task definitions
+# --------------------------------------------------------------------------------------------------
+
+ECS_MAX_RESULTS = 100
+"""ListTaskDefinitionFamilies and ListTaskDefinitions: maxResults 1..100, 100 when not given."""
+
+
+def _ecs_invalid(member: str, constraint: str) -> Exception:
+    from moto.ecs.exceptions import InvalidParameterException
+
+    return InvalidParameterException(
+        f"Invalid parameter at '{member}' failed to satisfy constraint: '{constraint}'"
+    )
+
+
+def _family_status(revisions: Iterable[Any]) -> str | None:
+    """ACTIVE when a family has an ACTIVE revision, INACTIVE when it has revisions but none ACTIVE
+    (DELETE_IN_PROGRESS ones count: ECS still returns the family), None when it has none left."""
+    statuses = {revision.status for revision in revisions}
+    if not statuses:
+        return None
+    return "ACTIVE" if "ACTIVE" in statuses else "INACTIVE"
+
+
+@_patch(
+    "ECS ListTaskDefinitionFamilies ignores maxResults/nextToken and status (returns every family); "
+    "page it like ECS: default 100, 1..100, cursor tokens, status ACTIVE (a family with an ACTIVE "
+    "revision) | INACTIVE (one without) | ALL, both ACTIVE and INACTIVE when not given."
+)
+def ecs_list_task_definition_families_pagination() -> None:
+    from moto.core.responses import ActionResult
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    def list_task_definition_families(self: EC2ContainerServiceResponse) -> ActionResult:
+        family_prefix = self._get_param("familyPrefix")
+        status = self._get_param("status") or "ALL"
+        max_results = _max_results(
+            self._get_param("maxResults"), ECS_MAX_RESULTS, maximum=ECS_MAX_RESULTS, invalid=_ecs_invalid
+        )
+        backend = self.ecs_backend
+        keyed: list[tuple[Cursor, str]] = []
+        for family in backend.list_task_definition_families(family_prefix):
+            family_status = _family_status(backend.task_definitions.get(family, {}).values())
+            if family_status is not None and status in ("ALL", family_status):
+                keyed.append(((family,), family))
+        page, token = _page(
+            keyed,
+            scope=f"list_task_definition_families:{self.current_account}:{self.region}:{family_prefix}:{status}",
+            next_token=self._get_param("nextToken"),
+            max_results=max_results,
+            invalid=_ecs_invalid,
+        )
+        result: dict[str, Any] = {"families": page}
+        if token:
+            result["nextToken"] = token
+        return ActionResult(result)
+
+    EC2ContainerServiceResponse.list_task_definition_families = list_task_definition_families  # type: ignore[method-assign]
+
+
+@_patch(
+    "ECS ListTaskDefinitions ignores maxResults/nextToken and sort (returns every revision in "
+    "registration order); page it like ECS: default 100, 1..100, cursor tokens, by family name then "
+    "revision number, ASC by default, DESC lists the newest revision of a family first."
+)
+def ecs_list_task_definitions_pagination() -> None:
+    from moto.core.responses import ActionResult
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    def list_task_definitions(self: EC2ContainerServiceResponse) -> ActionResult:
+        family_prefix = self._get_param("familyPrefix")
+        status = self._get_param("status") or "ACTIVE"
+        sort = self._get_param("sort") or "ASC"
+        if sort not in ("ASC", "DESC"):
+            raise _ecs_invalid("sort", "Member must satisfy enum value set: [ASC, DESC]")
+        max_results = _max_results(
+            self._get_param("maxResults"), ECS_MAX_RESULTS, maximum=ECS_MAX_RESULTS, invalid=_ecs_invalid
+        )
+        keyed: list[tuple[Cursor, str]] = []
+        for arn in self.ecs_backend.list_task_definitions(family_prefix, status):
+            family, _, revision = arn.rpartition("/")[2].rpartition(":")
+            keyed.append(((family, int(revision)), arn))
+        page, token = _page(
+            keyed,
+            scope=f"list_task_definitions:{self.current_account}:{self.region}:{family_prefix}:{status}:{sort}",
+            next_token=self._get_param("nextToken"),
+            max_results=max_results,
+            descending=sort == "DESC",
+            invalid=_ecs_invalid,
+        )
+        result: dict[str, Any] = {"taskDefinitionArns": page}
+        if token:
+            result["nextToken"] = token
+        return ActionResult(result)
+
+    EC2ContainerServiceResponse.list_task_definitions = list_task_definitions  # type: ignore[method-assign]
+
+
+@_patch(
+    "ECS DeleteTaskDefinitions forgets a revision at once: it is never listed or described as "
+    "DELETE_IN_PROGRESS and its number is given to the next revision; ECS keeps it DELETE_IN_PROGRESS "
+    "(listed, described, its family still listed) and never reuses the number."
+)
+def ecs_delete_task_definitions_in_progress() -> None:
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    original = EC2ContainerServiceBackend.delete_task_definitions
+
+    @functools.wraps(original)
+    def delete_task_definitions(self: EC2ContainerServiceBackend, task_definitions: list[str]) -> Any:
+        deleted, failures = original(self, task_definitions)
+        for task_definition in deleted:
+            self.task_definitions.setdefault(task_definition.family, {})[task_definition.revision] = (
+                task_definition
+            )
+        return deleted, failures
+
+    EC2ContainerServiceBackend.delete_task_definitions = delete_task_definitions  # type: ignore[method-assign]
+
+
+@_patch(
+    "ECS DescribeTaskDefinition of a family without a revision describes its highest revision, "
+    "INACTIVE or not; ECS describes the family's latest ACTIVE revision (and fails without one)."
+)
+def ecs_describe_task_definition_latest_active() -> None:
+    from moto.ecs.exceptions import TaskDefinitionNotFoundException
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    original = EC2ContainerServiceBackend.describe_task_definition
+
+    @functools.wraps(original)
+    def describe_task_definition(self: EC2ContainerServiceBackend, task_definition_str: str) -> Any:
+        family = task_definition_str.rsplit("/", maxsplit=1)[-1]
+        if ":" in family:
+            return original(self, task_definition_str)
+        revisions = self.task_definitions.get(family, {})
+        active = [number for number, revision in revisions.items() if revision.status == "ACTIVE"]
+        if not active:
+            raise TaskDefinitionNotFoundException()
+        return original(self, f"{family}:{max(active)}")
+
+    EC2ContainerServiceBackend.describe_task_definition = describe_task_definition  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------------------------------
+# EventBridge and EventBridge Scheduler
+# --------------------------------------------------------------------------------------------------
+
+EVENTS_MAX_LIMIT = 100
+"""ListRules, ListTargetsByRule, ListEventBuses: Limit 1..100 (moto's own default page is 50)."""
+
+SCHEDULER_MAX_RESULTS = 100
+"""ListSchedules: MaxResults 1..100 (moto's own default page is 50)."""
+
+
+def _validation_error(exception: Callable[[str], Exception]) -> Invalid:
+    def invalid(member: str, constraint: str) -> Exception:
+        return exception(
+            f"1 validation error detected: Value at '{member}' failed to satisfy constraint: {constraint}"
+        )
+
+    return invalid
+
+
+@_patch(
+    "EventBridge ListRules, ListTargetsByRule and ListEventBuses take any Limit; EventBridge allows "
+    "1..100 and refuses more with ValidationException."
+)
+def events_list_limit() -> None:
+    from moto.events.exceptions import ValidationException
+    from moto.events.responses import EventsHandler
+
+    invalid = _validation_error(ValidationException)
+
+    def limited(original: Callable[[EventsHandler], Any]) -> Callable[[EventsHandler], Any]:
+        @functools.wraps(original)
+        def call(self: EventsHandler) -> Any:
+            _max_results(
+                self._get_param("Limit"),
+                EVENTS_MAX_LIMIT,
+                maximum=EVENTS_MAX_LIMIT,
+                invalid=invalid,
+                member="limit",
+            )
+            return original(self)
+
+        return call
+
+    EventsHandler.list_rules = limited(EventsHandler.list_rules)  # type: ignore[method-assign,assignment]
+    EventsHandler.list_targets_by_rule = limited(EventsHandler.list_targets_by_rule)  # type: ignore[method-assign,assignment]
+    EventsHandler.list_event_buses = limited(EventsHandler.list_event_buses)  # type: ignore[method-assign,assignment]
+
+
+@_patch(
+    "EventBridge ListTargetsByRule pages by target Arn, so a page of targets sharing an Arn (ECS tasks "
+    "on one cluster) is returned again and again; page by target Id, unique within a rule."
+)
+def events_list_targets_by_rule_pages_by_id() -> None:
+    from moto.events.utils import PAGINATION_MODEL
+
+    PAGINATION_MODEL["list_targets_by_rule"]["unique_attribute"] = "Id"
+
+
+@_patch(
+    "EventBridge Scheduler ListSchedules takes any MaxResults; Scheduler allows 1..100 and refuses "
+    "more with ValidationException."
+)
+def scheduler_list_schedules_max_results() -> None:
+    from moto.scheduler.exceptions import ValidationException
+    from moto.scheduler.responses import EventBridgeSchedulerResponse
+
+    invalid = _validation_error(ValidationException)
+    original = EventBridgeSchedulerResponse.list_schedules
+
+    @functools.wraps(original)
+    def list_schedules(self: EventBridgeSchedulerResponse) -> str:
+        _max_results(
+            self._get_param("MaxResults"),
+            SCHEDULER_MAX_RESULTS,
+            maximum=SCHEDULER_MAX_RESULTS,
+            invalid=invalid,
+            member="maxResults",
+        )
+        return original(self)
+
+    EventBridgeSchedulerResponse.list_schedules = list_schedules  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------------------------------
+# AWS Batch job definitions
+# --------------------------------------------------------------------------------------------------
+
+BATCH_MAX_RESULTS = 100
+"""DescribeJobDefinitions: maxResults 1..100, 100 when not given; jobDefinitions lists up to 100."""
+
+
+def _batch_invalid(member: str, constraint: str) -> Exception:
+    from moto.batch.exceptions import ClientException
+
+    return ClientException(f"Invalid parameter at '{member}' failed to satisfy constraint: '{constraint}'")
+
+
+@_patch(
+    "Batch DescribeJobDefinitions ignores maxResults/nextToken (returns every revision) and takes "
+    "jobDefinitions with other parameters or above 100 entries; page it like Batch: default 100, "
+    "1..100, cursor tokens, jobDefinitions (up to 100) only on its own."
+)
+def batch_describe_job_definitions_pagination() -> None:
+    from moto.batch.responses import BatchResponse
+
+    def describejobdefinitions(self: BatchResponse) -> str:
+        name = self._get_param("jobDefinitionName")
+        listed = self._get_param("jobDefinitions")
+        status = self._get_param("status")
+        raw_max_results = self._get_param("maxResults")
+        next_token = self._get_param("nextToken")
+        if listed:
+            if len(listed) > BATCH_MAX_RESULTS:
+                raise _batch_invalid(
+                    "jobDefinitions", f"Member must have length less than or equal to {BATCH_MAX_RESULTS}"
+                )
+            if name is not None or status is not None or raw_max_results is not None or next_token:
+                raise _batch_invalid("jobDefinitions", "Cannot be used with other parameters")
+        max_results = _max_results(
+            raw_max_results, BATCH_MAX_RESULTS, maximum=BATCH_MAX_RESULTS, invalid=_batch_invalid
+        )
+        backend = self.batch_backend
+        found = backend.describe_job_definitions(name, listed, status)
+        _stamp(backend._job_definitions.values())
+        page, token = _page(
+            (((getattr(definition, _SEQ_ATTR),), definition) for definition in found),
+            scope=f"describe_job_definitions:{self.current_account}:{self.region}:{name}:{status}",
+            next_token=next_token,
+            max_results=max_results,
+            invalid=_batch_invalid,
+        )
+        result: dict[str, Any] = {"jobDefinitions": [definition.describe() for definition in page]}
+        if token:
+            result["nextToken"] = token
+        return json.dumps(result)
+
+    BatchResponse.describejobdefinitions = describejobdefinitions  # type: ignore[method-assign]
+
+
+@_patch(
+    "Batch DescribeJobDefinitions finds no jobDefinitions entry of the form name:revision (only ARNs); "
+    "Batch takes either."
+)
+def batch_describe_job_definitions_by_name_revision() -> None:
+    from moto.batch.models import BatchBackend
+
+    original = BatchBackend.describe_job_definitions
+
+    @functools.wraps(original)
+    def describe_job_definitions(
+        self: BatchBackend,
+        job_def_name: str | None = None,
+        job_def_list: list[str] | None = None,
+        status: str | None = None,
+    ) -> Any:
+        if job_def_list:
+            resolved = []
+            for entry in job_def_list:
+                name, _, revision = entry.partition(":")
+                found = None
+                if not entry.startswith("arn:") and revision.isdigit():
+                    found = self.get_job_definition_by_name_revision(name, revision)
+                resolved.append(found.arn if found is not None else entry)
+            job_def_list = resolved
+        return original(self, job_def_name, job_def_list, status)
+
+    BatchBackend.describe_job_definitions = describe_job_definitions  # type: ignore[method-assign]
+
+
+@_patch(
+    "Batch RegisterJobDefinition does not keep a revision as registered: it inherits the previous "
+    "revision's containerProperties, eksProperties, parameters and more, refuses ecsProperties, and "
+    "DescribeJobDefinitions leaves out nodeProperties; keep and return each revision as registered."
+)
+def batch_job_definitions_as_registered() -> None:
+    from moto.batch.exceptions import ClientException
+    from moto.batch.models import BatchBackend, JobDefinition
+    from moto.batch.responses import BatchResponse
+
+    create = JobDefinition.__init__
+
+    @functools.wraps(create)
+    def __init__(
+        self: JobDefinition, *args: Any, ecs_properties: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        self.ecs_properties = ecs_properties  # type: ignore[attr-defined]
+        create(self, *args, **kwargs)
+
+    validate = JobDefinition._validate
+
+    def _validate(self: JobDefinition) -> None:
+        ecs_properties = getattr(self, "ecs_properties", None)
+        if (
+            self.type != "container"
+            or ecs_properties is None
+            or self.container_properties
+            or self.eks_properties
+        ):
+            validate(self)
+            return
+        containers = [
+            container
+            for task in ecs_properties.get("taskProperties", [])
+            for container in task.get("containers", [])
+        ]
+        if not containers or any("image" not in container for container in containers):
+            raise ClientException("ecsProperties.taskProperties must contain containers, each with an image")
+
+    describe = JobDefinition.describe
+
+    def describe_definition(self: JobDefinition) -> dict[str, Any]:
+        result = describe(self)
+        for member, value in (
+            ("nodeProperties", self.node_properties),
+            ("ecsProperties", getattr(self, "ecs_properties", None)),
+        ):
+            if value is not None:
+                result[member] = value
+        return result
+
+    def register_job_definition(
+        self: BatchBackend,
+        *,
+        def_name: str,
+        parameters: dict[str, Any],
+        _type: str,
+        tags: dict[str, str],
+        retry_strategy: dict[str, Any],
+        container_properties: dict[str, Any] | None,
+        node_properties: dict[str, Any] | None,
+        eks_properties: dict[str, Any] | None,
+        timeout: dict[str, int],
+        platform_capabilities: list[str],
+        propagate_tags: bool,
+        ecs_properties: dict[str, Any] | None = None,
+    ) -> JobDefinition:
+        if def_name is None:
+            raise ClientException("jobDefinitionName must be provided")
+        if retry_strategy is not None:
+            for strategy in retry_strategy.get("evaluateOnExit", []):
+                if "action" in strategy:
+                    strategy["action"] = strategy["action"].lower()  # as moto does
+        latest = self.get_job_definition_by_name(def_name)
+        definition = JobDefinition(  # type: ignore[abstract,call-arg]
+            def_name,
+            parameters,
+            _type,
+            container_properties,
+            node_properties=node_properties,
+            eks_properties=eks_properties,
+            ecs_properties=ecs_properties,
+            tags=tags or {},
+            retry_strategy=retry_strategy,
+            timeout=timeout,
+            backend=self,
+            platform_capabilities=platform_capabilities,
+            propagate_tags=propagate_tags,
+            revision=latest.revision if latest is not None else 0,
+        )
+        self._job_definitions[definition.arn] = definition
+        return definition
+
+    def registerjobdefinition(self: BatchResponse) -> str:
+        definition = self.batch_backend.register_job_definition(  # type: ignore[call-arg]
+            def_name=self._get_param("jobDefinitionName"),
+            parameters=self._get_param("parameters"),
+            _type=self._get_param("type"),
+            tags=self._get_param("tags"),
+            retry_strategy=self._get_param("retryStrategy"),
+            container_properties=self._get_param("containerProperties"),
+            node_properties=self._get_param("nodeProperties"),
+            eks_properties=self._get_param("eksProperties"),
+            ecs_properties=self._get_param("ecsProperties"),
+            timeout=self._get_param("timeout"),
+            platform_capabilities=self._get_param("platformCapabilities"),
+            propagate_tags=self._get_param("propagateTags"),
+        )
+        return json.dumps(
+            {
+                "jobDefinitionArn": definition.arn,
+                "jobDefinitionName": definition.name,
+                "revision": definition.revision,
+            }
+        )
+
+    JobDefinition.__init__ = __init__  # type: ignore[method-assign]
+    JobDefinition._validate = _validate  # type: ignore[method-assign]
+    JobDefinition.describe = describe_definition  # type: ignore[method-assign]
+    BatchBackend.register_job_definition = register_job_definition  # type: ignore[method-assign,assignment]
+    BatchResponse.registerjobdefinition = registerjobdefinition  # type: ignore[method-assign]
 
 
 # --------------------------------------------------------------------------------------------------
