@@ -25,7 +25,7 @@ resource "aws_iam_role" "lambda" {
 }
 
 data "aws_iam_policy_document" "lambda" {
-  #checkov:skip=CKV_AWS_356:Only calls IAM cannot scope are on "*": the read-only ECS and Lambda listings of FindImagesInUse; every image action, report and notification is on named ARNs.
+  #checkov:skip=CKV_AWS_356:Only calls IAM cannot scope are on "*": the read-only listings of FindImagesInUse, FindScheduledTasks and FindRecentRevisions; every image action, report and notification is on named ARNs.
 
   # Listing runs before any repository is known: DescribeRepositories without
   # names describes the repositories of this registry the caller may describe.
@@ -91,6 +91,47 @@ data "aws_iam_policy_document" "lambda" {
         "arn:${local.partition}:ecs:${local.region}:${local.account_id}:task/*",
         "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:*",
       ]
+    }
+  }
+
+  # Workloads that run later (policy.protect.in_use): the ECS tasks that
+  # EventBridge rules (every event bus) and EventBridge Scheduler schedules
+  # (every group) start. Listing buses, rules and schedules takes no resource;
+  # a rule's targets and a schedule's parameters are read on this account's
+  # and region's rules and schedules only.
+  dynamic "statement" {
+    for_each = local.in_use ? [1] : []
+
+    content {
+      sid       = "FindScheduledTasks"
+      actions   = ["events:ListEventBuses", "events:ListRules", "scheduler:ListSchedules"]
+      resources = ["*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.in_use ? [1] : []
+
+    content {
+      sid     = "ReadScheduledTasks"
+      actions = ["events:ListTargetsByRule", "scheduler:GetSchedule"]
+      resources = [
+        "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/*",
+        "arn:${local.partition}:scheduler:${local.region}:${local.account_id}:schedule/*",
+      ]
+    }
+  }
+
+  # The latest revisions of every task definition family and Batch job
+  # definition (policy.protect.task_definition_revisions, 5 unless 0): what a
+  # rollback or the next job would run. These listings take no resource.
+  dynamic "statement" {
+    for_each = local.revisions > 0 ? [1] : []
+
+    content {
+      sid       = "FindRecentRevisions"
+      actions   = ["batch:DescribeJobDefinitions", "ecs:ListTaskDefinitionFamilies", "ecs:ListTaskDefinitions"]
+      resources = ["*"]
     }
   }
 

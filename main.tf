@@ -59,6 +59,7 @@ locals {
   # arn:...:s3:::bucket/key, "ssm:/a/b" and "ssm:a" are arn:...:parameter/a/b and
   # arn:...:parameter/a in this account and region, an ARN stays as it is.
   in_use         = try(var.policy.protect.in_use, null) != false
+  revisions      = local.in_use ? coalesce(try(var.policy.protect.task_definition_revisions, null), 5) : 0
   in_use_sources = local.in_use ? distinct(try(tolist(coalesce(var.policy.protect.in_use_sources, [])), [])) : []
   in_use_object_arns = [
     for source in local.in_use_sources :

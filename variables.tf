@@ -28,10 +28,10 @@ variable "tags" {
 variable "policy" {
   description = <<-EOT
     The cleanup policy: which repositories to look at, which images each rule deletes, which images are never deleted, and how many deletions one run may make per repository. It has exactly the shape of the engine's JSON policy document (see the policy reference in README.md):
-    { repositories = { include = [globs], exclude = [globs] }, rules = [{ description, repositories = [globs], tag_status = "tagged" | "untagged" | "any", tag_patterns = [globs], older_than_days, not_pulled_for_days, keep_latest }], protect = { tag_patterns = [globs], younger_than_days, in_use = true | false, in_use_sources = ["s3://bucket/key" | "ssm:<parameter name>" | SSM parameter ARN] }, limits = { max_deletions_per_repository, max_delete_fraction } }.
+    { repositories = { include = [globs], exclude = [globs] }, rules = [{ description, repositories = [globs], tag_status = "tagged" | "untagged" | "any", tag_patterns = [globs], older_than_days, not_pulled_for_days, keep_latest }], protect = { tag_patterns = [globs], younger_than_days, in_use = true | false, in_use_sources = ["s3://bucket/key" | "ssm:<parameter name>" | SSM parameter ARN], task_definition_revisions }, limits = { max_deletions_per_repository, max_delete_fraction } }.
     Only rules is required; an attribute left out or null means "not given". The type is `any` on purpose: an object type would silently drop a misspelt attribute (a `protect.tag_pattern` would protect nothing), whereas here every unknown attribute is refused by name.
     The policy is embedded in the state machine definition, not in Lambda environment variables, so its size is not bound by their 4 KB limit.
-    It also shapes the Lambda role: protect.in_use (true unless set to false) adds read-only ECS and Lambda permissions to find the images in use, and every entry of protect.in_use_sources adds s3:GetObject or ssm:GetParameter on exactly that object or parameter.
+    It also shapes the Lambda role: protect.in_use (true unless set to false) adds read-only ECS, Lambda, EventBridge and EventBridge Scheduler permissions to find the images in use, protect.task_definition_revisions (5 unless set to 0) adds the ECS task definition and AWS Batch job definition listings, and every entry of protect.in_use_sources adds s3:GetObject or ssm:GetParameter on exactly that object or parameter.
   EOT
   type        = any
   nullable    = false
@@ -53,9 +53,9 @@ variable "policy" {
 
   validation {
     condition = try(alltrue([
-      for key in keys(try(coalesce(var.policy.protect, {}), {})) : contains(["tag_patterns", "younger_than_days", "in_use", "in_use_sources"], key)
+      for key in keys(try(coalesce(var.policy.protect, {}), {})) : contains(["tag_patterns", "younger_than_days", "in_use", "in_use_sources", "task_definition_revisions"], key)
     ]), false)
-    error_message = "policy.protect must be an object with only the attributes tag_patterns, younger_than_days, in_use and in_use_sources; unknown: ${try(join(", ", [for key in keys(var.policy.protect) : key if !contains(["tag_patterns", "younger_than_days", "in_use", "in_use_sources"], key)]), "(not an object)")}."
+    error_message = "policy.protect must be an object with only the attributes tag_patterns, younger_than_days, in_use, in_use_sources and task_definition_revisions; unknown: ${try(join(", ", [for key in keys(var.policy.protect) : key if !contains(["tag_patterns", "younger_than_days", "in_use", "in_use_sources", "task_definition_revisions"], key)]), "(not an object)")}."
   }
 
   validation {
@@ -202,6 +202,15 @@ variable "policy" {
       false
     )
     error_message = "policy.protect.in_use_sources must be a list of sources, each \"s3://<bucket>/<key>\", \"ssm:<parameter name>\" (such as \"ssm:/ecr-cleanup/images-in-use\") or an SSM parameter ARN (\"arn:aws:ssm:<region>:<account>:parameter/<name>\"), without spaces, IAM wildcards (\"*\", \"?\") or policy variables: each names the one object or parameter the Lambda role may then read."
+  }
+
+  validation {
+    condition = try(
+      try(var.policy.protect.task_definition_revisions, null) == null ? true :
+      var.policy.protect.task_definition_revisions >= 0 && floor(var.policy.protect.task_definition_revisions) == var.policy.protect.task_definition_revisions,
+      false
+    )
+    error_message = "policy.protect.task_definition_revisions must be a whole number >= 0: how many of the latest revisions of every ECS task definition family and AWS Batch job definition keep their images (leave it out for 5; 0 protects none)."
   }
 
   validation {

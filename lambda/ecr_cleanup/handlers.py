@@ -107,8 +107,7 @@ def _usage_max_age() -> timedelta:
 
 def _scanner(policy: Policy) -> Callable[[UsageCache], UsageScan]:
     def scan(cache: UsageCache) -> UsageScan:
-        clients = {"ecs": _client("ecs"), "lambda_client": _client("lambda"), "s3": _client("s3")}
-        return UsageCollector(**clients, cache=cache).scan(policy)
+        return UsageCollector(clients=_client, cache=cache).scan(policy)
 
     return scan
 

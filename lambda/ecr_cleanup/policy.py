@@ -49,7 +49,7 @@ POLICY_FIELDS: Mapping[str, tuple[str, ...]] = {
         "not_pulled_for_days",
         "keep_latest",
     ),
-    "protect": ("tag_patterns", "younger_than_days", "in_use", "in_use_sources"),
+    "protect": ("tag_patterns", "younger_than_days", "in_use", "in_use_sources", "task_definition_revisions"),
     "limits": ("max_deletions_per_repository", "max_delete_fraction"),
 }
 
@@ -145,12 +145,16 @@ class Rule:
         return f'{name} "{self.description}"' if self.description else name
 
 
+DEFAULT_TASK_DEFINITION_REVISIONS = 5
+
+
 @dataclass(frozen=True)
 class Protect:
     tag_patterns: Pattern = field(default_factory=lambda: Pattern([]))
     younger_than_days: int | None = None
     in_use: bool = True
     in_use_sources: tuple[str, ...] = ()
+    task_definition_revisions: int = DEFAULT_TASK_DEFINITION_REVISIONS
 
 
 @dataclass(frozen=True)
@@ -185,6 +189,9 @@ def parse_policy(document: object) -> Policy:
     younger = reader.count(_get(protect, "younger_than_days"), "protect.younger_than_days", minimum=0)
     in_use = reader.flag(_get(protect, "in_use"), "protect.in_use", default=True)
     in_use_sources = reader.sources(_get(protect, "in_use_sources"), "protect.in_use_sources")
+    revisions = reader.count(
+        _get(protect, "task_definition_revisions"), "protect.task_definition_revisions", minimum=0
+    )
 
     limits = reader.mapping(root.get("limits"), "limits", POLICY_FIELDS["limits"])
     max_deletions = reader.count(
@@ -202,6 +209,7 @@ def parse_policy(document: object) -> Policy:
             younger_than_days=younger,
             in_use=in_use,
             in_use_sources=tuple(in_use_sources),
+            task_definition_revisions=DEFAULT_TASK_DEFINITION_REVISIONS if revisions is None else revisions,
         ),
         limits=Limits(max_deletions_per_repository=max_deletions, max_delete_fraction=max_fraction),
     )

@@ -81,6 +81,7 @@ PLAN_CASES: dict[str, dict[str, Any]] = {
     "no_in_use": {
         "policy": {"rules": [RULE], "protect": {"in_use": False, "in_use_sources": ["ssm:/ignored"]}}
     },
+    "no_revisions": {"policy": {"rules": [RULE], "protect": {"task_definition_revisions": 0}}},
     "reports": {
         "policy": {"rules": [RULE]},
         "report_bucket": "audit.example-bucket",
@@ -154,6 +155,9 @@ def test_by_default_the_role_reads_manifests_finds_images_in_use_and_keeps_run_d
         "WriteOwnLogs",
         "FindImagesInUse",
         "ReadWorkloadsInUse",
+        "FindScheduledTasks",
+        "ReadScheduledTasks",
+        "FindRecentRevisions",
         "ReadWriteRunData",
         "ListRunResults",
     }
@@ -190,6 +194,33 @@ def test_by_default_the_role_reads_manifests_finds_images_in_use_and_keeps_run_d
         "USAGE_MAX_AGE_MINUTES": "15",
     }
     assert list(default.environments.values()) == [expected] * len(FUNCTIONS)
+
+
+def test_dormant_workloads_are_found_with_read_only_listings_and_reads_in_this_account(
+    planned: dict[str, Planned],
+) -> None:
+    default = planned["default"]
+    assert default.actions("FindScheduledTasks") == {
+        "events:ListEventBuses",
+        "events:ListRules",
+        "scheduler:ListSchedules",
+    }
+    assert default.actions("ReadScheduledTasks") == {"events:ListTargetsByRule", "scheduler:GetSchedule"}
+    assert default.resources("ReadScheduledTasks") == {
+        f"arn:aws:events:{REGION}:{ACCOUNT}:rule/*",
+        f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/*",
+    }
+    assert default.actions("FindRecentRevisions") == {
+        "batch:DescribeJobDefinitions",
+        "ecs:ListTaskDefinitionFamilies",
+        "ecs:ListTaskDefinitions",
+    }
+
+
+def test_without_revisions_the_role_lists_no_task_or_job_definitions(planned: dict[str, Planned]) -> None:
+    statements = planned["no_revisions"].statements
+    assert "FindRecentRevisions" not in statements
+    assert "FindScheduledTasks" in statements
 
 
 def test_each_usage_source_is_the_only_object_or_parameter_the_role_may_read(

@@ -265,6 +265,68 @@ def test_a_run_reads_the_images_in_use_once_whatever_the_number_of_repositories(
 
 
 @pytest.fixture
+def dormant_workloads(module: Any, moto_server: MotoServer) -> Iterator[dict[str, str]]:
+    """`app-dormant` with ten old dev builds, and what starts some later: a schedule (build 1), an
+    EventBridge rule (build 2), a Batch job (build 3), and a service on revision 7 of `api` whose
+    revisions 1..7 run builds 4..10. label -> digest."""
+    create_repository("app-dormant")
+    builds = {
+        f"b{n}": push_image("app-dormant", tags=[f"dev-{n}"], pushed_at=days_ago(100 - n))
+        for n in range(1, 11)
+    }
+    ecs = moto_server.client("ecs")
+
+    def register(family: str, build: str) -> str:
+        container = {"name": "main", "image": f"{ECR_HOST}/app-dormant:dev-{build[1:]}", "memory": 64}
+        response = ecs.register_task_definition(family=family, containerDefinitions=[container])
+        return str(response["taskDefinition"]["taskDefinitionArn"])
+
+    cluster = ecs.create_cluster(clusterName="dormant")["cluster"]["clusterArn"]
+    role = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/runner"
+    nightly, daily = register("nightly", "b1"), register("daily", "b2")
+    moto_server.client("scheduler").create_schedule(
+        Name="nightly",
+        ScheduleExpression="cron(0 2 * * ? *)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": cluster, "RoleArn": role, "EcsParameters": {"TaskDefinitionArn": nightly}},
+    )
+    events = moto_server.client("events")
+    events.put_rule(Name="daily", ScheduleExpression="rate(1 day)")
+    events.put_targets(
+        Rule="daily",
+        Targets=[{"Id": "t", "Arn": cluster, "RoleArn": role, "EcsParameters": {"TaskDefinitionArn": daily}}],
+    )
+    moto_server.client("batch").register_job_definition(
+        jobDefinitionName="etl",
+        type="container",
+        containerProperties={"image": f"{ECR_HOST}/app-dormant:dev-3", "vcpus": 1, "memory": 512},
+    )
+    for n in range(4, 11):
+        register("api", f"b{n}")
+    ecs.create_service(cluster="dormant", serviceName="api", taskDefinition="api:7", desiredCount=1)
+    yield builds
+    moto_server.client("scheduler").delete_schedule(Name="nightly")
+    events.remove_targets(Rule="daily", Ids=["t"])
+    events.delete_rule(Name="daily")
+    moto_server.client("batch").deregister_job_definition(jobDefinition="etl:1")
+    for family in ("nightly", "daily", "api"):
+        for arn in ecs.list_task_definitions(familyPrefix=family)["taskDefinitionArns"]:
+            ecs.deregister_task_definition(taskDefinition=arn)
+    ecs.delete_service(cluster="dormant", service="api", force=True)
+    ecs.delete_cluster(cluster="dormant")
+    ecr_backend().delete_repository("app-dormant", None, force=True)
+
+
+def test_an_execution_keeps_what_dormant_workloads_will_run(
+    module: Any, moto_server: MotoServer, dormant_workloads: dict[str, str]
+) -> None:
+    execution = execute(moto_server, module, {})
+    assert execution["status"] == "SUCCEEDED", execution
+    kept = {"b1", "b2", "b3"} | {f"b{n}" for n in range(6, 11)}
+    assert remaining_digests("app-dormant") == {dormant_workloads[label] for label in kept}
+
+
+@pytest.fixture
 def short_cleanup_timeout(module: Any, moto_server: MotoServer) -> Iterator[None]:
     """The cleanup function given a 2 s timeout, as if its repository were too large for it."""
     functions = moto_server.client("lambda")

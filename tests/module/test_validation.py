@@ -62,6 +62,11 @@ BAD_POLICIES = [
         "policy.protect.younger_than_days must be a whole number >= 0",
     ),
     (
+        "negative task_definition_revisions",
+        {"rules": [GOOD_RULE], "protect": {"task_definition_revisions": -1}},
+        "policy.protect.task_definition_revisions must be a whole number >= 0",
+    ),
+    (
         "zero max_deletions",
         {"rules": [GOOD_RULE], "limits": {"max_deletions_per_repository": 0}},
         "policy.limits.max_deletions_per_repository must be a whole number >= 1",
@@ -109,7 +114,7 @@ MISSPELT = [
         "protect",
         {"rules": [GOOD_RULE], "protect": {"tag_pattern": ["latest"]}},
         "policy.protect must be an object with only the attributes tag_patterns, younger_than_days, "
-        "in_use and in_use_sources; unknown: tag_pattern.",
+        "in_use, in_use_sources and task_definition_revisions; unknown: tag_pattern.",
     ),
     ("top level", {"rules": [GOOD_RULE], "limit": {}}, "unknown: limit."),
     ("rule", {"rules": [{**GOOD_RULE, "older_than": 3}]}, "policy.rules[*] may only have the attributes"),

@@ -77,7 +77,20 @@ def recording(*, delay: float = 0.0, services: set[str] | None = None) -> Iterat
 def _observe(service: str, operation: str) -> None:
     traffic = _Hook.active
     if traffic is not None:
-        traffic.served(_SERVICE_NAMES.get(service, service), operation)
+        name = _SERVICE_NAMES.get(service, service)
+        traffic.served(name, _operation_names(name).get(operation.lower(), operation))
+
+
+@functools.cache
+def _operation_names(service: str) -> dict[str, str]:
+    """The service's operation names by their lower-case form (moto names some REST actions so)."""
+    import botocore.session
+
+    try:
+        model = botocore.session.get_session().get_service_model(service)
+    except Exception:  # an unknown service keeps the names moto gives
+        return {}
+    return {name.lower(): name for name in model.operation_names}
 
 
 def install() -> None:

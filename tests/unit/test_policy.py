@@ -117,6 +117,16 @@ BAD_POLICIES: list[tuple[str, object, str]] = [
         "protect.younger_than_days: must be a non-negative whole number",
     ),
     (
+        "negative task_definition_revisions",
+        {"protect": {"task_definition_revisions": -1}, "rules": [GOOD_RULE]},
+        "protect.task_definition_revisions: must be a non-negative whole number",
+    ),
+    (
+        "task_definition_revisions as text",
+        {"protect": {"task_definition_revisions": "5"}, "rules": [GOOD_RULE]},
+        'protect.task_definition_revisions: must be a whole number >= 0, got "5"',
+    ),
+    (
         "protect pattern unclosed",
         {"protect": {"tag_patterns": ["v[0-9"]}, "rules": [GOOD_RULE]},
         "protect.tag_patterns[0]: unclosed '['",
@@ -199,6 +209,7 @@ def test_defaults_apply_when_fields_are_left_out() -> None:
     assert policy.repositories.include.patterns == ("*",)
     assert policy.repositories.exclude.patterns == ()
     assert policy.limits.max_deletions_per_repository is None
+    assert policy.protect.task_definition_revisions == 5
 
 
 def test_field_table_lists_every_accepted_field() -> None:
@@ -218,6 +229,7 @@ def test_field_table_lists_every_accepted_field() -> None:
         "max_delete_fraction": 0.5,
         "in_use": False,
         "in_use_sources": ["s3://bucket/images.txt", "ssm:/platform/images-in-use"],
+        "task_definition_revisions": 3,
     }
     document = {
         "repositories": {name: samples[name] for name in POLICY_FIELDS["repositories"]},

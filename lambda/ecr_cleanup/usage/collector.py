@@ -11,11 +11,13 @@ from botocore.exceptions import BotoCoreError
 
 from ..ecr import client_config
 from ..policy import Policy
-from .ecs import ecs_references
+from .batch import job_definition_references
+from .ecs import ecs_references, revision_references
 from .external import source_reader
 from .functions import lambda_references
 from .reading import describe_error
 from .references import ImageReference, UsageError
+from .schedules import event_rule_references, schedule_references
 from .snapshot import UsageCache, UsageScan
 
 __all__ = ["UsageCollector"]
@@ -24,8 +26,9 @@ __all__ = ["UsageCollector"]
 class UsageCollector:
     """Reads the image references in use in one region through boto3 clients.
 
-    Clients default to boto3 clients for `region`, made with `ecr.client_config()` (adaptive retries,
-    so throttling slows a run down and only fails it once the retries are spent). What never changes
+    Clients are the ones given, else made by `clients` (a function of the service name), else boto3
+    clients for `region` made with `ecr.client_config()` (adaptive retries, so throttling slows a run
+    down and only fails it once the retries are spent); each is made when first needed. What never changes
     (task definition revisions, published Lambda versions) is read once and kept in `cache`, which a
     caller may seed with what an earlier scan of the same run read.
     """
@@ -37,16 +40,31 @@ class UsageCollector:
         lambda_client: Any = None,
         s3: Any = None,
         ssm: Any = None,
+        events: Any = None,
+        scheduler: Any = None,
+        batch: Any = None,
         region: str | None = None,
         cache: UsageCache | None = None,
+        clients: Callable[[str], Any] | None = None,
     ) -> None:
         self.region = region
-        given = {"ecs": ecs, "lambda": lambda_client, "s3": s3, "ssm": ssm}
+        self._make_client = clients
+        given = {
+            "ecs": ecs,
+            "lambda": lambda_client,
+            "s3": s3,
+            "ssm": ssm,
+            "events": events,
+            "scheduler": scheduler,
+            "batch": batch,
+        }
         self._clients: dict[str, Any] = {name: client for name, client in given.items() if client is not None}
         self.cache = cache if cache is not None else UsageCache()
 
     def _client(self, service: str) -> Any:
         client = self._clients.get(service)
+        if client is None and self._make_client is not None:
+            client = self._clients[service] = self._make_client(service)
         if client is None:
             try:
                 client = boto3.client(service, region_name=self.region, config=client_config())
@@ -56,19 +74,35 @@ class UsageCollector:
         return client
 
     def collect(
-        self, sources: Sequence[str] = (), *, ecs: bool = True, functions: bool = True
+        self,
+        sources: Sequence[str] = (),
+        *,
+        ecs: bool = True,
+        functions: bool = True,
+        revisions: int = 0,
+        schedules: bool = False,
     ) -> list[ImageReference]:
-        """Every image reference in use in the region, from ECS, Lambda and the external `sources`.
+        """Every image reference in use in the region: ECS tasks and services (`ecs`), Lambda
+        functions (`functions`), the latest `revisions` of every ECS task definition family and
+        Batch job definition, the ECS tasks EventBridge rules and Scheduler schedules start
+        (`schedules`), and the external `sources`.
 
         Any failure raises `UsageError` naming the source and the cause; the references gathered so
         far are dropped.
         """
         readers = [source_reader(source, self._client) for source in sources]
+        definitions = self.cache.task_definitions
         references: list[ImageReference] = []
         if ecs:
-            references += ecs_references(self._client("ecs"), self.cache.task_definitions)
+            references += ecs_references(self._client("ecs"), definitions)
         if functions:
             references += lambda_references(self._client("lambda"), self.cache.function_versions)
+        if revisions:
+            references += revision_references(self._client("ecs"), revisions, definitions)
+            references += job_definition_references(self._client("batch"), revisions)
+        if schedules:
+            references += event_rule_references(self._client("events"), self._client("ecs"), definitions)
+            references += schedule_references(self._client("scheduler"), self._client("ecs"), definitions)
         for read in readers:
             references += read()
         return list(dict.fromkeys(references))
@@ -76,7 +110,11 @@ class UsageCollector:
     def scan(self, policy: Policy, *, clock: Callable[[], datetime] | None = None) -> UsageScan:
         """One scan of what `policy` protects as in use, stamped with the moment it started."""
         started = (clock or _utc_now)()
-        references = self.collect(policy.protect.in_use_sources)
+        references = self.collect(
+            policy.protect.in_use_sources,
+            revisions=policy.protect.task_definition_revisions,
+            schedules=True,
+        )
         return UsageScan(started, tuple(references), self.cache)
 
 

@@ -9,7 +9,14 @@ from typing import Any
 from .reading import batches, pages, reading
 from .references import ImageReference, UsageError, container_references, reference_at
 
-__all__ = ["DESCRIBE_SERVICES_BATCH_SIZE", "DESCRIBE_TASKS_BATCH_SIZE", "ecs_references"]
+__all__ = [
+    "DESCRIBE_SERVICES_BATCH_SIZE",
+    "DESCRIBE_TASKS_BATCH_SIZE",
+    "ecs_references",
+    "revision_references",
+    "task_definition_name",
+    "task_definition_references",
+]
 
 DESCRIBE_TASKS_BATCH_SIZE = 100
 DESCRIBE_SERVICES_BATCH_SIZE = 10
@@ -90,3 +97,53 @@ def task_definition_images(ecs: Any, arn: str, task_definitions: MutableMapping[
             images = [container["image"] for container in definition["containerDefinitions"]]
         task_definitions[arn] = images
     return images
+
+
+def task_definition_name(arn: str) -> str:
+    """``family:revision`` (or ``family``) of a task definition ARN, or the text itself."""
+    return arn.rsplit("task-definition/", 1)[-1]
+
+
+def revision_references(
+    ecs: Any, keep: int, task_definitions: MutableMapping[str, list[str]]
+) -> list[ImageReference]:
+    """The images of the latest `keep` ACTIVE revisions of every task definition family: what a
+    rollback, a deployment circuit breaker or a scaled-to-zero service would start again."""
+    with reading("ECS ListTaskDefinitionFamilies"):
+        families = pages(
+            ecs, "list_task_definition_families", "families", page_size=ECS_PAGE_SIZE, status="ACTIVE"
+        )
+    references: list[ImageReference] = []
+    for family in families:
+        with reading(f"ECS ListTaskDefinitions {family}"):
+            response = ecs.list_task_definitions(
+                familyPrefix=family, status="ACTIVE", sort="DESC", maxResults=min(keep, ECS_PAGE_SIZE)
+            )
+            arns = list(response["taskDefinitionArns"])
+            token = response.get("nextToken")
+            while token and len(arns) < keep:
+                response = ecs.list_task_definitions(
+                    familyPrefix=family, status="ACTIVE", sort="DESC", nextToken=token
+                )
+                arns += response["taskDefinitionArns"]
+                token = response.get("nextToken")
+        latest = [arn for arn in arns if task_definition_name(arn).rpartition(":")[0] == family][:keep]
+        for arn in latest:
+            source = f"task definition {task_definition_name(arn)} (one of the latest {keep} revisions)"
+            references += task_definition_references(ecs, arn, source, task_definitions)
+    return references
+
+
+def task_definition_references(
+    ecs: Any, task_definition: str, source: str, task_definitions: MutableMapping[str, list[str]]
+) -> list[ImageReference]:
+    """The images of a task definition named by ARN or ``family[:revision]``; without a revision, its
+    latest ACTIVE one (read every time: it changes), with one, the revision (read once)."""
+    if task_definition_name(task_definition).count(":") == 1:
+        images = task_definition_images(ecs, task_definition, task_definitions)
+    else:
+        with reading(f"ECS DescribeTaskDefinition {task_definition}"):
+            definition = ecs.describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
+            images = [container["image"] for container in definition["containerDefinitions"]]
+            task_definitions.setdefault(definition["taskDefinitionArn"], images)
+    return [reference_at(image, source, f"{source}: ") for image in images]
