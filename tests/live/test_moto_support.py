@@ -8,6 +8,7 @@ import sys
 import time
 import zipfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,21 @@ INVOCATIONS = []
 def remember(event, context):
     INVOCATIONS.append(context.aws_request_id)
     return len(INVOCATIONS)
+
+
+def whoami(event, context):
+    return {
+        "arn": boto3.client("sts").get_caller_identity()["Arn"],
+        "access_key": os.environ["AWS_ACCESS_KEY_ID"],
+        "session_token": os.environ.get("AWS_SESSION_TOKEN"),
+    }
+
+
+def pull(event, context):
+    response = boto3.client("ecr").batch_get_image(
+        repositoryName=event["repository"], imageIds=[{"imageDigest": event["digest"]}]
+    )
+    return len(response["images"])
 """
 
 
@@ -121,28 +137,36 @@ def batch(server: MotoServer) -> Any:
     return server.client("batch")
 
 
-@pytest.fixture
-def role_arn(server: MotoServer) -> str:
+def create_role(server: MotoServer, name: str, path: str = "/") -> str:
+    """An IAM role Lambda may assume; returns its ARN."""
     trust = {
         "Version": "2012-10-17",
         "Statement": [
             {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
         ],
     }
-    role = server.client("iam").create_role(RoleName="probe", AssumeRolePolicyDocument=json.dumps(trust))
+    role = server.client("iam").create_role(
+        RoleName=name, Path=path, AssumeRolePolicyDocument=json.dumps(trust)
+    )
     return str(role["Role"]["Arn"])
 
 
 @pytest.fixture
+def role_arn(server: MotoServer) -> str:
+    return create_role(server, "probe")
+
+
+@pytest.fixture
 def deploy(server: MotoServer, role_arn: str) -> Any:
-    """Deploy the probe zip as a function running one of its handlers; returns the function ARN."""
+    """Deploy the probe zip as a function running one of its handlers (with the role ``probe`` unless
+    ``role`` names another); returns the function ARN."""
     lambda_client = server.client("lambda")
 
-    def deploy_function(name: str, handler: str, **environment: str) -> str:
+    def deploy_function(name: str, handler: str, *, role: str | None = None, **environment: str) -> str:
         created = lambda_client.create_function(
             FunctionName=name,
             Runtime="python3.12",
-            Role=role_arn,
+            Role=role or role_arn,
             Handler=f"probe.handlers.{handler}",
             Code={"ZipFile": probe_zip()},
             Timeout=30,
@@ -419,6 +443,422 @@ def test_seeded_images_page_through_in_process_mock_aws() -> None:
         result = pages(client, "describe_images", "imageDetails", repositoryName="app")
 
     assert [len(page) for page in result] == [100, 20]
+
+
+# ECR: archive storage class
+
+
+def update_storage_class(ecr: Any, digest: str, target: str, repository: str = "app") -> str:
+    response = ecr.update_image_storage_class(
+        repositoryName=repository, imageId={"imageDigest": digest}, targetStorageClass=target
+    )
+    return str(response["imageStatus"])
+
+
+def statuses(ecr: Any, operation: str = "describe_images", **kwargs: Any) -> dict[str, str]:
+    """digest -> imageStatus of every image ``operation`` lists in repository ``app``."""
+    if operation == "list_images":
+        listed = paginated(ecr, "list_images", "imageIds", repositoryName="app", **kwargs)
+        return {image["imageDigest"]: "listed" for page in listed for image in page}
+    described = paginated(ecr, "describe_images", "imageDetails", repositoryName="app", **kwargs)
+    return {detail["imageDigest"]: detail["imageStatus"] for page in described for detail in page}
+
+
+def error_code(raised: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(raised.value.response["Error"]["Code"])
+
+
+def seconds_ago(moment: datetime) -> float:
+    return (datetime.now(UTC) - moment).total_seconds()
+
+
+def test_archiving_an_image_moves_it_to_archived_and_records_when(ecr: Any) -> None:
+    ecr_seed.create_repository("app")
+    digest = ecr_seed.push_image("app", tags=["v1"])
+
+    response = ecr.update_image_storage_class(
+        repositoryName="app", imageId={"imageTag": "v1"}, targetStorageClass="ARCHIVE"
+    )
+
+    assert response["imageStatus"] == "ARCHIVED"
+    assert response["imageId"] == {"imageTag": "v1", "imageDigest": digest}
+    (detail,) = ecr.describe_images(repositoryName="app", filter={"imageStatus": "ARCHIVED"})["imageDetails"]
+    assert detail["imageStatus"] == "ARCHIVED"
+    assert 0 <= seconds_ago(detail["lastArchivedAt"]) < 5
+    assert "lastActivatedAt" not in detail
+
+
+def test_an_active_image_is_described_as_active(ecr: Any) -> None:
+    ecr_seed.create_repository("app")
+    ecr_seed.push_image("app")
+
+    (detail,) = ecr.describe_images(repositoryName="app")["imageDetails"]
+
+    assert detail["imageStatus"] == "ACTIVE"
+    assert "lastArchivedAt" not in detail
+
+
+def test_describe_images_lists_only_active_images_unless_the_filter_names_a_status(ecr: Any) -> None:
+    ecr_seed.create_repository("app")
+    active, archived, restoring, *more_active = ecr_seed.push_images("app", 6)
+    update_storage_class(ecr, archived, "ARCHIVE")
+    update_storage_class(ecr, restoring, "ARCHIVE")
+    update_storage_class(ecr, restoring, "STANDARD")
+    page = {"PaginationConfig": {"PageSize": 1}}
+
+    assert statuses(ecr, **page) == dict.fromkeys([active, *more_active], "ACTIVE")
+    assert statuses(ecr, filter={"imageStatus": "ACTIVE"}) == dict.fromkeys([active, *more_active], "ACTIVE")
+    assert statuses(ecr, filter={"imageStatus": "ARCHIVED"}, **page) == {archived: "ARCHIVED"}
+    assert statuses(ecr, filter={"imageStatus": "ACTIVATING"}) == {restoring: "ACTIVATING"}
+    assert statuses(ecr, filter={"imageStatus": "ANY", "tagStatus": "UNTAGGED"}, **page) == {
+        active: "ACTIVE",
+        archived: "ARCHIVED",
+        restoring: "ACTIVATING",
+        **dict.fromkeys(more_active, "ACTIVE"),
+    }
+    with pytest.raises(ClientError) as raised:
+        ecr.describe_images(repositoryName="app", filter={"imageStatus": "GLACIER"})
+    assert error_code(raised) == "InvalidParameterException"
+
+
+def test_describe_images_by_id_applies_the_status_filter(ecr: Any) -> None:
+    ecr_seed.create_repository("app")
+    active = ecr_seed.push_image("app", tags=["live"])
+    archived = ecr_seed.push_image("app", tags=["old"])
+    update_storage_class(ecr, archived, "ARCHIVE")
+    both = [{"imageDigest": active}, {"imageTag": "old"}]
+
+    with pytest.raises(ClientError) as raised:
+        ecr.describe_images(repositoryName="app", imageIds=both)
+    described = ecr.describe_images(repositoryName="app", imageIds=both, filter={"imageStatus": "ANY"})
+    only_archived = ecr.describe_images(
+        repositoryName="app", imageIds=[{"imageTag": "old"}], filter={"imageStatus": "ARCHIVED"}
+    )
+
+    assert error_code(raised) == "ImageNotFoundException"
+    assert [(d["imageDigest"], d["imageStatus"]) for d in described["imageDetails"]] == [
+        (active, "ACTIVE"),
+        (archived, "ARCHIVED"),
+    ]
+    assert [d["imageDigest"] for d in only_archived["imageDetails"]] == [archived]
+
+
+def test_list_images_lists_only_active_images_unless_the_filter_names_a_status(ecr: Any) -> None:
+    ecr_seed.create_repository("app")
+    active, archived = ecr_seed.push_images("app", 2, tags=lambda i: [f"v{i}"])
+    update_storage_class(ecr, archived, "ARCHIVE")
+
+    assert set(statuses(ecr, "list_images")) == {active}
+    assert set(statuses(ecr, "list_images", filter={"imageStatus": "ARCHIVED"})) == {archived}
+    assert set(statuses(ecr, "list_images", filter={"imageStatus": "ANY", "tagStatus": "TAGGED"})) == {
+        active,
+        archived,
+    }
+
+
+def test_restoring_an_archived_image_makes_it_activating_until_the_restore_finishes(ecr: Any) -> None:
+    ecr_seed.create_repository("app")
+    digest = ecr_seed.push_image("app")
+    update_storage_class(ecr, digest, "ARCHIVE")
+    restored_at = ecr_seed.days_ago(0.01).replace(microsecond=0)
+
+    restoring = update_storage_class(ecr, digest, "STANDARD")
+    ecr_seed.finish_restore("app", digest, activated_at=restored_at)
+
+    assert restoring == "ACTIVATING"
+    (detail,) = ecr.describe_images(repositoryName="app")["imageDetails"]
+    assert (detail["imageStatus"], detail["lastActivatedAt"]) == ("ACTIVE", restored_at)
+    assert "lastArchivedAt" in detail
+    (image,) = ecr.batch_get_image(repositoryName="app", imageIds=[{"imageDigest": digest}])["images"]
+    assert image["imageId"]["imageDigest"] == digest
+
+
+def test_finish_restore_refuses_an_image_that_is_not_being_restored(ecr: Any) -> None:
+    ecr_seed.create_repository("app")
+    digest = ecr_seed.push_image("app")
+
+    with pytest.raises(ValueError, match="not being restored"):
+        ecr_seed.finish_restore("app", digest)
+
+
+@pytest.mark.parametrize(
+    ("transitions", "target"),
+    [
+        (["ARCHIVE"], "ARCHIVE"),
+        (["ARCHIVE", "STANDARD"], "ARCHIVE"),
+        ([], "STANDARD"),
+        (["ARCHIVE", "STANDARD"], "STANDARD"),
+    ],
+    ids=["archive-archived", "archive-activating", "restore-active", "restore-activating"],
+)
+def test_update_image_storage_class_refuses_what_ecr_does_not_support(
+    ecr: Any, transitions: list[str], target: str
+) -> None:
+    ecr_seed.create_repository("app")
+    digest = ecr_seed.push_image("app")
+    for transition in transitions:
+        update_storage_class(ecr, digest, transition)
+    before = ecr_seed.find_image("app", digest).image_status
+
+    with pytest.raises(ClientError) as raised:
+        update_storage_class(ecr, digest, target)
+
+    assert error_code(raised) == "ImageStorageClassUpdateNotSupportedException"
+    assert ecr_seed.find_image("app", digest).image_status == before
+
+
+def test_update_image_storage_class_of_a_missing_image_or_repository_fails(ecr: Any) -> None:
+    ecr_seed.create_repository("app")
+
+    with pytest.raises(ClientError) as missing_image:
+        update_storage_class(ecr, "sha256:" + "0" * 64, "ARCHIVE")
+    with pytest.raises(ClientError) as missing_repository:
+        update_storage_class(ecr, "sha256:" + "0" * 64, "ARCHIVE", repository="nowhere")
+
+    assert error_code(missing_image) == "ImageNotFoundException"
+    assert error_code(missing_repository) == "RepositoryNotFoundException"
+
+
+def test_batch_get_image_fails_archived_and_restoring_images(ecr: Any) -> None:
+    ecr_seed.create_repository("app")
+    active, archived, restoring = ecr_seed.push_images("app", 3, tags=lambda i: [f"v{i}"])
+    update_storage_class(ecr, archived, "ARCHIVE")
+    update_storage_class(ecr, restoring, "ARCHIVE")
+    update_storage_class(ecr, restoring, "STANDARD")
+
+    response = ecr.batch_get_image(
+        repositoryName="app",
+        imageIds=[{"imageDigest": active}, {"imageDigest": archived}, {"imageTag": "v2"}],
+    )
+
+    assert [image["imageId"]["imageDigest"] for image in response["images"]] == [active]
+    assert [(f["imageId"], f["failureCode"]) for f in response["failures"]] == [
+        ({"imageDigest": archived}, "ImageNotFound"),
+        ({"imageTag": "v2"}, "ImageNotFound"),
+    ]
+    assert ecr_seed.find_image("app", archived).last_recorded_pull_time is None
+
+
+def test_batch_delete_image_deletes_an_archived_image(ecr: Any) -> None:
+    ecr_seed.create_repository("app")
+    kept, archived = ecr_seed.push_images("app", 2)
+    update_storage_class(ecr, archived, "ARCHIVE")
+
+    response = ecr.batch_delete_image(repositoryName="app", imageIds=[{"imageDigest": archived}])
+
+    assert response["imageIds"] == [{"imageDigest": archived}]
+    assert ecr_seed.remaining_digests("app") == {kept}
+
+
+def test_pushing_an_archived_image_again_restores_it_at_once(ecr: Any) -> None:
+    ecr_seed.create_repository("app")
+    manifest = ecr_seed.image_manifest()
+    digest = ecr.put_image(repositoryName="app", imageManifest=manifest, imageTag="v1")["image"]["imageId"][
+        "imageDigest"
+    ]
+    update_storage_class(ecr, digest, "ARCHIVE")
+
+    ecr.put_image(repositoryName="app", imageManifest=manifest, imageTag="v1-again")
+
+    (detail,) = ecr.describe_images(repositoryName="app")["imageDetails"]
+    assert (detail["imageDigest"], detail["imageStatus"]) == (digest, "ACTIVE")
+    assert 0 <= seconds_ago(detail["lastActivatedAt"]) < 5
+
+
+def test_archive_image_seeds_an_image_archived_long_ago(ecr: Any) -> None:
+    ecr_seed.create_repository("app")
+    digest = ecr_seed.push_image("app", pushed_at=ecr_seed.days_ago(400))
+    archived_at = ecr_seed.days_ago(120).replace(microsecond=0)
+
+    ecr_seed.archive_image("app", digest, archived_at=archived_at)
+
+    (detail,) = ecr.describe_images(repositoryName="app", filter={"imageStatus": "ARCHIVED"})["imageDetails"]
+    assert (detail["imageStatus"], detail["lastArchivedAt"]) == ("ARCHIVED", archived_at)
+    assert ecr.describe_images(repositoryName="app")["imageDetails"] == []
+
+
+def test_archived_images_are_hidden_in_process_mock_aws() -> None:
+    with mock_aws():
+        ecr_seed.create_repository("app")
+        active, archived = ecr_seed.push_images("app", 2)
+        client = boto3.client("ecr", region_name=REGION)
+        client.update_image_storage_class(
+            repositoryName="app", imageId={"imageDigest": archived}, targetStorageClass="ARCHIVE"
+        )
+
+        listed = [d["imageDigest"] for d in client.describe_images(repositoryName="app")["imageDetails"]]
+
+    assert listed == [active]
+
+
+# ECR: pull times
+
+
+def pull(client: Any, digest: str, repository: str = "app") -> int:
+    response = client.batch_get_image(repositoryName=repository, imageIds=[{"imageDigest": digest}])
+    return len(response["images"])
+
+
+def pull_time(digest: str, repository: str = "app") -> datetime | None:
+    moment: datetime | None = ecr_seed.find_image(repository, digest).last_recorded_pull_time
+    return moment
+
+
+def signed_by(server: MotoServer, service: str, **credentials: str) -> Any:
+    """A client of ``service`` on the server whose requests are signed with ``credentials``."""
+    return boto3.client(service, region_name=REGION, endpoint_url=server.endpoint_url, **credentials)
+
+
+def as_role(server: MotoServer, role: str, service: str = "ecr", session: str = "test") -> Any:
+    """A client of ``service`` whose requests are signed with credentials of a session of ``role``
+    that moto's STS issued (AssumeRole through the server)."""
+    credentials = server.client("sts").assume_role(RoleArn=role, RoleSessionName=session)["Credentials"]
+    return signed_by(
+        server,
+        service,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+
+
+def test_batch_get_image_records_the_pull_time_of_the_images_it_returns(ecr: Any) -> None:
+    ecr_seed.create_repository("app")
+    long_ago = ecr_seed.days_ago(30)
+    pulled, other = ecr_seed.push_images("app", 2, last_pulled_at=long_ago)
+
+    pull(ecr, pulled)
+
+    (detail,) = ecr.describe_images(repositoryName="app", imageIds=[{"imageDigest": pulled}])["imageDetails"]
+    assert 0 <= seconds_ago(detail["lastRecordedPullTime"]) < 5
+    assert pull_time(other) == long_ago
+
+
+def test_a_pull_by_an_excluded_role_leaves_the_pull_time_and_others_set_it(
+    server: MotoServer, ecr: Any
+) -> None:
+    scanner = create_role(server, "scanner", path="/security/")
+    deployer = create_role(server, "deployer")
+    ecr.register_pull_time_update_exclusion(principalArn=scanner)
+    ecr_seed.create_repository("app")
+    long_ago = ecr_seed.days_ago(30)
+    digest = ecr_seed.push_image("app", last_pulled_at=long_ago)
+
+    scanned = pull(as_role(server, scanner), digest)
+    after_scan = pull_time(digest)
+    deployed = pull(as_role(server, deployer), digest)
+
+    assert (scanned, after_scan) == (1, long_ago)
+    assert deployed == 1
+    assert pull_time(digest) != long_ago
+
+
+def test_a_deregistered_exclusion_no_longer_leaves_the_pull_time(server: MotoServer, ecr: Any) -> None:
+    scanner = create_role(server, "scanner")
+    ecr.register_pull_time_update_exclusion(principalArn=scanner)
+    ecr.deregister_pull_time_update_exclusion(principalArn=scanner)
+    ecr_seed.create_repository("app")
+    digest = ecr_seed.push_image("app")
+
+    pull(as_role(server, scanner), digest)
+
+    assert pull_time(digest) is not None
+
+
+def test_an_excluded_iam_user_leaves_the_pull_time(server: MotoServer, ecr: Any) -> None:
+    iam = server.client("iam")
+    user = iam.create_user(UserName="trivy")["User"]["Arn"]
+    key = iam.create_access_key(UserName="trivy")["AccessKey"]
+    ecr.register_pull_time_update_exclusion(principalArn=user)
+    ecr_seed.create_repository("app")
+    digest = ecr_seed.push_image("app")
+    trivy = signed_by(
+        server, "ecr", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]
+    )
+
+    pull(trivy, digest)
+
+    assert pull_time(digest) is None
+
+
+def test_the_test_credentials_are_excluded_only_when_their_principal_is(server: MotoServer, ecr: Any) -> None:
+    ecr_seed.create_repository("app")
+    first, second = ecr_seed.push_images("app", 2)
+    other = create_role(server, "other")
+
+    ecr.register_pull_time_update_exclusion(principalArn=other)
+    pull(ecr, first)
+    ecr.register_pull_time_update_exclusion(principalArn=f"arn:aws:iam::{ACCOUNT}:user/moto")
+    pull(ecr, second)
+
+    assert pull_time(first) is not None
+    assert pull_time(second) is None
+
+
+def test_pull_time_update_exclusions_are_listed_in_pages_and_deregistered(ecr: Any) -> None:
+    arns = [f"arn:aws:iam::{ACCOUNT}:role/scanner-{n}" for n in range(5)]
+    registered = [ecr.register_pull_time_update_exclusion(principalArn=arn) for arn in arns]
+
+    ecr.deregister_pull_time_update_exclusion(principalArn=arns[1])
+    listed = pages(ecr, "list_pull_time_update_exclusions", "pullTimeUpdateExclusions", maxResults=2)
+
+    assert [r["principalArn"] for r in registered] == arns
+    assert all(0 <= seconds_ago(r["createdAt"]) < 5 for r in registered)
+    assert listed == [[arns[0], arns[2]], [arns[3], arns[4]]]
+    assert ecr.list_pull_time_update_exclusions()["pullTimeUpdateExclusions"] == [arns[0], *arns[2:]]
+
+
+def test_pull_time_update_exclusions_belong_to_one_registry(server: MotoServer, ecr: Any) -> None:
+    arn = f"arn:aws:iam::{ACCOUNT}:role/scanner"
+
+    ecr.register_pull_time_update_exclusion(principalArn=arn)
+
+    elsewhere = server.client("ecr", region="eu-west-1").list_pull_time_update_exclusions()
+    assert elsewhere["pullTimeUpdateExclusions"] == []
+
+
+def test_pull_time_update_exclusions_refuse_duplicates_unknowns_and_invalid_arns(ecr: Any) -> None:
+    arn = f"arn:aws:iam::{ACCOUNT}:role/scanner"
+    ecr.register_pull_time_update_exclusion(principalArn=arn)
+
+    with pytest.raises(ClientError) as duplicate:
+        ecr.register_pull_time_update_exclusion(principalArn=arn)
+    with pytest.raises(ClientError) as unknown:
+        ecr.deregister_pull_time_update_exclusion(principalArn=f"arn:aws:iam::{ACCOUNT}:role/other")
+    with pytest.raises(ClientError) as assumed_role:
+        ecr.register_pull_time_update_exclusion(principalArn=f"arn:aws:sts::{ACCOUNT}:assumed-role/scanner/s")
+
+    assert error_code(duplicate) == "ExclusionAlreadyExistsException"
+    assert error_code(unknown) == "ExclusionNotFoundException"
+    assert error_code(assumed_role) == "InvalidParameterException"
+
+
+def test_a_registry_takes_at_most_100_pull_time_update_exclusions(ecr: Any) -> None:
+    for n in range(100):
+        ecr.register_pull_time_update_exclusion(principalArn=f"arn:aws:iam::{ACCOUNT}:role/scanner-{n}")
+
+    with pytest.raises(ClientError) as raised:
+        ecr.register_pull_time_update_exclusion(principalArn=f"arn:aws:iam::{ACCOUNT}:role/one-too-many")
+
+    assert error_code(raised) == "LimitExceededException"
+    assert len(ecr.list_pull_time_update_exclusions()["pullTimeUpdateExclusions"]) == 100
+
+
+def test_pull_time_exclusions_hold_in_process_mock_aws() -> None:
+    with mock_aws():
+        role = f"arn:aws:iam::{ACCOUNT}:role/scanner"
+        ecr_seed.create_repository("app")
+        excluded, counted = ecr_seed.push_images("app", 2)
+        boto3.client("ecr", region_name=REGION).register_pull_time_update_exclusion(principalArn=role)
+        scanner = boto3.client("ecr", region_name=REGION, **ecr_seed.role_credentials(role))
+        other = boto3.client(
+            "ecr", region_name=REGION, **ecr_seed.role_credentials(f"arn:aws:iam::{ACCOUNT}:role/other")
+        )
+
+        pull(scanner, excluded)
+        pull(other, counted)
+
+        assert (pull_time(excluded), pull_time(counted) is not None) == (None, True)
 
 
 # ECS task definitions
@@ -957,6 +1397,72 @@ def test_invoke_imports_the_zip_not_a_same_named_package_on_sys_path(
         sys.path.remove(str(tmp_path))
         for name in [name for name in sys.modules if name.partition(".")[0] == "probe"]:
             del sys.modules[name]
+
+
+def test_a_function_calls_aws_as_a_session_of_its_execution_role(server: MotoServer, deploy: Any) -> None:
+    deploy("whoami", "whoami")
+
+    result = json.loads(server.client("lambda").invoke(FunctionName="whoami")["Payload"].read())
+
+    assert result["arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/probe/whoami"
+    assert result["access_key"].startswith("ASIA")
+    assert result["session_token"] not in (None, "testing")
+
+
+def test_a_warm_function_keeps_its_credentials_and_a_cold_one_gets_new_ones(
+    server: MotoServer, deploy: Any
+) -> None:
+    deploy("whoami", "whoami")
+    functions = server.client("lambda")
+
+    def access_key() -> str:
+        return str(json.loads(functions.invoke(FunctionName="whoami")["Payload"].read())["access_key"])
+
+    first, warm = access_key(), access_key()
+    functions.update_function_configuration(FunctionName="whoami", Environment={"Variables": {"A": "1"}})
+    cold = access_key()
+
+    assert first == warm
+    assert cold != first
+
+
+def test_a_function_redeployed_after_a_reset_runs_with_a_session_moto_knows(
+    server: MotoServer, deploy: Any
+) -> None:
+    deploy("whoami", "whoami")
+    server.client("lambda").invoke(FunctionName="whoami")
+    server.reset()
+    create_role(server, "probe")
+    deploy("whoami", "whoami")
+
+    result = json.loads(server.client("lambda").invoke(FunctionName="whoami")["Payload"].read())
+
+    assert result["arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/probe/whoami"
+
+
+def test_a_pull_by_a_function_leaves_the_pull_time_only_when_its_role_is_excluded(
+    server: MotoServer, ecr: Any, deploy: Any
+) -> None:
+    scanner = create_role(server, "scanner")
+    ecr.register_pull_time_update_exclusion(principalArn=scanner)
+    deploy("scan", "pull", role=scanner)
+    deploy("deploy", "pull")
+    ecr_seed.create_repository("app")
+    long_ago = ecr_seed.days_ago(30)
+    scanned, deployed = ecr_seed.push_images("app", 2, last_pulled_at=long_ago)
+    functions = server.client("lambda")
+
+    pulls = [
+        json.loads(functions.invoke(FunctionName=name, Payload=json.dumps(event))["Payload"].read())
+        for name, event in (
+            ("scan", {"repository": "app", "digest": scanned}),
+            ("deploy", {"repository": "app", "digest": deployed}),
+        )
+    ]
+
+    assert pulls == [1, 1]
+    assert pull_time(scanned) == long_ago
+    assert pull_time(deployed) != long_ago
 
 
 # Step Functions executing Lambda tasks

@@ -2,8 +2,8 @@
 
 Images go through moto's own ``ECRBackend.put_image`` (what the PutImage API calls), so they are
 indistinguishable from images pushed with boto3; then the attributes a registry sets over time (push
-time, last pull time) are set on the backend object. The backend is the same for in-process
-``mock_aws`` and a ``ThreadedMotoServer`` in this process, so these work for both.
+time, last pull time, archive and restore) are set on the backend object. The backend is the same
+for in-process ``mock_aws`` and a ``ThreadedMotoServer`` in this process, so these work for both.
 
 Every image gets a fresh manifest with its own layers: moto without our patches derives the digest
 from the layer digests, and re-pushing an identical manifest only adds a tag to the existing image.
@@ -101,6 +101,66 @@ def set_image_times(
     _set_times(
         find_image(repository, digest, region=region, account_id=account_id), pushed_at, last_pulled_at
     )
+
+
+def archive_image(
+    repository: str,
+    digest: str,
+    *,
+    archived_at: datetime | None = None,
+    region: str = DEFAULT_REGION,
+    account_id: str = DEFAULT_ACCOUNT_ID,
+) -> None:
+    """Put an image in ECR's archive storage class (``ARCHIVED``), archived at ``archived_at`` (now by
+    default): what UpdateImageStorageClass ARCHIVE does, with a time of the test's choosing."""
+    image = find_image(repository, digest, region=region, account_id=account_id)
+    image.image_status = "ARCHIVED"
+    image.last_archived_at = _utc(archived_at or datetime.now(UTC))
+
+
+def finish_restore(
+    repository: str,
+    digest: str,
+    *,
+    activated_at: datetime | None = None,
+    region: str = DEFAULT_REGION,
+    account_id: str = DEFAULT_ACCOUNT_ID,
+) -> None:
+    """Complete the restore of an image that UpdateImageStorageClass STANDARD left ``ACTIVATING``:
+    it is ``ACTIVE`` again, restored at ``activated_at`` (now by default). ECR takes up to 20 minutes."""
+    image = find_image(repository, digest, region=region, account_id=account_id)
+    status = getattr(image, "image_status", "ACTIVE")
+    if status != "ACTIVATING":
+        raise ValueError(f"{digest} in {repository} is {status}, not being restored")
+    image.image_status = "ACTIVE"
+    image.last_activated_at = _utc(activated_at or datetime.now(UTC))
+
+
+def role_credentials(
+    role_arn: str, session_name: str = "test", *, region: str = DEFAULT_REGION
+) -> dict[str, str]:
+    """boto3 client arguments with credentials of a new session of ``role_arn`` from moto's STS
+    backend: requests signed with them are that role's (what pull-time update exclusions match).
+
+    ``boto3.client("ecr", endpoint_url=..., **ecr_seed.role_credentials(arn))``
+    """
+    from moto.backends import get_backend
+    from moto.utilities.utils import get_partition
+
+    account_id = role_arn.split(":")[4] or DEFAULT_ACCOUNT_ID
+    session = get_backend("sts")[account_id][get_partition(region)].assume_role(
+        region_name=region,
+        role_session_name=session_name,
+        role_arn=role_arn,
+        policy=None,  # type: ignore[arg-type]
+        duration=3600,
+        external_id=None,  # type: ignore[arg-type]
+    )
+    return {
+        "aws_access_key_id": session.access_key_id,
+        "aws_secret_access_key": session.secret_access_key,
+        "aws_session_token": session.session_token,
+    }
 
 
 def _unique_hex() -> str:

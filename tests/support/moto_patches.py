@@ -24,6 +24,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -33,7 +34,7 @@ import types
 import uuid
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -231,6 +232,9 @@ _IMAGE_DETAIL_FIELDS: tuple[tuple[str, str], ...] = (
     ("artifactMediaType", "artifact_media_type"),
     ("lastRecordedPullTime", "last_recorded_pull_time"),
     ("subjectManifestDigest", "subject_manifest_digest"),
+    ("imageStatus", "image_status"),
+    ("lastArchivedAt", "last_archived_at"),
+    ("lastActivatedAt", "last_activated_at"),
 )
 
 
@@ -269,9 +273,55 @@ def _tag_status_matches(image: Any, tag_status: str | None) -> bool:
     return True
 
 
+ECR_IMAGE_STATUSES = ("ACTIVE", "ARCHIVED", "ACTIVATING")
+"""What ``imageStatus`` an image has (``ecr_image_storage_class``); without that patch all are ACTIVE."""
+
+
+def _image_status(image: Any) -> str:
+    return str(getattr(image, "image_status", "ACTIVE"))
+
+
+def _image_status_filter(image_filter: dict[str, Any] | None) -> str:
+    """``filter.imageStatus`` of DescribeImages or ListImages: ACTIVE when not given, as in ECR."""
+    status = (image_filter or {}).get("imageStatus") or "ACTIVE"
+    if status not in (*ECR_IMAGE_STATUSES, "ANY"):
+        raise _invalid_parameter(
+            "filter.imageStatus", "Member must satisfy enum value set: [ACTIVE, ARCHIVED, ACTIVATING, ANY]"
+        )
+    return str(status)
+
+
+def _image_status_matches(image: Any, image_status: str) -> bool:
+    return image_status == "ANY" or _image_status(image) == image_status
+
+
+def _image_not_found(repository: Any, image_id: dict[str, str]) -> Exception:
+    from moto.ecr.exceptions import ImageNotFoundException
+
+    digest, tag = image_id.get("imageDigest") or "null", image_id.get("imageTag") or "null"
+    return ImageNotFoundException(
+        image_id=f"{{imageDigest:'{digest}', imageTag:'{tag}'}}",
+        repository_name=repository.name,
+        registry_id=repository.registry_id,
+    )
+
+
+def _named_images(repository: Any, image_ids: list[dict[str, str]], image_status: str) -> list[Any]:
+    """The images ``image_ids`` name, once each; an id naming no image of ``image_status`` fails the
+    request with ImageNotFoundException, whether the image is missing or in another status."""
+    named: dict[int, Any] = {}
+    for image_id in image_ids:
+        image = repository._get_image(image_id.get("imageTag"), image_id.get("imageDigest"))
+        if not _image_status_matches(image, image_status):
+            raise _image_not_found(repository, image_id)
+        named.setdefault(id(image), image)
+    return list(named.values())
+
+
 @_patch(
-    "ECR DescribeImages ignores maxResults/nextToken and filter.tagStatus (returns every image in one "
-    "response); page it like ECR: default 100, 1..1000, cursor tokens, no maxResults with imageIds."
+    "ECR DescribeImages ignores maxResults/nextToken and filter (returns every image in one response); "
+    "page it like ECR: default 100, 1..1000, cursor tokens, no maxResults with imageIds; filter.tagStatus; "
+    "filter.imageStatus: only ACTIVE images unless it says ARCHIVED, ACTIVATING or ANY (imageIds too)."
 )
 def ecr_describe_images_pagination() -> None:
     from moto.ecr.responses import ECRResponse
@@ -282,23 +332,28 @@ def ecr_describe_images_pagination() -> None:
         image_ids = self._get_param("imageIds")
         raw_max_results = self._get_param("maxResults")
         next_token = self._get_param("nextToken")
-        tag_status = (self._get_param("filter") or {}).get("tagStatus")
+        image_filter = self._get_param("filter") or {}
+        tag_status = image_filter.get("tagStatus")
+        image_status = _image_status_filter(image_filter)
         if image_ids and (raw_max_results is not None or next_token):
             raise _invalid_parameter("maxResults", "Cannot be used when imageIds is specified")
         max_results = _max_results(raw_max_results, ECR_DEFAULT_MAX_RESULTS)
 
         backend = self.ecr_backend
-        images = list(backend.describe_images(repository_name, registry_id, image_ids))
         repository = backend._get_repository(repository_name, registry_id)
         _stamp(repository.images)
-        wanted = [image for image in images if _tag_status_matches(image, tag_status)]
-
         if image_ids:
+            named = _named_images(repository, image_ids, image_status)
+            wanted = [image for image in named if _tag_status_matches(image, tag_status)]
             page, token = sorted(wanted, key=lambda image: getattr(image, _SEQ_ATTR)), None
         else:
             page, token = _page(
-                (((getattr(image, _SEQ_ATTR),), image) for image in wanted),
-                scope=f"describe_images:{repository.arn}:{tag_status}",
+                (
+                    ((getattr(image, _SEQ_ATTR),), image)
+                    for image in repository.images
+                    if _tag_status_matches(image, tag_status) and _image_status_matches(image, image_status)
+                ),
+                scope=f"describe_images:{repository.arn}:{tag_status}:{image_status}",
                 next_token=next_token,
                 max_results=max_results,
             )
@@ -349,8 +404,9 @@ def ecr_describe_repositories_pagination() -> None:
 
 
 @_patch(
-    "ECR ListImages ignores maxResults/nextToken (returns every image id); page it like ECR: "
-    "default 100, 1..1000, cursor tokens."
+    "ECR ListImages ignores maxResults/nextToken (returns every image id) and filter.imageStatus; page "
+    "it like ECR: default 100, 1..1000, cursor tokens; only ACTIVE images unless filter.imageStatus "
+    "says ARCHIVED, ACTIVATING or ANY."
 )
 def ecr_list_images_pagination() -> None:
     from moto.core.responses import ActionResult
@@ -359,7 +415,9 @@ def ecr_list_images_pagination() -> None:
     def list_images(self: ECRResponse) -> ActionResult:
         repository_name = self._get_param("repositoryName")
         registry_id = self._get_param("registryId")
-        tag_status = (self._get_param("filter") or {}).get("tagStatus", "ANY")
+        image_filter = self._get_param("filter") or {}
+        tag_status = image_filter.get("tagStatus", "ANY")
+        image_status = _image_status_filter(image_filter)
         max_results = _max_results(self._get_param("maxResults"), ECR_DEFAULT_MAX_RESULTS)
         next_token = self._get_param("nextToken")
 
@@ -368,12 +426,13 @@ def ecr_list_images_pagination() -> None:
         keyed = (
             ((getattr(image, _SEQ_ATTR), position), {"imageDigest": image.image_digest, "imageTag": tag})
             for image in images
+            if _image_status_matches(image, image_status)
             for position, tag in enumerate(image.image_tags or [None])
         )
         repository = self.ecr_backend._get_repository(repository_name, registry_id)
         page, token = _page(
             keyed,
-            scope=f"list_images:{repository.arn}:{tag_status}",
+            scope=f"list_images:{repository.arn}:{tag_status}:{image_status}",
             next_token=next_token,
             max_results=max_results,
         )
@@ -529,6 +588,289 @@ def ecr_batch_image_ids_limit() -> None:
 
     ECRResponse.batch_delete_image = limited(ECRResponse.batch_delete_image)  # type: ignore[method-assign,assignment]
     ECRResponse.batch_get_image = limited(ECRResponse.batch_get_image)  # type: ignore[method-assign,assignment]
+
+
+def _ecr_error(code: str, message: str) -> Exception:
+    """An ECR error moto has no class for (the code is the error shape's name in the ECR model)."""
+    from moto.core.exceptions import ServiceException
+
+    # a class of this module: moto looks the code up in the model of the service being called (ECR),
+    # not in the one its own module would name (moto.core)
+    error_class: type[ServiceException] = type(
+        code, (ServiceException,), {"code": code, "__module__": __name__}
+    )
+    return error_class(message)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _activate(image: Any) -> None:
+    """An archived image back in standard storage now: what a new push of it does."""
+    image.image_status = "ACTIVE"
+    image.last_activated_at = _utcnow()
+
+
+@_patch(
+    "ECR UpdateImageStorageClass is not implemented and images have no imageStatus; archive an ACTIVE "
+    "image (ARCHIVED, lastArchivedAt) or restore an ARCHIVED one (ACTIVATING), one image per call, "
+    "refusing any other transition with ImageStorageClassUpdateNotSupportedException."
+)
+def ecr_image_storage_class() -> None:
+    from moto.ecr.models import ECRBackend, Image
+    from moto.ecr.responses import ECRResponse
+
+    def update_image_storage_class(
+        self: ECRBackend,
+        repository_name: str,
+        image_id: dict[str, str] | None,
+        target_storage_class: str,
+        registry_id: str | None = None,
+    ) -> Any:
+        repository = self._get_repository(repository_name, registry_id)
+        if not image_id or not (image_id.get("imageDigest") or image_id.get("imageTag")):
+            raise _invalid_parameter("imageId", "Member must contain an imageDigest or an imageTag")
+        if target_storage_class not in ("ARCHIVE", "STANDARD"):
+            raise _invalid_parameter(
+                "targetStorageClass", "Member must satisfy enum value set: [STANDARD, ARCHIVE]"
+            )
+        image: Any = repository._get_image(image_id.get("imageTag"), image_id.get("imageDigest"))
+        status = _image_status(image)
+        if target_storage_class == "ARCHIVE" and status == "ACTIVE":
+            image.image_status = "ARCHIVED"
+            image.last_archived_at = _utcnow()
+        elif target_storage_class == "STANDARD" and status == "ARCHIVED":
+            image.image_status = "ACTIVATING"
+        else:
+            raise _ecr_error(
+                "ImageStorageClassUpdateNotSupportedException",
+                f"The image with digest {image.get_image_digest()} is {status}: transition to storage "
+                f"class {target_storage_class} is not supported",
+            )
+        return image
+
+    def update_image_storage_class_action(self: ECRResponse) -> tuple[int, dict[str, str], str]:
+        image_id = self._get_param("imageId") or {}
+        image = self.ecr_backend.update_image_storage_class(  # type: ignore[attr-defined]
+            self._get_param("repositoryName"),
+            image_id,
+            self._get_param("targetStorageClass"),
+            registry_id=self._get_param("registryId"),
+        )
+        return _json_response(
+            {
+                "registryId": image.registry_id,
+                "repositoryName": image.repository_name,
+                "imageId": {
+                    key: value for key, value in image_id.items() if key in ("imageDigest", "imageTag")
+                }
+                | {"imageDigest": image.get_image_digest()},
+                "imageStatus": image.image_status,
+            }
+        )
+
+    Image.image_status = "ACTIVE"  # type: ignore[attr-defined]
+    Image.last_archived_at = None  # type: ignore[attr-defined]
+    Image.last_activated_at = None  # type: ignore[attr-defined]
+    ECRBackend.update_image_storage_class = update_image_storage_class  # type: ignore[attr-defined]
+    ECRResponse.update_image_storage_class = update_image_storage_class_action  # type: ignore[attr-defined]
+
+
+@_patch(
+    "ECR BatchGetImage returns archived images and images being restored; ECR cannot pull them (a pull "
+    "fails with 404): each is a failure ImageNotFound."
+)
+def ecr_batch_get_image_fails_archived() -> None:
+    from moto.ecr.models import ECRBackend
+
+    original = ECRBackend.batch_get_image
+
+    @functools.wraps(original)
+    def batch_get_image(
+        self: ECRBackend,
+        repository_name: str,
+        registry_id: str | None = None,
+        image_ids: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        repository = self.repositories.get(repository_name)
+        if repository is None or not image_ids:
+            return dict(original(self, repository_name, registry_id, image_ids))
+        pullable: list[dict[str, Any]] = []
+        failures: list[dict[str, Any]] = []
+        for image_id in image_ids:
+            named = [
+                image
+                for image in repository.images
+                if image_id.get("imageDigest") == image.get_image_digest()
+                or ("imageTag" in image_id and image_id["imageTag"] in image.image_tags)
+            ]
+            if named and all(_image_status(image) != "ACTIVE" for image in named):
+                failures.append(
+                    {
+                        "imageId": dict(image_id),
+                        "failureCode": "ImageNotFound",
+                        "failureReason": f"Requested image is {_image_status(named[0])}",
+                    }
+                )
+            else:
+                pullable.append(image_id)
+        response: dict[str, Any] = {"images": [], "failures": []}
+        if pullable:
+            response = dict(original(self, repository_name, registry_id, pullable))
+            response["images"] = [image for image in response["images"] if _image_status(image) == "ACTIVE"]
+        response["failures"] = [*response["failures"], *failures]
+        return response
+
+    ECRBackend.batch_get_image = batch_get_image  # type: ignore[method-assign]
+
+
+@_patch(
+    "ECR PutImage of an archived image's manifest adds a tag and leaves it archived; ECR restores an "
+    "archived (or restoring) image at once when it is pushed again."
+)
+def ecr_put_image_restores_archived() -> None:
+    from moto.ecr.models import ECRBackend
+
+    original = ECRBackend.put_image
+
+    @functools.wraps(original)
+    def put_image(
+        self: ECRBackend, repository_name: str, image_manifest: str, *args: Any, **kwargs: Any
+    ) -> Any:
+        repository = self.repositories.get(repository_name)
+        for image in repository.images if repository is not None else []:
+            if image.image_manifest == image_manifest and _image_status(image) != "ACTIVE":
+                _activate(image)
+        return original(self, repository_name, image_manifest, *args, **kwargs)
+
+    ECRBackend.put_image = put_image  # type: ignore[method-assign]
+
+
+# ECR pull times and who pulls
+
+
+ECR_MAX_PULL_TIME_UPDATE_EXCLUSIONS = 100
+"""Pull-time update exclusions a registry takes ("up to 100 exclusions per account")."""
+
+_PRINCIPAL_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::[0-9]{12}:(role|user)/[\w+=,.@-]+(/[\w+=,.@-]+)*$")
+_EXCLUSIONS_ATTR = "_moto_patches_pull_time_update_exclusions"
+_exclusions_lock = threading.Lock()
+
+
+def _pull_time_update_exclusions(backend: Any) -> dict[str, tuple[int, datetime]]:
+    """A registry's exclusions: principal ARN -> (registration order, createdAt)."""
+    exclusions: dict[str, tuple[int, datetime]] = vars(backend).setdefault(_EXCLUSIONS_ATTR, {})
+    return exclusions
+
+
+def _caller_principal_arn(response: Any) -> str:
+    """The IAM principal whose credentials signed the request ``response`` (a moto ``BaseResponse``)
+    answers: for a role session the role's ARN, else the IAM ARN of what GetCallerIdentity reports
+    (an IAM user, or ``arn:aws:iam::<account>:user/moto`` for credentials moto did not issue)."""
+    from moto.sts.models import sts_backends
+    from moto.utilities.utils import get_partition
+
+    access_key = response.get_access_key()
+    sts = sts_backends[response.current_account][get_partition(response.region)]
+    session = sts.get_assumed_role_from_access_key(access_key)
+    if session is not None:
+        return str(session.role_arn)
+    _, arn, _ = sts.get_caller_identity(access_key, response.region)
+    return str(arn).replace(":sts::", ":iam::", 1)
+
+
+def _principal_arn_param(response: Any) -> str:
+    principal_arn = response._get_param("principalArn")
+    if (
+        not isinstance(principal_arn, str)
+        or len(principal_arn) > 200
+        or not _PRINCIPAL_ARN.match(principal_arn)
+    ):
+        raise _invalid_parameter(
+            "principalArn", f"Member must satisfy regular expression pattern: {_PRINCIPAL_ARN.pattern}"
+        )
+    return principal_arn
+
+
+@_patch(
+    "ECR RegisterPullTimeUpdateExclusion, DeregisterPullTimeUpdateExclusion and "
+    "ListPullTimeUpdateExclusions are not implemented; keep up to 100 IAM role/user ARNs per registry "
+    "(ExclusionAlreadyExists, ExclusionNotFound, LimitExceeded), listed in pages (default 100, 1..1000)."
+)
+def ecr_pull_time_update_exclusions() -> None:
+    from moto.ecr.responses import ECRResponse
+
+    def register_pull_time_update_exclusion(self: ECRResponse) -> tuple[int, dict[str, str], str]:
+        principal_arn = _principal_arn_param(self)
+        with _exclusions_lock:
+            exclusions = _pull_time_update_exclusions(self.ecr_backend)
+            if principal_arn in exclusions:
+                raise _ecr_error(
+                    "ExclusionAlreadyExistsException",
+                    f"The pull time update exclusion for '{principal_arn}' already exists",
+                )
+            if len(exclusions) >= ECR_MAX_PULL_TIME_UPDATE_EXCLUSIONS:
+                raise _ecr_error(
+                    "LimitExceededException",
+                    f"The registry already has {ECR_MAX_PULL_TIME_UPDATE_EXCLUSIONS} pull time update "
+                    "exclusions, the maximum",
+                )
+            created_at = _utcnow()
+            exclusions[principal_arn] = (next(_seq_counter), created_at)
+        return _json_response({"principalArn": principal_arn, "createdAt": created_at})
+
+    def deregister_pull_time_update_exclusion(self: ECRResponse) -> tuple[int, dict[str, str], str]:
+        principal_arn = _principal_arn_param(self)
+        with _exclusions_lock:
+            if _pull_time_update_exclusions(self.ecr_backend).pop(principal_arn, None) is None:
+                raise _ecr_error(
+                    "ExclusionNotFoundException",
+                    f"The pull time update exclusion for '{principal_arn}' was not found",
+                )
+        return _json_response({"principalArn": principal_arn})
+
+    def list_pull_time_update_exclusions(self: ECRResponse) -> tuple[int, dict[str, str], str]:
+        max_results = _max_results(self._get_param("maxResults"), ECR_DEFAULT_MAX_RESULTS)
+        with _exclusions_lock:
+            registered = list(_pull_time_update_exclusions(self.ecr_backend).items())
+        page, token = _page(
+            (((order,), principal_arn) for principal_arn, (order, _) in registered),
+            scope=f"list_pull_time_update_exclusions:{self.current_account}:{self.region}",
+            next_token=self._get_param("nextToken"),
+            max_results=max_results,
+        )
+        result: dict[str, Any] = {"pullTimeUpdateExclusions": page}
+        if token:
+            result["nextToken"] = token
+        return _json_response(result)
+
+    ECRResponse.register_pull_time_update_exclusion = register_pull_time_update_exclusion  # type: ignore[attr-defined]
+    ECRResponse.deregister_pull_time_update_exclusion = deregister_pull_time_update_exclusion  # type: ignore[attr-defined]
+    ECRResponse.list_pull_time_update_exclusions = list_pull_time_update_exclusions  # type: ignore[attr-defined]
+
+
+@_patch(
+    "ECR BatchGetImage (how every pull reads a manifest) never records a pull; set each returned "
+    "image's lastRecordedPullTime to now unless the caller's IAM principal is a pull-time update exclusion."
+)
+def ecr_batch_get_image_records_pull_time() -> None:
+    from moto.ecr.responses import ECRResponse
+
+    original = ECRResponse.batch_get_image
+
+    @functools.wraps(original)
+    def batch_get_image(self: ECRResponse) -> Any:
+        outcome = original(self)
+        result = getattr(outcome, "result", None)
+        images = result.get("images", []) if isinstance(result, dict) else []
+        if images and _caller_principal_arn(self) not in _pull_time_update_exclusions(self.ecr_backend):
+            pulled_at = _utcnow()
+            for image in images:
+                image.last_recorded_pull_time = pulled_at
+        return outcome
+
+    ECRResponse.batch_get_image = batch_get_image  # type: ignore[method-assign]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1340,13 +1682,54 @@ def _served_in_process() -> Iterator[None]:
         _serving.active = False
 
 
-def _function_environment(function: Any, code_dir: Path, log_stream: str) -> dict[str, str]:
+LAMBDA_CREDENTIALS_SECONDS = 12 * 3600
+"""How long the execution role's session lasts (Lambda renews it; a test never outlives it)."""
+
+_container_credentials: dict[tuple[Any, ...], dict[str, str]] = {}
+"""Per warm container: the execution role session's credentials its environment was given."""
+
+
+def _execution_role_credentials(function: Any, container: tuple[Any, ...]) -> dict[str, str]:
+    """The function's execution role assumed in moto's STS, as the Lambda service does for each
+    execution environment (session name: the function name), as the runtime's variables.
+
+    A warm container keeps its credentials. When moto no longer knows them (its backends were reset
+    since), the container starts cold with a new session: the modules and boto3 session it kept
+    would still sign with the old keys.
+    """
+    from moto.sts.models import sts_backends
+    from moto.utilities.utils import get_partition
+
+    role_account = str(function.role).split(":")[4] or function.account_id  # where STS keeps its sessions
+    sts = sts_backends[role_account][get_partition(function.region)]
+    known = _container_credentials.get(container)
+    if known is not None and sts.get_assumed_role_from_access_key(known["AWS_ACCESS_KEY_ID"]) is not None:
+        return known
+    _warm_containers.pop(container, None)
+    session = sts.assume_role(
+        region_name=function.region,
+        role_session_name=function.function_name,
+        role_arn=function.role,
+        policy=None,  # type: ignore[arg-type]
+        duration=LAMBDA_CREDENTIALS_SECONDS,
+        external_id=None,  # type: ignore[arg-type]
+    )
+    credentials = {
+        "AWS_ACCESS_KEY_ID": session.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": session.secret_access_key,
+        "AWS_SESSION_TOKEN": session.session_token,
+    }
+    _container_credentials[container] = credentials
+    return credentials
+
+
+def _function_environment(
+    function: Any, code_dir: Path, log_stream: str, credentials: dict[str, str]
+) -> dict[str, str]:
     env = {
         "AWS_REGION": function.region,
         "AWS_DEFAULT_REGION": function.region,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
+        **credentials,
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.run_time}",
         "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
         "AWS_LAMBDA_FUNCTION_VERSION": str(function.version),
@@ -1387,9 +1770,16 @@ _warm_containers: dict[tuple[Any, ...], tuple[dict[str, types.ModuleType], Any]]
 
 def _container_key(function: Any, code_dir: Path) -> tuple[Any, ...]:
     """What makes Lambda start a new execution environment: another function, version, code or
-    configuration."""
+    configuration (its environment, handler or execution role)."""
     environment = frozenset((function.environment_vars or {}).items())
-    return (function.function_arn, str(function.version), code_dir.name, function.handler, environment)
+    return (
+        function.function_arn,
+        str(function.version),
+        code_dir.name,
+        function.handler,
+        environment,
+        function.role,
+    )
 
 
 @contextlib.contextmanager
@@ -1491,8 +1881,9 @@ def invoke_in_process(function: Any, event: Any) -> tuple[str, bool, str]:
     """Run a moto ``LambdaFunction``'s deployed handler here: (payload, errored, log text).
 
     Invocations are serialised: ``os.environ``, ``sys.modules`` and ``sys.path`` are process-wide.
-    The handler's requests reach moto's backends directly (see ``_served_in_process``); a later
-    invocation of the same configuration starts warm (see ``_isolated_imports``).
+    The handler's requests reach moto's backends directly (see ``_served_in_process``), signed with
+    credentials of a session of the function's execution role (see ``_execution_role_credentials``);
+    a later invocation of the same configuration starts warm (see ``_isolated_imports``).
     """
     request_id = str(uuid.uuid4())
     log_stream = f"{datetime.now():%Y/%m/%d}/[{function.version}]{uuid.uuid4().hex}"
@@ -1518,10 +1909,12 @@ def invoke_in_process(function: Any, event: Any) -> tuple[str, bool, str]:
         log_stream_name=log_stream,
         aws_request_id=request_id,
     )
+    container = _container_key(function, code_dir)
     try:
+        credentials = _execution_role_credentials(function, container)
         with (
-            _environment(_function_environment(function, code_dir, log_stream)),
-            _isolated_imports(code_dir, _container_key(function, code_dir)),
+            _environment(_function_environment(function, code_dir, log_stream, credentials)),
+            _isolated_imports(code_dir, container),
             _served_in_process(),
             _captured_output() as output,
         ):
@@ -1542,7 +1935,8 @@ def invoke_in_process(function: Any, event: Any) -> tuple[str, bool, str]:
 @_patch(
     "moto runs Lambda handlers in Docker (unavailable here); import the handler from the function's "
     "deployed zip and call it in this process, errors becoming Lambda function errors, warm between "
-    "invocations of one configuration, its AWS requests answered by the backends in this process."
+    "invocations of one configuration, its AWS requests answered by the backends in this process and "
+    "signed with a session of its execution role."
 )
 def lambda_invoke_in_process() -> None:
     from moto.awslambda.models import LambdaFunction
