@@ -79,6 +79,7 @@ demo: setup ## Apply examples/complete (or EXAMPLE=basic) to a local moto server
 bench: setup ## Print the engine's speed, memory and API-call figures
 	$(PY) bench/engine.py
 	$(PY) bench/api_calls.py
+	$(PY) bench/archive_calls.py
 
 clean: ## Remove the virtualenvs, caches, Lambda zips and Terraform working files of the tests
 	rm -rf $(VENV) $(CHECKOV_VENV) .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis builds

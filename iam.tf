@@ -25,7 +25,7 @@ resource "aws_iam_role" "lambda" {
 }
 
 data "aws_iam_policy_document" "lambda" {
-  #checkov:skip=CKV_AWS_356:Only calls IAM cannot scope are on "*": the read-only listings of FindImagesInUse, FindScheduledTasks and FindRecentRevisions; every image action, report and notification is on named ARNs.
+  #checkov:skip=CKV_AWS_356:Only calls IAM cannot scope are on "*": the read-only listings of FindImagesInUse, FindScheduledTasks and FindRecentRevisions, and the registry-wide pull-time exclusions of ExcludeOwnPulls; every image action, report and notification is on named ARNs.
 
   # Listing runs before any repository is known: DescribeRepositories without
   # names describes the repositories of this registry the caller may describe.
@@ -44,6 +44,30 @@ data "aws_iam_policy_document" "lambda" {
     sid       = "CleanUpSelectedRepositories"
     actions   = ["ecr:BatchDeleteImage", "ecr:BatchGetImage", "ecr:DescribeImages"]
     resources = local.repository_arns
+  }
+
+  # Rules with action = "archive" move images to the archive storage class, on
+  # the same repositories only.
+  dynamic "statement" {
+    for_each = local.archives ? [1] : []
+
+    content {
+      sid       = "ArchiveInSelectedRepositories"
+      actions   = ["ecr:UpdateImageStorageClass"]
+      resources = local.repository_arns
+    }
+  }
+
+  # exclude_own_pulls: the list function keeps this role out of the registry's
+  # pull-time updates (a registry-wide setting, no resource to name).
+  dynamic "statement" {
+    for_each = var.exclude_own_pulls ? [1] : []
+
+    content {
+      sid       = "ExcludeOwnPulls"
+      actions   = ["ecr:ListPullTimeUpdateExclusions", "ecr:RegisterPullTimeUpdateExclusion"]
+      resources = ["*"]
+    }
   }
 
   # Built from the names rather than read from the log groups, so that the

@@ -36,6 +36,10 @@ locals {
   # Built from the name rather than read from the resource, so that the trust
   # policy of the state machine's role can name the state machine before it exists.
   state_machine_arn = "arn:${local.partition}:states:${local.region}:${local.account_id}:stateMachine:${var.name}"
+  lambda_role_arn   = "arn:${local.partition}:iam::${local.account_id}:role/${var.name}-lambda"
+
+  # Rules that archive need ecr:UpdateImageStorageClass (iam.tf).
+  archives = anytrue([for rule in try(var.policy.rules, []) : try(rule.action, null) == "archive"])
 
   # The repositories the cleanup function may read and delete from: the policy's
   # `repositories.include` patterns turned into ECR repository ARNs. IAM wildcards
@@ -100,6 +104,8 @@ locals {
       NOTIFICATION_TOPIC_ARN = var.notification_topic_arn
       METRICS_NAMESPACE      = var.metrics_namespace
       USAGE_MAX_AGE_MINUTES  = tostring(var.usage_max_age_minutes)
+      EXCLUDE_OWN_PULLS      = tostring(var.exclude_own_pulls)
+      LAMBDA_ROLE_ARN        = var.exclude_own_pulls ? local.lambda_role_arn : null
     } : key => value if value != null
   }
 }

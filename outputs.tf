@@ -44,7 +44,7 @@ output "log_group_names" {
 }
 
 output "report_location" {
-  description = "The S3 URI under which each run writes its data and reports, one folder per run named after its start time (<YYYY/MM/DD/HHMMSSZ>/)."
+  description = "The S3 URI under which each run writes its data and reports, one folder per run named after its start time and execution (<YYYY/MM/DD/HHMMSSZ>-<execution name>/)."
   value       = local.report_location
 }
 

@@ -2,7 +2,7 @@
 # Run data and reports
 ################################################################################
 
-# Every run keeps its data under <report_prefix><YYYY/MM/DD/HHMMSSZ>/ in one
+# Every run keeps its data under <report_prefix><YYYY/MM/DD/HHMMSSZ>-<execution>/ in one
 # bucket: the repositories to clean (the Distributed Map reads them from
 # there), the snapshot of images in use, each invocation's results, and the
 # audit reports. The module creates that bucket unless report_bucket names an

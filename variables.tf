@@ -28,10 +28,10 @@ variable "tags" {
 variable "policy" {
   description = <<-EOT
     The cleanup policy: which repositories to look at, which images each rule deletes, which images are never deleted, and how many deletions one run may make per repository. It has exactly the shape of the engine's JSON policy document (see the policy reference in README.md):
-    { repositories = { include = [globs], exclude = [globs] }, rules = [{ description, repositories = [globs], tag_status = "tagged" | "untagged" | "any", tag_patterns = [globs], older_than_days, not_pulled_for_days, keep_latest }], protect = { tag_patterns = [globs], younger_than_days, in_use = true | false, in_use_sources = ["s3://bucket/key" | "ssm:<parameter name>" | SSM parameter ARN], task_definition_revisions }, limits = { max_deletions_per_repository, max_delete_fraction } }.
+    { repositories = { include = [globs], exclude = [globs] }, rules = [{ description, repositories = [globs], tag_status = "tagged" | "untagged" | "any", tag_patterns = [globs], older_than_days, not_pulled_for_days, archived_for_days, keep_latest, action = "delete" | "archive", image_status = "active" | "archived" }], protect = { tag_patterns = [globs], younger_than_days, in_use = true | false, in_use_sources = ["s3://bucket/key" | "ssm:<parameter name>" | SSM parameter ARN], task_definition_revisions }, limits = { max_deletions_per_repository, max_delete_fraction } }.
     Only rules is required; an attribute left out or null means "not given". The type is `any` on purpose: an object type would silently drop a misspelt attribute (a `protect.tag_pattern` would protect nothing), whereas here every unknown attribute is refused by name.
     The policy is embedded in the state machine definition, not in Lambda environment variables, so its size is not bound by their 4 KB limit.
-    It also shapes the Lambda role: protect.in_use (true unless set to false) adds read-only ECS, Lambda, EventBridge and EventBridge Scheduler permissions to find the images in use, protect.task_definition_revisions (5 unless set to 0) adds the ECS task definition and AWS Batch job definition listings, and every entry of protect.in_use_sources adds s3:GetObject or ssm:GetParameter on exactly that object or parameter.
+    It also shapes the Lambda role: a rule with action = "archive" adds ecr:UpdateImageStorageClass on the repositories the policy selects; protect.in_use (true unless set to false) adds read-only ECS, Lambda, EventBridge and EventBridge Scheduler permissions to find the images in use, protect.task_definition_revisions (5 unless set to 0) adds the ECS task definition and AWS Batch job definition listings, and every entry of protect.in_use_sources adds s3:GetObject or ssm:GetParameter on exactly that object or parameter.
   EOT
   type        = any
   nullable    = false
@@ -73,18 +73,18 @@ variable "policy" {
   validation {
     condition = try(alltrue([
       for r in var.policy.rules : alltrue([
-        for key in keys(r) : contains(["description", "repositories", "tag_status", "tag_patterns", "older_than_days", "not_pulled_for_days", "keep_latest"], key)
+        for key in keys(r) : contains(["description", "repositories", "tag_status", "tag_patterns", "older_than_days", "not_pulled_for_days", "archived_for_days", "keep_latest", "action", "image_status"], key)
       ])
     ]), false)
-    error_message = "policy.rules[*] may only have the attributes description, repositories, tag_status, tag_patterns, older_than_days, not_pulled_for_days and keep_latest; unknown: ${try(join(", ", distinct(flatten([for r in var.policy.rules : [for key in keys(r) : key if !contains(["description", "repositories", "tag_status", "tag_patterns", "older_than_days", "not_pulled_for_days", "keep_latest"], key)]]))), "(a rule is not an object)")}."
+    error_message = "policy.rules[*] may only have the attributes description, repositories, tag_status, tag_patterns, older_than_days, not_pulled_for_days, archived_for_days, keep_latest, action and image_status; unknown: ${try(join(", ", distinct(flatten([for r in var.policy.rules : [for key in keys(r) : key if !contains(["description", "repositories", "tag_status", "tag_patterns", "older_than_days", "not_pulled_for_days", "archived_for_days", "keep_latest", "action", "image_status"], key)]]))), "(a rule is not an object)")}."
   }
 
   validation {
     condition = try(alltrue([
       for r in var.policy.rules :
-      try(r.older_than_days, null) != null || try(r.not_pulled_for_days, null) != null || try(r.keep_latest, null) != null
+      try(r.older_than_days, null) != null || try(r.not_pulled_for_days, null) != null || try(r.archived_for_days, null) != null || try(r.keep_latest, null) != null
     ]), false)
-    error_message = "Every entry of policy.rules must set at least one of older_than_days, not_pulled_for_days or keep_latest: a rule without a condition would delete every image it selects."
+    error_message = "Every entry of policy.rules must set at least one of older_than_days, not_pulled_for_days, archived_for_days or keep_latest: a rule without a condition would delete every image it selects."
   }
 
   validation {
@@ -117,6 +117,46 @@ variable "policy" {
       try(r.keep_latest, null) == null ? true : (r.keep_latest >= 0 && floor(r.keep_latest) == r.keep_latest)
     ]), false)
     error_message = "policy.rules[*].keep_latest must be a whole number >= 0 (images)."
+  }
+
+  validation {
+    condition = try(alltrue([
+      for r in var.policy.rules :
+      try(r.archived_for_days, null) == null ? true : (r.archived_for_days >= 0 && floor(r.archived_for_days) == r.archived_for_days)
+    ]), false)
+    error_message = "policy.rules[*].archived_for_days must be a whole number >= 0 (days)."
+  }
+
+  validation {
+    condition = try(alltrue([
+      for r in var.policy.rules :
+      try(r.action, null) == null ? true : contains(["delete", "archive"], r.action)
+    ]), false)
+    error_message = "policy.rules[*].action must be \"delete\" or \"archive\" (leave it out for \"delete\")."
+  }
+
+  validation {
+    condition = try(alltrue([
+      for r in var.policy.rules :
+      try(r.image_status, null) == null ? true : contains(["active", "archived"], r.image_status)
+    ]), false)
+    error_message = "policy.rules[*].image_status must be \"active\" or \"archived\" (leave it out for \"active\")."
+  }
+
+  validation {
+    condition = try(alltrue([
+      for r in var.policy.rules :
+      !(try(r.action, null) == "archive" && try(r.image_status, null) == "archived")
+    ]), false)
+    error_message = "policy.rules[*].action = \"archive\" cannot be combined with image_status = \"archived\": those images are archived already. Use action \"delete\" to delete from the archive."
+  }
+
+  validation {
+    condition = try(alltrue([
+      for r in var.policy.rules :
+      try(r.archived_for_days, null) == null ? true : try(r.image_status, null) == "archived"
+    ]), false)
+    error_message = "policy.rules[*].archived_for_days needs image_status = \"archived\": only archived images have been archived for some days."
   }
 
   validation {
@@ -245,7 +285,7 @@ variable "dry_run" {
 ################################################################################
 
 variable "report_bucket" {
-  description = "The name of an existing S3 bucket for the data and audit reports of every run, or null (the default) for a private bucket the module creates, named <name>-<account id>-<region> (public access blocked, TLS only, SSE-S3, objects expiring after report_retention_days). Each run writes, under <report_prefix><YYYY/MM/DD/HHMMSSZ of the run>/, a JSON and a CSV report per repository of every image with what happened to it and why, summary.json with the run's totals and every failed repository, and its working data under _run/ (the repositories to clean, the snapshot of images in use, each invocation's results). The Lambda and Step Functions roles may only read and write objects under report_prefix. A bucket of yours encrypted with a customer managed KMS key also needs kms:GenerateDataKey and kms:Decrypt on that key for lambda_role_arn and state_machine_role_arn, which the module does not grant."
+  description = "The name of an existing S3 bucket for the data and audit reports of every run, or null (the default) for a private bucket the module creates, named <name>-<account id>-<region> (public access blocked, TLS only, SSE-S3, objects expiring after report_retention_days). Each run writes, under <report_prefix><YYYY/MM/DD/HHMMSSZ>-<execution name>/, a JSON and a CSV report per repository of every image with what happened to it and why, summary.json with the run's totals and every failed repository, and its working data under _run/ (the repositories to clean, the snapshot of images in use, each invocation's results). The Lambda and Step Functions roles may only read and write objects under report_prefix. A bucket of yours encrypted with a customer managed KMS key also needs kms:GenerateDataKey and kms:Decrypt on that key for lambda_role_arn and state_machine_role_arn, which the module does not grant."
   type        = string
   default     = null
 
@@ -263,7 +303,7 @@ variable "report_bucket" {
 }
 
 variable "report_prefix" {
-  description = "The key prefix of the run data and reports in the bucket. Each run writes under <report_prefix><YYYY/MM/DD/HHMMSSZ of the run>/, the Distributed Map records its map runs under <report_prefix>_map-runs/, and the roles may read and write objects only under this prefix. End it with \"/\" to make it a folder."
+  description = "The key prefix of the run data and reports in the bucket. Each run writes under <report_prefix><YYYY/MM/DD/HHMMSSZ>-<execution name>/, the Distributed Map records its map runs under <report_prefix>_map-runs/, and the roles may read and write objects only under this prefix. End it with \"/\" to make it a folder."
   type        = string
   default     = "ecr-cleanup/"
   nullable    = false
@@ -368,6 +408,13 @@ variable "max_concurrency" {
     condition     = var.max_concurrency >= 1 && var.max_concurrency <= 1000 && floor(var.max_concurrency) == var.max_concurrency
     error_message = "max_concurrency must be a whole number from 1 to 1000; a few tens already reach ECR's request rate limits."
   }
+}
+
+variable "exclude_own_pulls" {
+  description = "Whether the run keeps the Lambda role out of ECR's pull-time updates. Reading an image index's manifest (BatchGetImage) is a pull, so without this every run would make multi-arch images look pulled and not_pulled_for_days could never match them. When true, each run checks the registry's pull-time update exclusions and registers lambda_role_arn if it is missing (RegisterPullTimeUpdateExclusion, one of at most 100 per registry; the entry stays after a destroy: remove it with DeregisterPullTimeUpdateExclusion). When the registry's limit is reached the run goes on and its summary says so."
+  type        = bool
+  default     = true
+  nullable    = false
 }
 
 variable "usage_max_age_minutes" {

@@ -89,6 +89,10 @@ class Registry(Protocol):
 
     def delete(self, repository: str, digests: Sequence[str]) -> DeleteResult: ...
 
+    def archive(self, repository: str, digests: Sequence[str]) -> DeleteResult:
+        """Move images to the archive storage class; `deleted` of the result holds the archived ones."""
+        ...
+
 
 class UsageSnapshot(Protocol):
     """The images in use as read at one moment, valid for a bounded time."""
@@ -132,6 +136,7 @@ class RepositoryOutcome:
     skipped: tuple[tuple[str, str], ...] = ()
     complete: bool = True
     counted: int = 0
+    archived: tuple[str, ...] = ()
 
     @property
     def failed(self) -> bool:
@@ -144,6 +149,13 @@ class RepositoryOutcome:
             return 0
         deleted = set(self.deleted)
         return sum(decision.image.size for decision in self.plan.delete if decision.image.digest in deleted)
+
+    @property
+    def archived_bytes(self) -> int:
+        if self.plan is None:
+            return 0
+        archived = set(self.archived)
+        return sum(decision.image.size for decision in self.plan.archive if decision.image.digest in archived)
 
 
 @dataclass(frozen=True)
@@ -179,6 +191,9 @@ class InMemoryRegistry:
 
     def delete(self, repository: str, digests: Sequence[str]) -> DeleteResult:
         raise RegistryError("an offline preview cannot delete")
+
+    def archive(self, repository: str, digests: Sequence[str]) -> DeleteResult:
+        raise RegistryError("an offline preview cannot archive")
 
 
 def selected_repositories(policy: Policy, names: Iterable[str]) -> list[str]:
@@ -225,34 +240,35 @@ def execute_plan(
     counted: int = 0,
     clock: Clock = time.monotonic,
 ) -> RepositoryOutcome:
-    """Carry out a plan (see the module's description); per-image delete failures are recorded.
+    """Carry out a plan (see the module's description); per-image failures are recorded.
 
-    `stop` is asked before every delete batch but the first, so each call makes progress; when it
-    answers True the outcome is returned with `complete=False`. A registry failure while re-reading
+    `stop` is asked before every batch but the first, so each call makes progress; when it answers
+    True the outcome is returned with `complete=False`. A registry failure while re-reading
     propagates as `RegistryError`.
     """
     plan = live.plan
     if plan.error is not None:
         return RepositoryOutcome(plan.repository, plan, executed=execute, error=plan.error)
-    if not execute or not plan.delete:
+    if not execute or not (plan.delete or plan.archive):
         return RepositoryOutcome(plan.repository, plan, executed=execute, counted=counted)
-    approved = {decision.image.digest for decision in plan.delete}
+    approved = {decision.image.digest: decision.action for decision in (*plan.delete, *plan.archive)}
     done: list[Decision] = []
     deleted: list[str] = []
+    archived: list[str] = []
     failures: list[DeleteFailure] = []
     skipped: dict[str, str] = {}
     current = live
     while True:
         progress = _Deletion(registry, current, clock)
-        state = progress.run(stop if deleted or failures or skipped else _first_batch(stop))
+        state = progress.run(stop if deleted or archived or failures or skipped else _first_batch(stop))
         deleted += progress.deleted
+        archived += progress.archived
         failures += progress.failures
         skipped.update(progress.skipped)
-        gone = set(progress.deleted)
-        done += [decision for decision in current.plan.delete if decision.image.digest in gone]
-        counted += sum(
-            1 for decision in current.plan.delete if decision.rules and decision.image.digest in gone
-        )
+        acted = {*progress.deleted, *progress.archived}
+        acting = (*current.plan.delete, *current.plan.archive)
+        done += [decision for decision in acting if decision.image.digest in acted]
+        counted += sum(1 for decision in acting if decision.rules and decision.image.digest in acted)
         if state != "expired":
             break
         current = plan_live(registry, policy, plan.repository, now, usage=usage, counted=counted, clock=clock)
@@ -269,6 +285,7 @@ def execute_plan(
         skipped=tuple(skipped.items()),
         complete=state == "done" or current.plan.error is not None,
         counted=counted,
+        archived=tuple(archived),
     )
 
 
@@ -288,27 +305,32 @@ def _first_batch(stop: Stop | None) -> Stop | None:
 
 
 class _Deletion:
-    """Deletes one plan batch by batch; see `execute_plan`."""
+    """Deletes and archives what one plan says, batch by batch; see `execute_plan`."""
 
     def __init__(self, registry: Registry, live: LivePlan, clock: Clock) -> None:
         self.registry = registry
         self.live = live
         self.clock = clock
         self.deleted: list[str] = []
+        self.archived: list[str] = []
         self.failures: list[DeleteFailure] = []
         self.skipped: dict[str, str] = {}
         self.view = live.view
         self.viewed_at = live.listed_at
 
     def run(self, stop: Stop | None) -> str:
-        """ "done", "stopped" (asked to stop) or "expired" (the usage snapshot expired)."""
+        """ "done", "stopped" (asked to stop) or "expired" (the usage snapshot expired).
+
+        Deletions go first, then archiving, each in the plan's order and in batches of 100.
+        """
         plan = self.live.plan
-        planned = {decision.image.digest: decision.image for decision in plan.delete}
+        planned = {decision.image.digest: decision.image for decision in (*plan.delete, *plan.archive)}
         batches = [
-            plan.delete[start : start + DELETE_BATCH_SIZE]
-            for start in range(0, len(plan.delete), DELETE_BATCH_SIZE)
+            (action, decisions[start : start + DELETE_BATCH_SIZE])
+            for action, decisions in ((Action.DELETE, plan.delete), (Action.ARCHIVE, plan.archive))
+            for start in range(0, len(decisions), DELETE_BATCH_SIZE)
         ]
-        for number, decisions in enumerate(batches):
+        for number, (action, decisions) in enumerate(batches):
             if stop is not None and stop():
                 return "stopped"
             if self.live.usage is not None and self.live.usage.expired():
@@ -330,12 +352,19 @@ class _Deletion:
                 if blocker is not None:
                     self.skipped[digest] = f"skipped: it belongs to {blocker[:19]}, which was skipped"
                 elif digest not in current:
-                    self.deleted.append(digest)
+                    if action is Action.DELETE:
+                        self.deleted.append(digest)
+                    else:
+                        self.skipped[digest] = "skipped: it is gone since it was planned"
                 else:
                     safe.append(digest)
-            if safe:
+            if safe and action is Action.DELETE:
                 result = self.registry.delete(plan.repository, safe)
                 self.deleted.extend(result.deleted)
+                self.failures.extend(result.failures)
+            elif safe:
+                result = self.registry.archive(plan.repository, safe)
+                self.archived.extend(result.deleted)
                 self.failures.extend(result.failures)
         return "done"
 
@@ -350,26 +379,42 @@ class _Deletion:
         return {digest: self.view[digest] for digest in digests if digest in self.view}
 
 
-def _restricted(plan: RepositoryPlan, approved: set[str]) -> RepositoryPlan:
-    """`plan` deleting only what was `approved`; everything else it would delete is kept."""
-    allowed = tuple(decision for decision in plan.delete if decision.image.digest in approved)
-    if len(allowed) == len(plan.delete):
+def _restricted(plan: RepositoryPlan, approved: Mapping[str, Action]) -> RepositoryPlan:
+    """`plan` doing only what was `approved` to each image; everything else it would do is kept."""
+    acting = (*plan.delete, *plan.archive)
+    allowed = [decision for decision in acting if approved.get(decision.image.digest) is decision.action]
+    if len(allowed) == len(acting):
         return plan
     refused = tuple(
         Decision(decision.image, Action.KEEP, NOT_APPROVED, decision.rules)
-        for decision in plan.delete
-        if decision.image.digest not in approved
+        for decision in acting
+        if approved.get(decision.image.digest) is not decision.action
     )
-    return replace(plan, delete=allowed, keep=plan.keep + refused)
+    return replace(
+        plan,
+        delete=tuple(decision for decision in allowed if decision.action is Action.DELETE),
+        archive=tuple(decision for decision in allowed if decision.action is Action.ARCHIVE),
+        keep=plan.keep + refused,
+    )
 
 
 def _merged(done: list[Decision], plan: RepositoryPlan) -> RepositoryPlan:
-    """The last plan, with the images earlier rounds of the same call deleted added to its deletions."""
+    """The last plan, with what earlier rounds of the same call deleted or archived in place of what
+    the last plan says of those images (an archived image is still listed, as archived)."""
     if not done:
         return plan
-    present = {decision.image.digest for decision in (*plan.delete, *plan.keep, *plan.deferred)}
-    earlier = tuple(decision for decision in done if decision.image.digest not in present)
-    return replace(plan, delete=earlier + plan.delete)
+    acted = {decision.image.digest for decision in done}
+
+    def others(decisions: tuple[Decision, ...]) -> tuple[Decision, ...]:
+        return tuple(decision for decision in decisions if decision.image.digest not in acted)
+
+    return replace(
+        plan,
+        delete=tuple(d for d in done if d.action is Action.DELETE) + others(plan.delete),
+        archive=tuple(d for d in done if d.action is Action.ARCHIVE) + others(plan.archive),
+        keep=others(plan.keep),
+        deferred=others(plan.deferred),
+    )
 
 
 def clean_repository(

@@ -83,6 +83,14 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+PULL_TIMES_NOTE = (
+    "Pull times: reading an image index's manifest (BatchGetImage) is a pull, so each run would make "
+    "multi-arch images look pulled to not_pulled_for_days. Keep the role you run this as out of "
+    "ECR's pull-time updates with `aws ecr register-pull-time-update-exclusion --principal-arn "
+    "<role ARN>` (one of at most 100 per registry; the module does this for its own role)."
+)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ecr-cleanup",
@@ -107,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     def live(sub: argparse.ArgumentParser) -> None:
+        sub.epilog = PULL_TIMES_NOTE
         sub.add_argument("--region", help="AWS region; default: boto3's configuration")
         sub.add_argument(
             "--concurrency",

@@ -24,6 +24,9 @@ __all__ = ["DELETE_BATCH_SIZE", "PAGE_SIZE", "EcrRegistry", "client_config"]
 PAGE_SIZE = 1000
 DELETE_BATCH_SIZE = 100
 RETRY_ATTEMPTS = 20
+EVERY_STATUS = {"imageStatus": "ANY"}
+"""DescribeImages shows only images in standard storage (ACTIVE) unless asked for every status."""
+ARCHIVE = "ARCHIVE"
 
 
 def client_config() -> Config:
@@ -58,7 +61,7 @@ class EcrRegistry:
         images: list[Image] = []
         try:
             pages = self.client.get_paginator("describe_images").paginate(
-                repositoryName=repository, PaginationConfig={"PageSize": PAGE_SIZE}
+                repositoryName=repository, filter=EVERY_STATUS, PaginationConfig={"PageSize": PAGE_SIZE}
             )
             for page in pages:
                 images.extend(image_from_detail(detail) for detail in page["imageDetails"])
@@ -103,7 +106,9 @@ class EcrRegistry:
             batch = digests[start : start + DELETE_BATCH_SIZE]
             try:
                 response = self.client.describe_images(
-                    repositoryName=repository, imageIds=[{"imageDigest": digest} for digest in batch]
+                    repositoryName=repository,
+                    imageIds=[{"imageDigest": digest} for digest in batch],
+                    filter=EVERY_STATUS,
                 )
                 found = [image_from_detail(detail) for detail in response["imageDetails"]]
             except ClientError as error:
@@ -142,6 +147,25 @@ class EcrRegistry:
                 else:
                     failures.append(DeleteFailure(digest, code, failure.get("failureReason", "")))
         return DeleteResult(tuple(dict.fromkeys(deleted)), tuple(failures))
+
+    def archive(self, repository: str, digests: Sequence[str]) -> DeleteResult:
+        """Move images to ECR's archive storage class, one UpdateImageStorageClass call per image (the
+        API takes one); a refusal is recorded per image."""
+        archived: list[str] = []
+        failures: list[DeleteFailure] = []
+        for digest in digests:
+            try:
+                self.client.update_image_storage_class(
+                    repositoryName=repository, imageId={"imageDigest": digest}, targetStorageClass=ARCHIVE
+                )
+            except ClientError as error:
+                failures.append(DeleteFailure(digest, error.response["Error"]["Code"], _describe(error)))
+                continue
+            except BotoCoreError as error:
+                failures.append(DeleteFailure(digest, "ClientError", _describe(error)))
+                continue
+            archived.append(digest)
+        return DeleteResult(tuple(archived), tuple(failures))
 
 
 def _describe(error: ClientError | BotoCoreError) -> str:

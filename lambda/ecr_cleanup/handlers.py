@@ -19,12 +19,14 @@ import functools
 import json
 import logging
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
 from .cleanup import Registry, RegistryError, RepositoryOutcome, clean_repository, selected_repositories
 from .ecr import EcrRegistry, client_config
@@ -39,8 +41,9 @@ from .report import (
     repository_json,
     to_csv,
 )
-from .rundata import RunData, SharedUsage, group_repositories, run_folder
+from .rundata import CachedManifests, ManifestCache, RunData, SharedUsage, group_repositories, run_folder
 from .usage import DEFAULT_MAX_AGE, UsageCache, UsageCollector, UsageError, UsageScan
+from .usage.reading import describe_error
 
 __all__ = [
     "DeletionRefused",
@@ -55,6 +58,7 @@ logger.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
 
 MAX_FAILURES_REPORTED = 10
 EXECUTION_INPUT_FIELDS = ("dry_run",)
+PULL_TIME_EXCLUSIONS_LIMIT = 100
 RESERVE_FRACTION = 0.1
 RESERVE_MAX_MS = 60_000
 
@@ -112,6 +116,10 @@ def _scanner(policy: Policy) -> Callable[[UsageCache], UsageScan]:
     return scan
 
 
+def _warn(message: str) -> None:
+    logger.warning(json.dumps({"event": "warning", "message": message}))
+
+
 def _metrics(now: datetime, metrics: dict[str, int], **dimensions: str) -> None:
     print(emf_record(_setting("METRICS_NAMESPACE", "ECRCleanup"), metrics, dimensions=dimensions, now=now))
 
@@ -128,10 +136,18 @@ def list_repositories(event: Mapping[str, Any], context: object = None) -> dict[
     bucket = _setting("REPORT_BUCKET")
     if not bucket:
         raise InvalidInput("REPORT_BUCKET: the function's environment must name the run data bucket")
-    run = RunData(_s3(), bucket, run_folder(_setting("REPORT_PREFIX", "ecr-cleanup/"), moment))
+    execution = event.get("execution")
+    if execution is not None and (
+        not isinstance(execution, str) or not re.fullmatch(r"[\w.-]{1,80}", execution)
+    ):
+        raise InvalidInput(f"execution: must be the execution's name, got {json.dumps(execution)}")
+    run = RunData(_s3(), bucket, run_folder(_setting("REPORT_PREFIX", "ecr-cleanup/"), moment, execution))
     repositories = selected_repositories(policy, _registry().repositories())
     groups = group_repositories(repositories, concurrency)
     run.write_items(groups)
+    notes = _exclude_own_pulls() if _setting("EXCLUDE_OWN_PULLS") == "true" else []
+    if notes:
+        run.write_notes(notes)
     # Images in use are read once for the whole run, before any repository is touched: a source
     # that cannot be read fails the run here, so nothing at all is deleted, and the report says why.
     if policy.protect.in_use:
@@ -163,6 +179,44 @@ def list_repositories(event: Mapping[str, Any], context: object = None) -> dict[
     }
 
 
+def _exclude_own_pulls() -> list[str]:
+    """Keep the functions' role out of ECR's pull-time updates, so that reading an image index's
+    manifest (BatchGetImage is a pull) does not make it look pulled. Returns what the summary must say
+    when that cannot be done; the run goes on either way (a refreshed pull time only keeps an index
+    longer)."""
+    role = _setting("LAMBDA_ROLE_ARN")
+    if not role:
+        raise InvalidInput(
+            "LAMBDA_ROLE_ARN: the function's environment must name its role when EXCLUDE_OWN_PULLS"
+        )
+    ecr = _client("ecr")
+    try:
+        excluded: list[str] = []
+        token = None
+        while True:
+            response = ecr.list_pull_time_update_exclusions(**({"nextToken": token} if token else {}))
+            excluded += response.get("pullTimeUpdateExclusions", [])
+            token = response.get("nextToken")
+            if not token:
+                break
+        if role in excluded:
+            return []
+        if len(excluded) >= PULL_TIME_EXCLUSIONS_LIMIT:
+            return [
+                f"{role} is not excluded from pull-time updates: the registry already has "
+                f"{len(excluded)} exclusions, the most ECR allows; reading image index manifests may "
+                "refresh their pull times"
+            ]
+        ecr.register_pull_time_update_exclusion(principalArn=role)
+    except (ClientError, BotoCoreError) as error:
+        return [
+            f"{role} could not be excluded from pull-time updates ({describe_error(error)}); reading "
+            "image index manifests may refresh their pull times"
+        ]
+    logger.info(json.dumps({"event": "pull-time-exclusion", "principal": role}))
+    return []
+
+
 def cleanup_repositories(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
     """Clean one item's repositories from where the last invocation stopped; say where to continue.
 
@@ -192,7 +246,9 @@ def cleanup_repositories(event: Mapping[str, Any], context: object = None) -> di
     usage = SharedUsage(run, _scanner(policy), max_age=_usage_max_age()) if policy.protect.in_use else None
     stop = _time_is_short(context)
     part = f"{position['part']:04d}"
-    registry = _registry()
+    registry: Registry = CachedManifests(
+        _registry(), ManifestCache(_s3(), run.bucket, _setting("REPORT_PREFIX", "ecr-cleanup/")), _warn
+    )
     results: list[dict[str, Any]] = []
     carry = position.get("carry") or {}
     for number in range(position["next"], len(repositories)):
@@ -261,6 +317,8 @@ def _carried(carry: Mapping[str, Any], outcome: RepositoryOutcome) -> dict[str, 
         "counted": outcome.counted,
         "deleted": int(carry.get("deleted", 0)) + len(outcome.deleted),
         "bytes": int(carry.get("bytes", 0)) + outcome.deleted_bytes,
+        "archived": int(carry.get("archived", 0)) + len(outcome.archived),
+        "archived_bytes": int(carry.get("archived_bytes", 0)) + outcome.archived_bytes,
     }
 
 
@@ -285,6 +343,10 @@ def _finish(
     earlier = int(carry.get("deleted", 0))
     deleted = len(outcome.deleted) + earlier
     reclaimed = plan.bytes if dry_run else outcome.deleted_bytes + int(carry.get("bytes", 0))
+    archived_earlier = int(carry.get("archived", 0))
+    archived_bytes = (
+        plan.archive_bytes if dry_run else outcome.archived_bytes + int(carry.get("archived_bytes", 0))
+    )
     result: dict[str, Any] = {
         "repository": repository,
         "status": "failed" if outcome.failed else "ok",
@@ -292,6 +354,9 @@ def _finish(
         "images": plan.images + earlier,
         "delete": len(plan.delete) + earlier,
         "deleted": deleted,
+        "archive": len(plan.archive) + archived_earlier,
+        "archived": len(outcome.archived) + archived_earlier,
+        "archived_bytes": archived_bytes,
         "deferred": len(plan.deferred),
         "kept": len(plan.keep),
         "skipped": len(outcome.skipped),
@@ -307,6 +372,8 @@ def _finish(
             "ImagesScanned": result["images"],
             "ImagesDeleted": deleted,
             "BytesReclaimed": reclaimed,
+            "ImagesArchived": result["archived"],
+            "BytesArchived": archived_bytes,
             "RepositoriesFailed": int(outcome.failed),
         },
         Repository=repository,
@@ -407,7 +474,16 @@ def summarise(event: Mapping[str, Any], context: object = None) -> dict[str, Any
     failed = [result for result in results if result.get("status") != "ok"]
     totals = {
         key: sum(int(result.get(key) or 0) for result in results)
-        for key in ("images", "delete", "deleted", "deferred", "bytes")
+        for key in (
+            "images",
+            "delete",
+            "deleted",
+            "archive",
+            "archived",
+            "deferred",
+            "bytes",
+            "archived_bytes",
+        )
     }
     verb = "would delete" if dry_run else "deleted"
     count = totals["delete"] if dry_run else totals["deleted"]
@@ -415,6 +491,12 @@ def summarise(event: Mapping[str, Any], context: object = None) -> dict[str, Any
         f"{'Dry run: ' if dry_run else ''}{verb} {count} of {totals['images']} images "
         f"({human_bytes(totals['bytes'])}) in {len(results)} repositories"
     )
+    archived = totals["archive"] if dry_run else totals["archived"]
+    if archived:
+        message += (
+            f"; {'would archive' if dry_run else 'archived'} {archived} "
+            f"({human_bytes(totals['archived_bytes'])})"
+        )
     summary: dict[str, Any] = {
         "now": event.get("now"),
         "dry_run": dry_run,
@@ -425,6 +507,9 @@ def summarise(event: Mapping[str, Any], context: object = None) -> dict[str, Any
         "message": message + _failure_text(failed, len(failed)),
         "report": f"s3://{run.bucket}/{run.folder}summary.json",
     }
+    notes = run.read_notes()
+    if notes:
+        summary["notes"] = notes
     moment = parse_time(event["now"], "now") if event.get("now") else datetime.now().astimezone()
     run.put_report("summary.json", json.dumps(summary), "application/json")
     shown = failed[:MAX_FAILURES_REPORTED]
@@ -437,6 +522,8 @@ def summarise(event: Mapping[str, Any], context: object = None) -> dict[str, Any
             "ImagesScanned": totals["images"],
             "ImagesDeleted": totals["deleted"],
             "BytesReclaimed": totals["bytes"],
+            "ImagesArchived": totals["archived"],
+            "BytesArchived": totals["archived_bytes"],
             "RepositoriesFailed": len(failed),
         },
     )

@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from .plan import Image
+from .plan import ACTIVATING, ACTIVE, ARCHIVED, Image
 
 __all__ = [
     "InputError",
@@ -53,6 +53,9 @@ def paused_gc() -> Iterator[None]:
             gc.freeze()
             gc.enable()
 
+
+IMAGE_STATUSES = frozenset({ACTIVE, ARCHIVED, ACTIVATING})
+_STATUSES = {status: status for status in IMAGE_STATUSES}
 
 # One string object per distinct media type, instead of one per image.
 _media_types: dict[str | None, str | None] = {None: None}
@@ -109,6 +112,12 @@ def image_from_detail(detail: Mapping[str, Any]) -> Image:
     tags = get("imageTags")
     media_type = get("imageManifestMediaType")
     artifact_type = get("artifactMediaType")
+    status = get("imageStatus") or ACTIVE
+    archived = get("lastArchivedAt")
+    if status not in IMAGE_STATUSES:
+        raise InputError(f"imageStatus: must be one of {', '.join(sorted(IMAGE_STATUSES))}, got {status!r}")
+    if archived is not None:
+        archived = parse_time(archived, "lastArchivedAt")
     media_types = _media_types
     return _image(
         (
@@ -120,6 +129,8 @@ def image_from_detail(detail: Mapping[str, Any]) -> Image:
             media_types.get(media_type) or media_types.setdefault(media_type, media_type),
             media_types.get(artifact_type) or media_types.setdefault(artifact_type, artifact_type),
             get("subjectManifestDigest"),
+            _STATUSES[status],
+            archived,
         )
     )
 

@@ -13,7 +13,7 @@ from enum import StrEnum
 from functools import cached_property, partial
 from typing import NamedTuple
 
-from .policy import Policy, Rule, TagStatus
+from .policy import ImageStatus, Policy, Rule, RuleAction, TagStatus
 
 __all__ = ["Action", "Decision", "Image", "RepositoryPlan", "plan_repository"]
 
@@ -29,10 +29,20 @@ class Image(NamedTuple):
     media_type: str | None = None
     artifact_media_type: str | None = None
     subject_digest: str | None = None
+    status: str = "ACTIVE"
+    archived_at: datetime | None = None
+
+
+ACTIVE = "ACTIVE"
+ARCHIVED = "ARCHIVED"
+ACTIVATING = "ACTIVATING"
+ARCHIVE_MINIMUM_DAYS = 90
+"""ECR charges an archived image for at least this many days of archive storage."""
 
 
 class Action(StrEnum):
     DELETE = "delete"
+    ARCHIVE = "archive"
     KEEP = "keep"
     DEFER = "deferred"
 
@@ -48,11 +58,11 @@ class Decision(NamedTuple):
 
 @dataclass(frozen=True)
 class RepositoryPlan:
-    """Every image of a repository appears exactly once, in `delete`, `keep` or `deferred`.
+    """Every image of a repository appears exactly once, in `delete`, `archive`, `keep` or `deferred`.
 
-    `delete` is in the order deletion must use: referrers, then image indexes, then their children,
-    then single images, each oldest pushed first (ties by digest). `error` is set when a guard
-    refused the repository's deletions (they are then kept, with the reason).
+    `delete` and `archive` are in the order acting must use: referrers, then image indexes, then their
+    children, then single images, each oldest pushed first (ties by digest). `error` is set when a
+    guard refused the repository's deletions and archiving (they are then kept, with the reason).
     """
 
     repository: str
@@ -62,17 +72,24 @@ class RepositoryPlan:
     deferred: tuple[Decision, ...]
     error: str | None = None
     belongs_to: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    archive: tuple[Decision, ...] = ()
 
     @property
     def images(self) -> int:
-        return len(self.delete) + len(self.keep) + len(self.deferred)
+        return len(self.delete) + len(self.archive) + len(self.keep) + len(self.deferred)
 
     @cached_property
     def bytes(self) -> int:
+        """The bytes of the images to delete."""
         return sum(decision.image.size for decision in self.delete)
+
+    @cached_property
+    def archive_bytes(self) -> int:
+        return sum(decision.image.size for decision in self.archive)
 
 
 NO_RULE = "no rule selects it"
+RESTORING = "protected: being restored from the archive (ACTIVATING)"
 INDEX_MEDIA_TYPES = frozenset(
     {
         "application/vnd.oci.image.index.v1+json",
@@ -135,11 +152,13 @@ def plan_repository(
         rules: "matched " + ", ".join(policy.rules[index].label for index in rules)
         for rules in {entry[3] for entry in chosen}
     }
+    actions = {rules: _action(policy, rules) for rules in matched_reasons}
     limit = policy.limits.max_deletions_per_repository
     left = None if limit is None else max(0, limit - deletions_made)
-    delete_action = Action.DELETE
     candidates = [
-        _decision((image, delete_action, matched_reasons[rules], rules))
+        _decision(
+            (image, actions[rules], _charged(matched_reasons[rules], image, now, actions[rules]), rules)
+        )
         for _, _, image, rules in (chosen if left is None else chosen[:left])
     ]
     deferred: list[Decision] = []
@@ -152,20 +171,47 @@ def plan_repository(
         dependents = _Dependents({image.digest: image for image in inventory}, owners, protected, decided)
         for digest in owners:
             dependent = dependents.decide(digest)
-            {Action.DELETE: candidates, Action.KEEP: keep, Action.DEFER: deferred}[dependent.action].append(
-                dependent
-            )
+            if dependent.action is Action.KEEP:
+                keep.append(dependent)
+            elif dependent.action is Action.DEFER:
+                deferred.append(dependent)
+            else:
+                candidates.append(dependent)
         candidates.sort(key=_deletion_order(owners))
 
     fraction = policy.limits.max_delete_fraction
     if fraction is not None and inventory and len(candidates) > fraction * len(inventory):
+        archiving = any(decision.action is Action.ARCHIVE for decision in candidates)
+        verb, done = ("delete or archive", "deleted or archived") if archiving else ("delete", "deleted")
         error = (
-            f"limits.max_delete_fraction ({fraction:g}): the plan would delete {len(candidates)} of "
-            f"{len(inventory)} images; nothing is deleted in this repository"
+            f"limits.max_delete_fraction ({fraction:g}): the plan would {verb} {len(candidates)} of "
+            f"{len(inventory)} images; nothing is {done} in this repository"
         )
         keep += [_decision((d.image, Action.KEEP, error, d.rules)) for d in (*candidates, *deferred)]
         return RepositoryPlan(repository, now, (), tuple(keep), (), error, owners)
-    return RepositoryPlan(repository, now, tuple(candidates), tuple(keep), tuple(deferred), None, owners)
+    delete = tuple(decision for decision in candidates if decision.action is Action.DELETE)
+    archive = tuple(decision for decision in candidates if decision.action is Action.ARCHIVE)
+    return RepositoryPlan(repository, now, delete, tuple(keep), tuple(deferred), None, owners, archive)
+
+
+def _action(policy: Policy, rules: tuple[int, ...]) -> Action:
+    """Deleting wins over archiving when rules of both kinds match an image."""
+    if any(policy.rules[index].action is RuleAction.DELETE for index in rules):
+        return Action.DELETE
+    return Action.ARCHIVE
+
+
+def _charged(reason: str, image: Image, now: datetime, action: Action) -> str:
+    """The reason, and what deleting an image archived less than 90 days ago still costs."""
+    if action is not Action.DELETE or image.status != ARCHIVED or image.archived_at is None:
+        return reason
+    days = (now - image.archived_at).days
+    if days >= ARCHIVE_MINIMUM_DAYS:
+        return reason
+    return (
+        f"{reason}; archived {days} days ago, so it is charged {ARCHIVE_MINIMUM_DAYS} days of archive "
+        "storage all the same"
+    )
 
 
 def _owners(images: list[Image], children: Mapping[str, Sequence[str]] | None) -> dict[str, list[str]]:
@@ -197,7 +243,8 @@ def _owners(images: list[Image], children: Mapping[str, Sequence[str]] | None) -
 
 class _Dependents:
     """Decides the images that belong to others: kept while any owner is kept, deferred with a deferred
-    owner, deleted when every owner is deleted or gone. Their own protection always wins."""
+    owner, archived with an archived owner (unless archived already), deleted when every owner is
+    deleted or gone. Their own protection always wins."""
 
     def __init__(
         self,
@@ -248,6 +295,13 @@ def _dependent_decision(image: Image, relation: str, fates: list[tuple[str, Acti
     for owner, action in fates:
         if action is Action.DEFER:
             return _decision((image, Action.DEFER, f"{relation} deferred image {owner[:19]}", ()))
+    for owner, action in fates:
+        if action is Action.ARCHIVE:
+            if image.status != ACTIVE:
+                return _decision(
+                    (image, Action.KEEP, f"{relation} archived image {owner[:19]}; not active", ())
+                )
+            return _decision((image, Action.ARCHIVE, f"{relation} archived image {owner[:19]}", ()))
     owner, action = fates[0]
     if action is None:
         reason = f"orphaned referrer: its subject {owner[:19]} is gone"
@@ -299,6 +353,11 @@ def _evaluate_rule(
         pulled = f"{label}: pulled within the last {rule.not_pulled_for_days} days"
         pushed = f"{label}: never pulled, and pushed within the last {rule.not_pulled_for_days} days"
     among_latest = f"{label}: among the latest {rule.keep_latest} of its selection"
+    archived_before = None
+    archived_lately = ""
+    if rule.archived_for_days is not None:
+        archived_before = now - timedelta(days=rule.archived_for_days)
+        archived_lately = f"{label}: archived within the last {rule.archived_for_days} days"
     this_rule = (rule.index,)
 
     for image in selection:
@@ -307,6 +366,10 @@ def _evaluate_rule(
             reason = too_young
         elif used_before is not None and _last_used(image) >= used_before:
             reason = pushed if image.last_pulled_at is None else pulled
+        elif archived_before is not None and (
+            image.archived_at is None or image.archived_at >= archived_before
+        ):
+            reason = archived_lately
         elif digest in latest:
             reason = among_latest
         else:
@@ -334,7 +397,10 @@ def _last_used(image: Image) -> datetime:
 
 
 def _selection(rule: Rule, images: list[Image]) -> list[Image]:
-    """The images a rule looks at: by tag status, then by tag patterns."""
+    """The images a rule looks at: by storage status, by tag status, then by tag patterns."""
+    status = ARCHIVED if rule.image_status is ImageStatus.ARCHIVED else ACTIVE
+    if any(image.status != status for image in images):
+        images = [image for image in images if image.status == status]
     if rule.tag_status is TagStatus.TAGGED:
         selection = [image for image in images if image.tags]
     elif rule.tag_status is TagStatus.UNTAGGED:
@@ -352,11 +418,11 @@ def _protected(
 ) -> dict[str, str]:
     """The protected images of a repository, each with the protection that covers it."""
     protect = policy.protect
-    protected: dict[str, str] = {}
+    protected: dict[str, str] = {image.digest: RESTORING for image in images if image.status == ACTIVATING}
     if protect.tag_patterns.patterns:
         first_match = protect.tag_patterns.first_match
         for image in images:
-            if image.tags and (tag := first_match(image.tags)) is not None:
+            if image.tags and (tag := first_match(image.tags)) is not None and image.digest not in protected:
                 pattern = protect.tag_patterns.pattern_for(tag)
                 protected[image.digest] = f"protected: tag {tag!r} matches protect.tag_patterns {pattern!r}"
     if in_use and protect.in_use:

@@ -12,11 +12,12 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = [
     "POLICY_FIELDS",
     "FieldError",
+    "ImageStatus",
     "Limits",
     "Pattern",
     "Policy",
@@ -24,6 +25,7 @@ __all__ = [
     "Protect",
     "RepositorySelection",
     "Rule",
+    "RuleAction",
     "TagStatus",
     "parse_policy",
 ]
@@ -33,6 +35,20 @@ class TagStatus(StrEnum):
     TAGGED = "tagged"
     UNTAGGED = "untagged"
     ANY = "any"
+
+
+class RuleAction(StrEnum):
+    """What a rule does to the images it matches."""
+
+    DELETE = "delete"
+    ARCHIVE = "archive"
+
+
+class ImageStatus(StrEnum):
+    """Which storage class a rule looks at: images in ECR's standard storage, or in its archive."""
+
+    ACTIVE = "active"
+    ARCHIVED = "archived"
 
 
 #: Every field the engine accepts, by the object that holds it. The README's policy reference is
@@ -47,13 +63,16 @@ POLICY_FIELDS: Mapping[str, tuple[str, ...]] = {
         "tag_patterns",
         "older_than_days",
         "not_pulled_for_days",
+        "archived_for_days",
         "keep_latest",
+        "action",
+        "image_status",
     ),
     "protect": ("tag_patterns", "younger_than_days", "in_use", "in_use_sources", "task_definition_revisions"),
     "limits": ("max_deletions_per_repository", "max_delete_fraction"),
 }
 
-_CONDITIONS = ("older_than_days", "not_pulled_for_days", "keep_latest")
+_CONDITIONS = ("older_than_days", "not_pulled_for_days", "archived_for_days", "keep_latest")
 _SOURCE = re.compile(r"^(s3://[^/\s]+/\S+|ssm:\S+|arn:[\w-]+:ssm:[\w-]+:\d{12}:parameter/\S+)$")
 
 
@@ -137,6 +156,9 @@ class Rule:
     older_than_days: int | None = None
     not_pulled_for_days: int | None = None
     keep_latest: int | None = None
+    archived_for_days: int | None = None
+    action: RuleAction = RuleAction.DELETE
+    image_status: ImageStatus = ImageStatus.ACTIVE
 
     @property
     def label(self) -> str:
@@ -234,12 +256,28 @@ def _read_rules(reader: _Reader, value: object) -> list[Rule]:
         description = reader.text(body.get("description"), f"{path}.description")
         repositories = reader.patterns(body.get("repositories"), f"{path}.repositories", default=["*"])
         tag_status = reader.choice(body.get("tag_status"), f"{path}.tag_status", TagStatus, TagStatus.ANY)
+        action = reader.choice(body.get("action"), f"{path}.action", RuleAction, RuleAction.DELETE)
+        image_status = reader.choice(
+            body.get("image_status"), f"{path}.image_status", ImageStatus, ImageStatus.ACTIVE
+        )
         tag_patterns = reader.patterns(body.get("tag_patterns"), f"{path}.tag_patterns", default=None)
         conditions = {name: reader.count(body.get(name), f"{path}.{name}", minimum=0) for name in _CONDITIONS}
         if all(body.get(name) is None for name in _CONDITIONS):
             reader.error(
                 path,
-                "gives no condition: set at least one of older_than_days, not_pulled_for_days, keep_latest",
+                "gives no condition: set at least one of older_than_days, not_pulled_for_days, "
+                "archived_for_days, keep_latest",
+            )
+        if action is RuleAction.ARCHIVE and image_status is ImageStatus.ARCHIVED:
+            reader.error(
+                f"{path}.action",
+                '"archive" cannot be used with image_status "archived" (those images are archived '
+                'already); use action "delete" to delete from the archive',
+            )
+        if body.get("archived_for_days") is not None and image_status is not ImageStatus.ARCHIVED:
+            reader.error(
+                f"{path}.archived_for_days",
+                'needs image_status "archived": only archived images have been archived for some days',
             )
         if tag_status is TagStatus.UNTAGGED and body.get("tag_patterns") is not None:
             reader.error(
@@ -257,9 +295,15 @@ def _read_rules(reader: _Reader, value: object) -> list[Rule]:
                 older_than_days=conditions["older_than_days"],
                 not_pulled_for_days=conditions["not_pulled_for_days"],
                 keep_latest=conditions["keep_latest"],
+                archived_for_days=conditions["archived_for_days"],
+                action=action or RuleAction.DELETE,
+                image_status=image_status or ImageStatus.ACTIVE,
             )
         )
     return rules
+
+
+_Choice = TypeVar("_Choice", TagStatus, RuleAction, ImageStatus)
 
 
 def _get(body: Mapping[str, Any] | None, key: str) -> object:
@@ -350,7 +394,7 @@ class _Reader:
                 sources.append(source)
         return sources
 
-    def choice(self, value: object, path: str, enum: type[TagStatus], default: TagStatus) -> TagStatus | None:
+    def choice(self, value: object, path: str, enum: type[_Choice], default: _Choice) -> _Choice | None:
         if value is None:
             return default
         allowed = ", ".join(f'"{member.value}"' for member in enum)

@@ -12,7 +12,7 @@ from json.encoder import encode_basestring_ascii
 from typing import Any, TextIO
 
 from .cleanup import RepositoryOutcome
-from .plan import Decision
+from .plan import ACTIVE, Action, Decision
 
 __all__ = [
     "CSV_HEADER",
@@ -53,8 +53,18 @@ class RunReport:
         )
 
 
-_PLAN_TOTALS = ("repositories", "images", "delete", "keep", "deferred", "bytes", "failed_repositories")
-_RUN_TOTALS = ("deleted", "delete_failures", "skipped", "deleted_bytes")
+_PLAN_TOTALS = (
+    "repositories",
+    "images",
+    "delete",
+    "archive",
+    "keep",
+    "deferred",
+    "bytes",
+    "archive_bytes",
+    "failed_repositories",
+)
+_RUN_TOTALS = ("deleted", "archived", "delete_failures", "skipped", "deleted_bytes", "archived_bytes")
 
 
 def repository_counts(outcome: RepositoryOutcome, *, executed: bool) -> tuple[int, ...]:
@@ -62,11 +72,28 @@ def repository_counts(outcome: RepositoryOutcome, *, executed: bool) -> tuple[in
     plan = outcome.plan
     failed = int(outcome.failed)
     if plan is None:
-        counts: tuple[int, ...] = (1, 0, 0, 0, 0, 0, failed)
+        counts: tuple[int, ...] = (1, 0, 0, 0, 0, 0, 0, 0, failed)
     else:
-        counts = (1, plan.images, len(plan.delete), len(plan.keep), len(plan.deferred), plan.bytes, failed)
+        counts = (
+            1,
+            plan.images,
+            len(plan.delete),
+            len(plan.archive),
+            len(plan.keep),
+            len(plan.deferred),
+            plan.bytes,
+            plan.archive_bytes,
+            failed,
+        )
     if executed:
-        counts += (len(outcome.deleted), len(outcome.failures), len(outcome.skipped), outcome.deleted_bytes)
+        counts += (
+            len(outcome.deleted),
+            len(outcome.archived),
+            len(outcome.failures),
+            len(outcome.skipped),
+            outcome.deleted_bytes,
+            outcome.archived_bytes,
+        )
     return counts
 
 
@@ -130,6 +157,7 @@ def _repository_entry(outcome: RepositoryOutcome) -> dict[str, Any]:
     entry: dict[str, Any] = {"name": outcome.repository}
     if outcome.plan is not None:
         entry["delete"] = [_decision(decision, rules=True) for decision in outcome.plan.delete]
+        entry["archive"] = [_decision(decision, rules=True) for decision in outcome.plan.archive]
         entry["keep"] = [_decision(decision) for decision in outcome.plan.keep]
         entry["deferred"] = [_decision(decision, rules=True) for decision in outcome.plan.deferred]
     entry.update(_execution_entry(outcome))
@@ -141,6 +169,7 @@ def _execution_entry(outcome: RepositoryOutcome) -> dict[str, Any]:
     entry: dict[str, Any] = {}
     if outcome.executed:
         entry["deleted"] = list(outcome.deleted)
+        entry["archived"] = list(outcome.archived)
         entry["failures"] = [
             {"digest": failure.digest, "code": failure.code, "message": failure.message}
             for failure in outcome.failures
@@ -159,6 +188,8 @@ def _decision(decision: Decision, *, rules: bool = False) -> dict[str, Any]:
         "pushed_at": format_time(image.pushed_at),
         "size": image.size,
     }
+    if image.status != ACTIVE:
+        entry["status"] = image.status
     if rules:
         entry["rules"] = list(decision.rules)
     entry["reason"] = decision.reason
@@ -205,6 +236,7 @@ def _repository_json_text(outcome: RepositoryOutcome) -> str:
     if plan is not None:
         text += (
             f', "delete": [{_decisions_json(plan.delete, rules=True)}], '
+            f'"archive": [{_decisions_json(plan.archive, rules=True)}], '
             f'"keep": [{_decisions_json(plan.keep, rules=False)}], '
             f'"deferred": [{_decisions_json(plan.deferred, rules=True)}]'
         )
@@ -237,6 +269,9 @@ def _decisions_json(decisions: Sequence[Decision], *, rules: bool) -> str:
             f'{{"digest": {escape(image.digest)}, "tags": {tags_text}, '
             f'"pushed_at": "{format_time(image.pushed_at)}", "size": {image.size}, '
         )
+        if image.status != ACTIVE:
+            start += f'"status": "{image.status}", '
+
         if rules:
             rules_text = encoded.get(matched)
             if rules_text is None:
@@ -275,22 +310,26 @@ def _table_section(outcome: RepositoryOutcome, now: datetime, *, executed: bool)
         return f"! {outcome.repository}: failed: {outcome.error}\n\n"
     verb = "deleted" if executed else "to delete"
     header = f"  {outcome.repository}: {plan.images} images, {len(plan.delete)} {verb}"
+    header += f" ({human_bytes(plan.bytes)})" if plan.delete else ""
+    if plan.archive:
+        archived = "archived" if executed else "to archive"
+        header += f", {len(plan.archive)} {archived} ({human_bytes(plan.archive_bytes)})"
     if plan.deferred:
         header += f", {len(plan.deferred)} deferred"
-    lines = [header + (f" ({human_bytes(plan.bytes)})" if plan.delete else "")]
+    lines = [header]
     if outcome.error is not None:
         lines.append(f"    ! {outcome.error}")
     failed = {failure.digest: failure for failure in outcome.failures}
     skipped = dict(outcome.skipped)
-    if not failed and not skipped:
-        lines += [_image_line(now, decision, "-") for decision in plan.delete]
-    else:
-        for decision in plan.delete:
-            mark = "!" if decision.image.digest in failed else "-"
-            lines.append(_image_line(now, decision, mark))
+    for decisions, mark, doing in ((plan.delete, "-", "delete"), (plan.archive, ">", "archive")):
+        if not failed and not skipped:
+            lines += [_image_line(now, decision, mark) for decision in decisions]
+            continue
+        for decision in decisions:
+            lines.append(_image_line(now, decision, "!" if decision.image.digest in failed else mark))
             if decision.image.digest in failed:
                 failure = failed[decision.image.digest]
-                lines.append(f"        delete failed: {failure.code}: {failure.message}")
+                lines.append(f"        {doing} failed: {failure.code}: {failure.message}")
             elif decision.image.digest in skipped:
                 lines.append(f"        {skipped[decision.image.digest]}")
     if plan.deferred:
@@ -304,11 +343,16 @@ def _table_section(outcome: RepositoryOutcome, now: datetime, *, executed: bool)
 
 def _table_totals(summary: Mapping[str, int], *, executed: bool) -> str:
     verb = "deleted" if executed else "to delete"
+    archiving = ""
+    if summary["archive"]:
+        count = summary["archived"] if executed else summary["archive"]
+        size = human_bytes(summary["archived_bytes" if executed else "archive_bytes"])
+        archiving = f"{count} {'archived' if executed else 'to archive'} ({size}), "
     totals = (
         f"{'Deleted' if executed else 'Plan'}: "
         f"{summary['deleted'] if executed else summary['delete']} {verb} "
         f"({human_bytes(summary['deleted_bytes' if executed else 'bytes'])} reclaimed), "
-        f"{summary['keep']} to keep, "
+        f"{archiving}{summary['keep']} to keep, "
         f"{summary['deferred']} deferred, across {summary['repositories']} repositories "
         f"and {summary['images']} images.\n"
     )
@@ -335,19 +379,21 @@ def to_csv(outcome: RepositoryOutcome) -> str:
     writer.writerow(CSV_HEADER)
     if outcome.plan is None:
         return buffer.getvalue()
-    deleted = set(outcome.deleted)
+    done = dict.fromkeys(outcome.deleted, "deleted")
+    done.update((digest, "archived") for digest in outcome.archived)
     skipped = dict(outcome.skipped)
     failed = {failure.digest: failure for failure in outcome.failures}
-    for decision in (*outcome.plan.delete, *outcome.plan.keep, *outcome.plan.deferred):
+    plan = outcome.plan
+    for decision in (*plan.delete, *plan.archive, *plan.keep, *plan.deferred):
         image = decision.image
         action, reason = decision.action.value, decision.reason
-        if outcome.executed and decision.action.value == "delete":
+        if outcome.executed and decision.action in (Action.DELETE, Action.ARCHIVE):
             if image.digest in skipped:
                 action, reason = "skipped", skipped[image.digest]
             elif image.digest in failed:
                 action, reason = "failed", f"{failed[image.digest].code}: {failed[image.digest].message}"
-            elif image.digest in deleted:
-                action = "deleted"
+            elif image.digest in done:
+                action = done[image.digest]
         writer.writerow(
             (
                 outcome.repository,
@@ -411,6 +457,10 @@ def notification(summary: Mapping[str, Any], results: Sequence[Mapping[str, Any]
         f"Deferred to a later run: {summary.get('deferred', 0)}",
         f"Space reclaimed: {reclaimed}",
     ]
+    archived = int(summary.get("archive" if dry_run else "archived") or 0)
+    if archived:
+        moved = human_bytes(int(summary.get("archived_bytes") or 0))
+        lines.append(f"Images {'to archive' if dry_run else 'archived'}: {archived} ({moved})")
     succeeded = [result for result in results if result.get("status") == "ok" and result.get(key)]
     most = sorted(succeeded, key=lambda result: -int(result.get(key) or 0))[:10]
     if most:
@@ -418,6 +468,9 @@ def notification(summary: Mapping[str, Any], results: Sequence[Mapping[str, Any]
         lines += [
             f"  {r['repository']}: {r[key]} images ({human_bytes(int(r.get('bytes') or 0))})" for r in most
         ]
+    notes = summary.get("notes") or []
+    if notes:
+        lines += ["", "Notes:", *(f"  {note}" for note in notes)]
     failed = [result for result in results if result.get("status") != "ok"]
     if failed:
         lines += ["", "Failed:"]

@@ -1,6 +1,6 @@
 """The objects one run of the state machine keeps in S3, under its run folder.
 
-    <prefix><YYYY/MM/DD/HHMMSSZ>/                    the run folder (named after the execution start)
+    <prefix><YYYY/MM/DD/HHMMSSZ>-<execution>/        the run folder (the execution's start and name)
         <repository>.json, <repository>.csv          each repository's report
         summary.json                                 the run's totals and every failed repository
         _run/items.json                              the repositories, in groups: the Map's items
@@ -9,8 +9,8 @@
         _run/results/<item>-<part>.json              what each cleanup invocation did
 
 Repository names never start with `_`, so `_run/` cannot collide with a report. Writing the items
-succeeds only if no other execution wrote them first (an S3 conditional write): two executions
-started in the same second cannot share a folder.
+succeeds only if no other run wrote them first (an S3 conditional write), so two runs can never
+share a folder.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from .usage.snapshot import Clock, utc_now
 
 __all__ = [
     "MAX_REPOSITORIES_PER_ITEM",
+    "CachedManifests",
+    "ManifestCache",
     "RunData",
     "RunDataError",
     "SharedUsage",
@@ -91,8 +93,8 @@ class RunData:
         except RunDataError as error:
             if "PreconditionFailed" in str(error):
                 raise RunDataError(
-                    f"s3://{self.bucket}/{self.folder}: another execution started in the same second "
-                    "already uses this run folder; start this one again"
+                    f"s3://{self.bucket}/{self.folder}: another run already uses this run folder; "
+                    "start this one again"
                 ) from error
             raise
 
@@ -121,6 +123,17 @@ class RunData:
             for result in json.loads(self._get(key))["repositories"]:
                 results[result["repository"]] = result
         return list(results.values())
+
+    def write_notes(self, notes: list[str]) -> None:
+        self._put(f"{self.folder}_run/notes.json", json.dumps(notes), "application/json")
+
+    def read_notes(self) -> list[str]:
+        try:
+            return [str(note) for note in json.loads(self._get(f"{self.folder}_run/notes.json"))]
+        except RunDataError as error:
+            if "NoSuchKey" in str(error):
+                return []
+            raise
 
     def read_usage(self) -> tuple[int, UsageScan] | None:
         """The run's snapshot of images in use and its generation; None before the first is written."""
@@ -238,6 +251,85 @@ class SharedUsage:
         return snapshot
 
 
-def run_folder(prefix: str, now: datetime) -> str:
-    """The run's folder: the report prefix and the execution's start time."""
-    return f"{prefix}{now:%Y/%m/%d/%H%M%SZ}/"
+def run_folder(prefix: str, now: datetime, execution: str | None = None) -> str:
+    """The run's folder: the report prefix, the execution's start time and, from the state machine,
+    the execution's name (unique, and how a report leads back to its execution)."""
+    suffix = f"-{execution}" if execution else ""
+    return f"{prefix}{now:%Y/%m/%d/%H%M%SZ}{suffix}/"
+
+
+class ManifestCache:
+    """The child lists of image indexes, kept across runs by repository and digest.
+
+    A manifest is content-addressed: the list for a digest never changes, so each index is read with
+    BatchGetImage — which is a pull, and resets its pull time — once in its life. Entries of indexes
+    no longer in the repository are dropped when the repository's entry is written again.
+    """
+
+    def __init__(self, s3: Any, bucket: str, prefix: str) -> None:
+        self.s3 = s3
+        self.bucket = bucket
+        self.prefix = f"{prefix}_cache/index-children/"
+
+    def read(self, repository: str) -> dict[str, list[str]]:
+        try:
+            body = self.s3.get_object(Bucket=self.bucket, Key=f"{self.prefix}{repository}.json")[
+                "Body"
+            ].read()
+            document = json.loads(body)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+                return {}
+            raise RunDataError(
+                f"s3://{self.bucket}/{self.prefix}{repository}.json: {describe_error(error)}"
+            ) from error
+        except (BotoCoreError, ValueError) as error:
+            raise RunDataError(f"s3://{self.bucket}/{self.prefix}{repository}.json: {error}") from error
+        return {str(digest): [str(child) for child in children] for digest, children in document.items()}
+
+    def write(self, repository: str, children: dict[str, list[str]]) -> None:
+        body = json.dumps(children, sort_keys=True).encode()
+        try:
+            self.s3.put_object(
+                Bucket=self.bucket,
+                Key=f"{self.prefix}{repository}.json",
+                Body=body,
+                ContentType="application/json",
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise RunDataError(
+                f"s3://{self.bucket}/{self.prefix}{repository}.json: {describe_error(error)}"
+            ) from error
+
+
+class CachedManifests:
+    """A registry whose `manifests` answers from a `ManifestCache` first and reads only new indexes.
+
+    The cache only saves reads: when it cannot be read or written, the indexes are read from the
+    registry (their pull times may then be refreshed) and the problem is logged.
+    """
+
+    def __init__(self, registry: Any, cache: ManifestCache, warn: Callable[[str], None]) -> None:
+        self._registry = registry
+        self._cache = cache
+        self._warn = warn
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._registry, name)
+
+    def manifests(self, repository: str, digests: Sequence[str]) -> dict[str, list[str]]:
+        try:
+            known = self._cache.read(repository)
+        except RunDataError as error:
+            self._warn(f"index manifests read from ECR, not from the cache: {error}")
+            known = {}
+        missing = [digest for digest in digests if digest not in known]
+        if missing:
+            known.update(self._registry.manifests(repository, missing))
+        current = {digest: known[digest] for digest in digests if digest in known}
+        if missing:
+            try:
+                self._cache.write(repository, current)
+            except RunDataError as error:
+                self._warn(f"index manifests not cached: {error}")
+        return current

@@ -116,10 +116,21 @@ def test_an_invalid_policy_is_refused_before_listing(run_bucket: str) -> None:
         list_repositories({"policy": {"rules": [{"tag_status": "any"}]}, "input": {}, "now": NOW})
 
 
-def test_a_second_execution_started_in_the_same_second_is_refused(repositories: dict[str, list[str]]) -> None:
+def test_two_runs_never_share_a_folder(repositories: dict[str, list[str]]) -> None:
     prepare()
-    with pytest.raises(RunDataError, match="another execution started in the same second"):
+    with pytest.raises(RunDataError, match="another run already uses this run folder"):
         prepare()
+
+
+def test_the_run_folder_is_named_after_the_execution(repositories: dict[str, list[str]]) -> None:
+    first, second = prepare(execution="nightly-1"), prepare(execution="manual-2")
+    assert first["run"]["folder"] == "runs/2026/11/28/220000Z-nightly-1/"
+    assert second["run"]["folder"] == "runs/2026/11/28/220000Z-manual-2/"
+
+
+def test_a_malformed_execution_name_is_refused(repositories: dict[str, list[str]]) -> None:
+    with pytest.raises(InvalidInput, match="execution: must be the execution's name"):
+        prepare(execution="../../elsewhere")
 
 
 def test_list_reads_the_images_in_use_once_for_the_whole_run(repositories: dict[str, list[str]]) -> None:

@@ -51,6 +51,9 @@ SUMMARY_KEYS = {
     "images",
     "delete",
     "deleted",
+    "archive",
+    "archived",
+    "archived_bytes",
     "deferred",
     "bytes",
     "message",
@@ -82,6 +85,10 @@ PLAN_CASES: dict[str, dict[str, Any]] = {
         "policy": {"rules": [RULE], "protect": {"in_use": False, "in_use_sources": ["ssm:/ignored"]}}
     },
     "no_revisions": {"policy": {"rules": [RULE], "protect": {"task_definition_revisions": 0}}},
+    "archives": {
+        "policy": {"rules": [{**RULE, "action": "archive"}, {"image_status": "archived", "keep_latest": 9}]}
+    },
+    "no_exclusion": {"policy": {"rules": [RULE]}, "exclude_own_pulls": False},
     "reports": {
         "policy": {"rules": [RULE]},
         "report_bucket": "audit.example-bucket",
@@ -158,6 +165,7 @@ def test_by_default_the_role_reads_manifests_finds_images_in_use_and_keeps_run_d
         "FindScheduledTasks",
         "ReadScheduledTasks",
         "FindRecentRevisions",
+        "ExcludeOwnPulls",
         "ReadWriteRunData",
         "ListRunResults",
     }
@@ -192,6 +200,8 @@ def test_by_default_the_role_reads_manifests_finds_images_in_use_and_keeps_run_d
         "REPORT_PREFIX": "ecr-cleanup/",
         "METRICS_NAMESPACE": "ECRCleanup",
         "USAGE_MAX_AGE_MINUTES": "15",
+        "EXCLUDE_OWN_PULLS": "true",
+        "LAMBDA_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/ecr-cleanup-lambda",
     }
     assert list(default.environments.values()) == [expected] * len(FUNCTIONS)
 
@@ -223,6 +233,31 @@ def test_without_revisions_the_role_lists_no_task_or_job_definitions(planned: di
     assert "FindScheduledTasks" in statements
 
 
+def test_archiving_is_granted_only_when_a_rule_archives_and_only_where_the_policy_deletes(
+    planned: dict[str, Planned],
+) -> None:
+    archives = planned["archives"]
+    assert archives.actions("ArchiveInSelectedRepositories") == {"ecr:UpdateImageStorageClass"}
+    assert archives.resources("ArchiveInSelectedRepositories") == archives.resources(
+        "CleanUpSelectedRepositories"
+    )
+    assert "ArchiveInSelectedRepositories" not in planned["default"].statements
+
+
+def test_the_role_keeps_itself_out_of_pull_time_updates_unless_told_not_to(
+    planned: dict[str, Planned],
+) -> None:
+    assert planned["default"].actions("ExcludeOwnPulls") == {
+        "ecr:ListPullTimeUpdateExclusions",
+        "ecr:RegisterPullTimeUpdateExclusion",
+    }
+    assert "ExcludeOwnPulls" not in planned["no_exclusion"].statements
+    environment = planned["no_exclusion"].environments["list"]
+    assert environment is not None
+    assert environment["EXCLUDE_OWN_PULLS"] == "false"
+    assert "LAMBDA_ROLE_ARN" not in environment
+
+
 def test_each_usage_source_is_the_only_object_or_parameter_the_role_may_read(
     planned: dict[str, Planned],
 ) -> None:
@@ -245,6 +280,7 @@ def test_without_in_use_protection_the_role_reads_no_workloads_and_no_sources(
         "ListRepositories",
         "CleanUpSelectedRepositories",
         "WriteOwnLogs",
+        "ExcludeOwnPulls",
         "ReadWriteRunData",
         "ListRunResults",
     }
@@ -266,6 +302,8 @@ def test_reports_and_the_summary_are_granted_on_the_prefix_and_the_topic_only(
         "NOTIFICATION_TOPIC_ARN": TOPIC,
         "METRICS_NAMESPACE": "Platform/ECR",
         "USAGE_MAX_AGE_MINUTES": "15",
+        "EXCLUDE_OWN_PULLS": "true",
+        "LAMBDA_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/reports-lambda",
     }
     assert list(reports.environments.values()) == [expected] * len(FUNCTIONS)
 
@@ -379,9 +417,10 @@ EXPECTED_DELETED = {"audit-api": {"dev-100", "dev-90"}, "audit-web": {"dev-60"}}
 
 
 def run_folder(execution: dict[str, Any]) -> str:
-    """`audit/ecr/<YYYY/MM/DD/HHMMSSZ of the run>/`: the prefix, then the execution's start in UTC."""
+    """`audit/ecr/<YYYY/MM/DD/HHMMSSZ>-<execution>/`: the prefix, the execution's start in UTC and its
+    name."""
     started: datetime = execution["startDate"]
-    return f"audit/ecr/{started.astimezone(UTC):%Y/%m/%d/%H%M%S}Z/"
+    return f"audit/ecr/{started.astimezone(UTC):%Y/%m/%d/%H%M%S}Z-{execution['name']}/"
 
 
 def reports(server: MotoServer, module: Any) -> dict[str, str]:
@@ -416,6 +455,8 @@ def test_the_functions_get_the_report_topic_and_metrics_settings(
             "NOTIFICATION_TOPIC_ARN": output(audit_module, "topic_arn"),
             "METRICS_NAMESPACE": "ECRCleanupAudit",
             "USAGE_MAX_AGE_MINUTES": "15",
+            "EXCLUDE_OWN_PULLS": "true",
+            "LAMBDA_ROLE_ARN": output(audit_module, "lambda_role_arn"),
         }
     assert output(audit_module, "report_location") == "s3://ecr-cleanup-audit-reports/audit/ecr/"
 

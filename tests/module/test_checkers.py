@@ -29,7 +29,11 @@ CASES: dict[str, dict[str, Any]] = {
     "full": {
         "policy": {
             "repositories": {"include": ["app-*", "team/*"]},
-            "rules": [{"tag_patterns": ["dev-*"], "older_than_days": 30, "keep_latest": 10}],
+            "rules": [
+                {"tag_patterns": ["dev-*"], "older_than_days": 30, "keep_latest": 10},
+                {"not_pulled_for_days": 90, "action": "archive"},
+                {"image_status": "archived", "archived_for_days": 365},
+            ],
             "protect": {
                 "tag_patterns": ["latest"],
                 "in_use_sources": ["s3://deployments/in-use.json", "ssm:/platform/images-in-use"],
@@ -51,6 +55,14 @@ ACCEPTED: dict[tuple[tuple[str, ...], str, str], str] = {
     (("lambda",), "RESOURCE_STAR", "ecs:ListTasks"): (
         "ListTasks can only be scoped by container instance, and the engine lists the tasks of every "
         "cluster; the statement FindImagesInUse in iam.tf says which calls take no resource"
+    ),
+    (("lambda",), "UNKNOWN_ACTION", "PullTimeUpdateExclusion"): (
+        "ECR's pull-time update exclusions are newer than parliament's IAM database (1.6.4); the "
+        "operations are in botocore's ECR model, and IAM names actions after operations"
+    ),
+    (("lambda",), "UNKNOWN_ACTION", "ecr:UpdateImageStorageClass"): (
+        "ECR's archive storage class is newer than parliament's IAM database (1.6.4); the operation "
+        "is in botocore's ECR model, and IAM names actions after operations"
     ),
     (("states",), "RESOURCE_MISMATCH", "states:DescribeExecution"): (
         "execution:<state machine>/* is the form AWS documents for a Distributed Map's child "

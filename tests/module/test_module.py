@@ -15,7 +15,7 @@ import pytest
 from moto.backends import get_backend
 from moto.core.exceptions import JsonRESTError
 from moto.core.models import DEFAULT_ACCOUNT_ID
-from moto.ecr.models import ECRBackend
+from moto.ecr.responses import ECRResponse
 from pytest_terraform import terraform
 
 from ecr_cleanup.usage import UsageCollector
@@ -24,6 +24,7 @@ from tests.support.ecr_seed import (
     create_repository,
     days_ago,
     ecr_backend,
+    find_image,
     push_image,
     push_images,
     remaining_digests,
@@ -187,14 +188,14 @@ def broken_repository(registry: dict[str, dict[str, str]], monkeypatch: pytest.M
     """A repository whose images cannot be read, as if access to it were denied."""
     create_repository("broken-one")
     registry["broken-one"] = {"dev-old": push_image("broken-one", tags=["dev-1"], pushed_at=days_ago(500))}
-    describe = ECRBackend.describe_images
+    describe = ECRResponse.describe_images
 
-    def describe_images(self: ECRBackend, repository_name: str, *args: Any, **kwargs: Any) -> Any:
-        if repository_name == "broken-one":
+    def describe_images(self: ECRResponse) -> Any:
+        if self._get_param("repositoryName") == "broken-one":
             raise JsonRESTError("AccessDeniedException", "not authorized to perform ecr:DescribeImages")
-        return describe(self, repository_name, *args, **kwargs)
+        return describe(self)
 
-    monkeypatch.setattr(ECRBackend, "describe_images", describe_images)
+    monkeypatch.setattr(ECRResponse, "describe_images", describe_images)
     return "broken-one"
 
 
@@ -353,6 +354,44 @@ def test_a_repository_too_large_for_one_invocation_is_continued_until_done(
         ecr_backend().delete_repository("app-huge", None, force=True)
 
 
+@pytest.fixture
+def release_candidates(module: Any) -> Iterator[dict[str, str]]:
+    """`app-rc` with two old release candidates and a new one."""
+    create_repository("app-rc")
+    yield {
+        "rc-1": push_image("app-rc", tags=["rc-1"], pushed_at=days_ago(60)),
+        "rc-2": push_image("app-rc", tags=["rc-2"], pushed_at=days_ago(45)),
+        "rc-3": push_image("app-rc", tags=["rc-3"], pushed_at=days_ago(5)),
+    }
+    ecr_backend().delete_repository("app-rc", None, force=True)
+
+
+def test_an_execution_archives_what_an_archive_rule_matches(
+    module: Any, moto_server: MotoServer, release_candidates: dict[str, str]
+) -> None:
+    execution = execute(moto_server, module, {})
+    assert execution["status"] == "SUCCEEDED", execution
+    statuses = {
+        label: find_image("app-rc", digest).image_status for label, digest in release_candidates.items()
+    }
+    assert statuses == {"rc-1": "ARCHIVED", "rc-2": "ARCHIVED", "rc-3": "ACTIVE"}
+    summary = json.loads(execution["output"])
+    assert (summary["archived"], summary["deleted"]) == (2, 0)
+
+
+def test_the_functions_role_is_kept_out_of_pull_time_updates_once(
+    module: Any, moto_server: MotoServer
+) -> None:
+    ecr = moto_server.client("ecr")
+    role = module.outputs["lambda_role_arn"]["value"]
+    execute(moto_server, module, {"dry_run": True})
+    with recording() as traffic:
+        execution = execute(moto_server, module, {"dry_run": True})
+    assert execution["status"] == "SUCCEEDED", execution
+    assert ecr.list_pull_time_update_exclusions()["pullTimeUpdateExclusions"].count(role) == 1
+    assert traffic.of("ecr")["RegisterPullTimeUpdateExclusion"] == 0
+
+
 ################################################################################
 # Scale: thousands of repositories
 ################################################################################
@@ -376,9 +415,10 @@ def large_registry(module: Any) -> Iterator[dict[str, tuple[str, str]]]:
     for name in seeded:
         backend.delete_repository(name, None, force=True)
     # Thousands of reports would make the destroy test below slow; a few stay to prove it empties
-    # a bucket that is not empty.
-    bucket = get_backend("s3")[DEFAULT_ACCOUNT_ID]["aws"].buckets[module.outputs["bucket_name"]["value"]]
-    for key in [key for key in bucket.keys if "app-scale-" in key]:
+    # a bucket that is not empty. (When this class runs last, the module is already destroyed.)
+    buckets = get_backend("s3")[DEFAULT_ACCOUNT_ID]["aws"].buckets
+    bucket = buckets.get(module.outputs["bucket_name"]["value"])
+    for key in [key for key in bucket.keys if "app-scale-" in key] if bucket else []:
         del bucket.keys[key]
 
 

@@ -62,6 +62,26 @@ BAD_POLICIES = [
         "policy.protect.younger_than_days must be a whole number >= 0",
     ),
     (
+        "archive from the archive",
+        {"rules": [{"action": "archive", "image_status": "archived", "keep_latest": 1}]},
+        'policy.rules[*].action = "archive" cannot be combined with image_status = "archived"',
+    ),
+    (
+        "archived_for_days of active images",
+        {"rules": [{"archived_for_days": 30}]},
+        'policy.rules[*].archived_for_days needs image_status = "archived"',
+    ),
+    (
+        "unknown action",
+        {"rules": [{"action": "compress", "keep_latest": 1}]},
+        'policy.rules[*].action must be "delete" or "archive"',
+    ),
+    (
+        "unknown image_status",
+        {"rules": [{"image_status": "frozen", "keep_latest": 1}]},
+        'policy.rules[*].image_status must be "active" or "archived"',
+    ),
+    (
         "negative task_definition_revisions",
         {"rules": [GOOD_RULE], "protect": {"task_definition_revisions": -1}},
         "policy.protect.task_definition_revisions must be a whole number >= 0",
@@ -118,6 +138,7 @@ MISSPELT = [
     ),
     ("top level", {"rules": [GOOD_RULE], "limit": {}}, "unknown: limit."),
     ("rule", {"rules": [{**GOOD_RULE, "older_than": 3}]}, "policy.rules[*] may only have the attributes"),
+    ("rule action", {"rules": [{**GOOD_RULE, "actions": "archive"}]}, "unknown: actions."),
     ("repositories", {"rules": [GOOD_RULE], "repositories": {"includes": ["a*"]}}, "unknown: includes."),
     ("limits", {"rules": [GOOD_RULE], "limits": {"max_deletions": 5}}, "unknown: max_deletions."),
     (

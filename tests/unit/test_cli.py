@@ -108,9 +108,11 @@ def test_preview_json_puts_every_image_in_delete_keep_or_deferred(
         "repositories": 2,
         "images": 5,
         "delete": 2,
+        "archive": 0,
         "keep": 3,
         "deferred": 0,
         "bytes": 2097152 + 512,
+        "archive_bytes": 0,
         "failed_repositories": 0,
     }
     assert report["now"] == NOW
@@ -249,3 +251,13 @@ def test_a_bad_live_option_is_refused_before_anything_runs(
         main(["plan", "--policy", str(policy), option])
     assert exited.value.code == 2
     assert "must be a positive number" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["plan", "run"])
+def test_the_live_commands_help_says_how_to_keep_the_callers_reads_from_counting_as_pulls(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "aws ecr register-pull-time-update-exclusion --principal-arn <role ARN>" in help_text

@@ -230,6 +230,9 @@ def test_field_table_lists_every_accepted_field() -> None:
         "in_use": False,
         "in_use_sources": ["s3://bucket/images.txt", "ssm:/platform/images-in-use"],
         "task_definition_revisions": 3,
+        "action": "delete",
+        "image_status": "archived",
+        "archived_for_days": 365,
     }
     document = {
         "repositories": {name: samples[name] for name in POLICY_FIELDS["repositories"]},

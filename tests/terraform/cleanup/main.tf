@@ -50,6 +50,13 @@ module "ecr_cleanup" {
         repositories    = ["web-*"]
         older_than_days = 90
       },
+      {
+        description     = "release candidates: to the archive after 30 days"
+        tag_status      = "tagged"
+        tag_patterns    = ["rc-*"]
+        older_than_days = 30
+        action          = "archive"
+      },
     ]
     protect = {
       tag_patterns = ["latest", "v*"]
