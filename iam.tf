@@ -70,6 +70,30 @@ data "aws_iam_policy_document" "lambda" {
     }
   }
 
+  # Two runs must not delete at once: the list function of a run that may
+  # delete looks for an earlier running execution of this state machine and
+  # reads its input (a dry run does not count). A module that only dry-runs
+  # never looks.
+  dynamic "statement" {
+    for_each = var.dry_run ? [] : [1]
+
+    content {
+      sid       = "FindRunningExecutions"
+      actions   = ["states:ListExecutions"]
+      resources = [local.state_machine_arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.dry_run ? [] : [1]
+
+    content {
+      sid       = "ReadRunningExecutions"
+      actions   = ["states:DescribeExecution"]
+      resources = ["arn:${local.partition}:states:${local.region}:${local.account_id}:execution:${var.name}:*"]
+    }
+  }
+
   # Built from the names rather than read from the log groups, so that the
   # whole document is known at plan time and a plan shows every grant.
   statement {

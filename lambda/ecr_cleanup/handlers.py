@@ -71,6 +71,11 @@ class DeletionRefused(RuntimeError):
     """A guard (such as limits.max_delete_fraction) refused a repository's plan; nothing was deleted."""
 
 
+class AnotherRunInProgress(RuntimeError):
+    """An earlier execution of the same state machine that may delete is still running; this one
+    touched nothing."""
+
+
 @functools.cache
 def _client(service: str) -> Any:
     """One client per service for the life of the execution environment, as Lambda reuses it."""
@@ -142,6 +147,15 @@ def list_repositories(event: Mapping[str, Any], context: object = None) -> dict[
     ):
         raise InvalidInput(f"execution: must be the execution's name, got {json.dumps(execution)}")
     run = RunData(_s3(), bucket, run_folder(_setting("REPORT_PREFIX", "ecr-cleanup/"), moment, execution))
+    if not dry_run:
+        other = _earlier_run_in_progress(event)
+        if other is not None:
+            reason = (
+                f"another run of this state machine, {other}, is still in progress and two runs must "
+                "not delete at the same time; start this one again when that run has ended"
+            )
+            _report_stopped(run, moment, dry_run, reason)
+            raise AnotherRunInProgress(reason)
     repositories = selected_repositories(policy, _registry().repositories())
     groups = group_repositories(repositories, concurrency)
     run.write_items(groups)
@@ -177,6 +191,48 @@ def list_repositories(event: Mapping[str, Any], context: object = None) -> dict[
         "repositories": len(repositories),
         "items": len(groups),
     }
+
+
+def _earlier_run_in_progress(event: Mapping[str, Any]) -> str | None:
+    """The name and start of a running execution of this state machine that started before this one
+    and may delete (not a dry run), or None. Of two runs started at once, the one that started
+    first (by start time, then by ARN) goes on and the other stops, whichever looks first."""
+    state_machine, execution_arn = event.get("state_machine"), event.get("execution_arn")
+    if state_machine is None and execution_arn is None:
+        return None
+    if not isinstance(state_machine, str) or not isinstance(execution_arn, str):
+        raise InvalidInput(
+            "state_machine and execution_arn: both required together, the ARNs of the state machine "
+            f"and of this execution, got {json.dumps(state_machine)} and {json.dumps(execution_arn)}"
+        )
+    states = _client("stepfunctions")
+    running: list[dict[str, Any]] = []
+    for page in states.get_paginator("list_executions").paginate(
+        stateMachineArn=state_machine, statusFilter="RUNNING"
+    ):
+        running += page.get("executions", [])
+    this = next((e for e in running if e["executionArn"] == execution_arn), None)
+    if this is None:
+        this = states.describe_execution(executionArn=execution_arn)
+    started = (this["startDate"], execution_arn)
+    for other in sorted(running, key=lambda e: (e["startDate"], e["executionArn"])):
+        if (other["startDate"], other["executionArn"]) >= started:
+            break
+        described = states.describe_execution(executionArn=other["executionArn"])
+        if _may_delete(described.get("input")):
+            return f"{other['name']} (started {format_time(other['startDate'])})"
+    return None
+
+
+def _may_delete(execution_input: object) -> bool:
+    """Whether an execution started with this input (JSON text) may delete: not a dry run, and an
+    input its first state accepts."""
+    try:
+        return not _execution_dry_run(
+            json.loads(execution_input) if isinstance(execution_input, str) else None
+        )
+    except (ValueError, InvalidInput):
+        return False
 
 
 def _exclude_own_pulls() -> list[str]:

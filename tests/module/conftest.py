@@ -89,10 +89,21 @@ def execute(
     server: MotoServer, applied: Any, execution_input: dict[str, Any], *, timeout: float = EXECUTION_TIMEOUT
 ) -> dict[str, Any]:
     """Start an execution of the applied root's state machine and wait until it ends."""
+    return wait_for(server, start(server, applied, execution_input), timeout=timeout)
+
+
+def start(server: MotoServer, applied: Any, execution_input: dict[str, Any]) -> str:
+    """Start an execution of the applied root's state machine; its ARN."""
+    return str(
+        server.client("stepfunctions").start_execution(
+            stateMachineArn=applied.outputs["state_machine_arn"]["value"], input=json.dumps(execution_input)
+        )["executionArn"]
+    )
+
+
+def wait_for(server: MotoServer, arn: str, *, timeout: float = EXECUTION_TIMEOUT) -> dict[str, Any]:
+    """The execution once it has ended."""
     states = server.client("stepfunctions")
-    arn = states.start_execution(
-        stateMachineArn=applied.outputs["state_machine_arn"]["value"], input=json.dumps(execution_input)
-    )["executionArn"]
     deadline = time.monotonic() + timeout
     while (execution := states.describe_execution(executionArn=arn))["status"] == "RUNNING":
         assert time.monotonic() < deadline, f"execution still running after {timeout} s"

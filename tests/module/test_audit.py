@@ -89,6 +89,7 @@ PLAN_CASES: dict[str, dict[str, Any]] = {
         "policy": {"rules": [{**RULE, "action": "archive"}, {"image_status": "archived", "keep_latest": 9}]}
     },
     "no_exclusion": {"policy": {"rules": [RULE]}, "exclude_own_pulls": False},
+    "dry_run": {"policy": {"rules": [RULE]}, "dry_run": True},
     "reports": {
         "policy": {"rules": [RULE]},
         "report_bucket": "audit.example-bucket",
@@ -166,6 +167,8 @@ def test_by_default_the_role_reads_manifests_finds_images_in_use_and_keeps_run_d
         "ReadScheduledTasks",
         "FindRecentRevisions",
         "ExcludeOwnPulls",
+        "FindRunningExecutions",
+        "ReadRunningExecutions",
         "ReadWriteRunData",
         "ListRunResults",
     }
@@ -227,6 +230,24 @@ def test_dormant_workloads_are_found_with_read_only_listings_and_reads_in_this_a
     }
 
 
+def test_a_run_may_read_only_the_executions_of_its_own_state_machine(planned: dict[str, Planned]) -> None:
+    default = planned["default"]
+    assert default.actions("FindRunningExecutions") == {"states:ListExecutions"}
+    assert default.resources("FindRunningExecutions") == {
+        f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:ecr-cleanup"
+    }
+    assert default.actions("ReadRunningExecutions") == {"states:DescribeExecution"}
+    assert default.resources("ReadRunningExecutions") == {
+        f"arn:aws:states:{REGION}:{ACCOUNT}:execution:ecr-cleanup:*"
+    }
+
+
+def test_a_module_that_only_dry_runs_does_not_look_for_other_runs(planned: dict[str, Planned]) -> None:
+    statements = planned["dry_run"].statements
+    assert "FindRunningExecutions" not in statements
+    assert "ReadRunningExecutions" not in statements
+
+
 def test_without_revisions_the_role_lists_no_task_or_job_definitions(planned: dict[str, Planned]) -> None:
     statements = planned["no_revisions"].statements
     assert "FindRecentRevisions" not in statements
@@ -281,6 +302,8 @@ def test_without_in_use_protection_the_role_reads_no_workloads_and_no_sources(
         "CleanUpSelectedRepositories",
         "WriteOwnLogs",
         "ExcludeOwnPulls",
+        "FindRunningExecutions",
+        "ReadRunningExecutions",
         "ReadWriteRunData",
         "ListRunResults",
     }

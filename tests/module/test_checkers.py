@@ -68,6 +68,18 @@ ACCEPTED: dict[tuple[tuple[str, ...], str, str], str] = {
         "execution:<state machine>/* is the form AWS documents for a Distributed Map's child "
         "executions (<state machine>/<map run>:<id>); parliament only knows <state machine>:<id>"
     ),
+    (("lambda",), "RESOURCE_MISMATCH", "states:ListExecutions"): (
+        "IAM's reference lists a state machine or a map run as ListExecutions' resource, and parliament "
+        "wants both; the functions list the executions of their own state machine only"
+    ),
+    (
+        ("lambda",),
+        "RESOURCE_MISMATCH",
+        "'states:DescribeExecution', 'required_format': 'arn:*:states:*:*:express",
+    ): (
+        "IAM's reference lists a standard or an express execution as DescribeExecution's resource, and "
+        "parliament wants both; the state machine is STANDARD, so its executions are execution:<name>:<id>"
+    ),
 }
 
 

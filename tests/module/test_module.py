@@ -19,7 +19,7 @@ from moto.ecr.responses import ECRResponse
 from pytest_terraform import terraform
 
 from ecr_cleanup.usage import UsageCollector
-from tests.module.conftest import TERRAFORM_ROOTS, execute, plan_again, run_terraform
+from tests.module.conftest import TERRAFORM_ROOTS, execute, plan_again, run_terraform, start, wait_for
 from tests.support.ecr_seed import (
     create_repository,
     days_ago,
@@ -207,6 +207,29 @@ def test_a_failing_repository_does_not_stop_the_others(
     assert execution["error"] == "RepositoriesFailed"
     assert "broken-one" in execution["cause"]
     assert "AccessDeniedException" in execution["cause"]
+    assert gone(registry) == EXPECTED_GONE
+
+
+def test_of_two_runs_started_at_once_only_the_first_deletes(
+    module: Any, moto_server: MotoServer, registry: dict[str, dict[str, str]]
+) -> None:
+    scheduled = start(moto_server, module, {})
+    manual = start(moto_server, module, {})
+    first, second = wait_for(moto_server, scheduled), wait_for(moto_server, manual)
+    assert first["status"] == "SUCCEEDED", first
+    assert second["status"] == "FAILED", second
+    assert second["error"] == "AnotherRunInProgress"
+    assert first["name"] in second["cause"]
+    assert gone(registry) == EXPECTED_GONE
+
+
+def test_a_run_repeated_after_a_successful_run_deletes_nothing(
+    module: Any, moto_server: MotoServer, registry: dict[str, dict[str, str]]
+) -> None:
+    assert execute(moto_server, module, {})["status"] == "SUCCEEDED"
+    again = execute(moto_server, module, {})
+    assert again["status"] == "SUCCEEDED", again
+    assert json.loads(again["output"])["deleted"] == 0
     assert gone(registry) == EXPECTED_GONE
 
 
