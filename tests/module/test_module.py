@@ -8,6 +8,7 @@ The last test destroys it and checks nothing is left.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -208,6 +209,45 @@ def test_a_failing_repository_does_not_stop_the_others(
     assert "broken-one" in execution["cause"]
     assert "AccessDeniedException" in execution["cause"]
     assert gone(registry) == EXPECTED_GONE
+
+
+@pytest.fixture
+def lambda_service_errors(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Lambda answers every function's first and third invocation with a service error (500
+    ServiceException, then 429 TooManyRequestsException), as a busy Lambda does; counts them."""
+    from moto.awslambda.models import LambdaFunction
+
+    invocations: Counter[str] = Counter()
+    refused: Counter[str] = Counter()
+    invoke = LambdaFunction.invoke
+
+    def flaky(self: LambdaFunction, *args: Any, **kwargs: Any) -> Any:
+        invocations[self.function_name] += 1
+        if invocations[self.function_name] == 1:
+            refused[self.function_name] += 1
+            raise JsonRESTError("ServiceException", "Lambda was unable to serve the request")
+        if invocations[self.function_name] == 3:
+            refused[self.function_name] += 1
+            error = JsonRESTError("TooManyRequestsException", "Rate exceeded")
+            error.code = 429
+            raise error
+        return invoke(self, *args, **kwargs)
+
+    monkeypatch.setattr(LambdaFunction, "invoke", flaky)
+    return refused
+
+
+def test_the_state_machine_retries_lambda_service_errors_on_every_state(
+    module: Any,
+    moto_server: MotoServer,
+    registry: dict[str, dict[str, str]],
+    lambda_service_errors: Counter[str],
+) -> None:
+    execution = execute(moto_server, module, {})
+    assert execution["status"] == "SUCCEEDED", execution
+    assert gone(registry) == EXPECTED_GONE
+    functions = {name.rsplit("-", 1)[1]: n for name, n in lambda_service_errors.items()}
+    assert functions == {"list": 1, "cleanup": 2, "summarise": 1}
 
 
 def test_of_two_runs_started_at_once_only_the_first_deletes(
