@@ -15,11 +15,22 @@ ASL_VALIDATOR_VERSION ?= 4.0.0
 ASL_VALIDATOR := .tools/node_modules/.bin/asl-validator
 ASL_VALIDATOR_INSTALLED := .tools/.installed-$(ASL_VALIDATOR_VERSION)
 
+# The engine's and handlers' tests (tests/unit, tests/live) run again on the Lambda runtime's Python,
+# in .venv-runtime; a missing interpreter fails `make test` rather than skipping the check.
+# RUNTIME_PYTHON_VERSION matches the default of lambda_runtime in variables.tf (tests/docs checks it).
+# The interpreter: RUNTIME_PYTHON if given, else pyenv's $(RUNTIME_PYTHON_VERSION), else the newest
+# $(RUNTIME_PYTHON_VERSION).x under $PYENV_ROOT/versions, else python$(RUNTIME_PYTHON_VERSION) on the PATH.
+# The stamp carries the version, so changing RUNTIME_PYTHON_VERSION rebuilds the virtualenv.
+RUNTIME_PYTHON_VERSION ?= 3.12
+RUNTIME_PYTHON ?=
+RUNTIME_VENV ?= .venv-runtime
+RUNTIME_INSTALLED := $(RUNTIME_VENV)/.installed-$(RUNTIME_PYTHON_VERSION)
+
 .DEFAULT_GOAL := help
-.PHONY: help setup lint docs docs-check validate renders checkov check test unit demo bench clean
+.PHONY: help setup lint docs docs-check validate renders checkov check test unit runtime-tests demo bench clean
 
 help: ## List the targets with one line each
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-13s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +49,29 @@ $(CHECKOV_INSTALLED):
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	touch $@
+
+$(RUNTIME_INSTALLED): pyproject.toml
+	@version='$(RUNTIME_PYTHON_VERSION)'; pyenv_root="$${PYENV_ROOT:-$$HOME/.pyenv}"; interpreter=; \
+	for candidate in '$(RUNTIME_PYTHON)' \
+	    "$$(pyenv prefix "$$version" 2>/dev/null | head -n 1)/bin/python$$version" \
+	    $$(ls -d "$$pyenv_root/versions/$$version" "$$pyenv_root/versions/$$version".* 2>/dev/null \
+	        | sort -rV | sed "s|\$$|/bin/python$$version|") \
+	    "$$(command -v "python$$version")"; do \
+	  [ -n "$$candidate" ] || continue; \
+	  found=$$("$$candidate" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null) || continue; \
+	  if [ "$$found" = "$$version" ]; then interpreter=$$candidate; break; fi; \
+	done; \
+	if [ -z "$$interpreter" ]; then \
+	  echo "error: no Python $$version, the Python of the Lambda runtime (lambda_runtime in variables.tf)." >&2; \
+	  echo "Install it with \`pyenv install $$version\` (or your package manager's python$$version)," >&2; \
+	  echo "or name one with RUNTIME_PYTHON=/path/to/python$$version." >&2; \
+	  exit 1; \
+	fi; \
+	echo "rm -rf $(RUNTIME_VENV); $$interpreter -m venv $(RUNTIME_VENV)"; \
+	rm -rf $(RUNTIME_VENV) && "$$interpreter" -m venv $(RUNTIME_VENV)
+	$(RUNTIME_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(RUNTIME_VENV)/bin/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
 setup: $(VENV)/.installed $(ASL_VALIDATOR_INSTALLED) ## Create .venv (engine, tools) and .tools (asl-validator, npm)
@@ -69,9 +103,16 @@ check: lint docs-check validate renders checkov ## Every check without the test 
 unit: setup ## The engine's tests only (no Terraform)
 	$(PY) -m pytest tests/unit tests/live
 
+runtime-tests: $(RUNTIME_INSTALLED) ## The engine's tests on the Lambda runtime's Python (in .venv-runtime)
+	$(RUNTIME_VENV)/bin/python -m pytest -q -n 2 tests/unit tests/live
+
+# tests/module runs in a pytest of its own and must stay serial (no -n): pytest-terraform breaks
+# under pytest-xdist. The other tests run on two workers.
 test: setup ## Set up, then run every check and the whole test suite (CI runs this)
 	$(MAKE) lint checkov
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 tests/unit tests/live tests/docs
+	$(PY) -m pytest tests/module
+	$(MAKE) runtime-tests
 
 demo: setup ## Apply examples/complete (or EXAMPLE=basic) to a local moto server, run a cleanup, print the report
 	$(PY) -m tests.support.demo --example $(or $(EXAMPLE),complete)
@@ -82,7 +123,7 @@ bench: setup ## Print the engine's speed, memory and API-call figures
 	$(PY) bench/archive_calls.py
 
 clean: ## Remove the virtualenvs, caches, Lambda zips and Terraform working files of the tests
-	rm -rf $(VENV) $(CHECKOV_VENV) .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis builds
+	rm -rf $(VENV) $(CHECKOV_VENV) $(RUNTIME_VENV) .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis builds
 	find tests examples -name .terraform -type d -prune -exec rm -rf {} +
 	find tests examples -name builds -type d -prune -exec rm -rf {} +
 	find tests examples \( -name .terraform.lock.hcl -o -name tf_resources.json -o -name 'terraform.tfstate*' \) -delete
