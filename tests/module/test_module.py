@@ -30,6 +30,7 @@ from tests.support.ecr_seed import (
     push_images,
     remaining_digests,
 )
+from tests.support.moto_patches import SandboxEnded
 from tests.support.moto_server import MotoServer
 from tests.support.traffic import recording
 
@@ -248,6 +249,62 @@ def test_the_state_machine_retries_lambda_service_errors_on_every_state(
     assert gone(registry) == EXPECTED_GONE
     functions = {name.rsplit("-", 1)[1]: n for name, n in lambda_service_errors.items()}
     assert functions == {"list": 1, "cleanup": 2, "summarise": 1}
+
+
+@pytest.fixture
+def big_repository(registry: dict[str, dict[str, str]]) -> Iterator[dict[str, str]]:
+    """`app-big`: 350 dev builds the policy deletes (four delete batches) and the 2 it keeps."""
+    create_repository("app-big")
+    images = {
+        f"dev-{number}": push_image("app-big", tags=[f"dev-{number}"], pushed_at=days_ago(400 - number))
+        for number in range(352)
+    }
+    registry["app-big"] = images
+    yield images
+    ecr_backend().delete_repository("app-big", None, force=True)
+
+
+@pytest.fixture
+def timeout_after_two_delete_batches(monkeypatch: pytest.MonkeyPatch) -> list[set[str]]:
+    """The cleanup of `app-big` runs out of time right after its second BatchDeleteImage succeeded:
+    the images are gone, the function never hears so. Returns the digests of each served batch."""
+    served: list[set[str]] = []
+    delete = ECRResponse.batch_delete_image
+
+    def batch_delete_image(self: ECRResponse) -> Any:
+        answer = delete(self)
+        if self._get_param("repositoryName") == "app-big":
+            served.append({image["imageDigest"] for image in self._get_param("imageIds")})
+            if len(served) == 2:
+                raise SandboxEnded
+        return answer
+
+    monkeypatch.setattr(ECRResponse, "batch_delete_image", batch_delete_image)
+    return served
+
+
+def test_a_cleanup_that_runs_out_of_time_mid_deletion_is_finished_by_the_next_run(
+    module: Any,
+    moto_server: MotoServer,
+    registry: dict[str, dict[str, str]],
+    big_repository: dict[str, str],
+    timeout_after_two_delete_batches: list[set[str]],
+) -> None:
+    first = execute(moto_server, module, {})
+    assert first["status"] == "FAILED", first
+    assert first["error"] == "RepositoriesFailed"
+    assert "app-big" in first["cause"]
+    assert "Sandbox.Timedout" in first["cause"]
+    deleted_before_timeout = set().union(*timeout_after_two_delete_batches)
+    assert len(deleted_before_timeout) == 200
+    assert set(big_repository.values()) - remaining_digests("app-big") == deleted_before_timeout
+    assert gone(registry).items() >= EXPECTED_GONE.items()
+
+    second = execute(moto_server, module, {})
+    assert second["status"] == "SUCCEEDED", second
+    assert json.loads(second["output"])["deleted"] == 150
+    expected = {**EXPECTED_GONE, "app-big": {f"dev-{number}" for number in range(350)}}
+    assert gone(registry) == expected
 
 
 def test_of_two_runs_started_at_once_only_the_first_deletes(

@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PATCHES", "LambdaContext", "applied", "apply", "apply_all"]
+__all__ = ["PATCHES", "LambdaContext", "SandboxEnded", "applied", "apply", "apply_all"]
 
 PATCHES: dict[str, str] = {}
 """Patch name -> the moto gap it closes, in the order ``apply_all()`` applies them."""
@@ -1842,6 +1842,15 @@ def _captured_output() -> Iterator[io.StringIO]:
         root.setLevel(saved_level)
 
 
+class SandboxEnded(BaseException):
+    """Raised from inside a handler (by a test) to end the invocation as Lambda ends one that runs
+    out of time: no more of the handler runs (a BaseException, so its own `except Exception` cannot
+    catch it), the caller gets the runtime's `Sandbox.Timedout` error, and the next invocation
+    starts in a fresh execution environment."""
+
+    error_type = "Sandbox.Timedout"
+
+
 def _error_payload(error_type: str, message: str, request_id: str, trace: list[str]) -> str:
     return json.dumps(
         {"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": trace}
@@ -1910,6 +1919,7 @@ def invoke_in_process(function: Any, event: Any) -> tuple[str, bool, str]:
         aws_request_id=request_id,
     )
     container = _container_key(function, code_dir)
+    output = io.StringIO()
     try:
         credentials = _execution_role_credentials(function, container)
         with (
@@ -1919,6 +1929,10 @@ def invoke_in_process(function: Any, event: Any) -> tuple[str, bool, str]:
             _captured_output() as output,
         ):
             payload, errored = _call_handler(function, event, context)
+    except SandboxEnded:
+        _warm_containers.pop(container, None)
+        message = f"RequestId: {request_id} Error: Task timed out after {float(function.timeout):.2f} seconds"
+        payload, errored = _error_payload(SandboxEnded.error_type, message, request_id, []), True
     finally:
         _invoke_lock.release()
     duration_ms = (time.monotonic() - clock) * 1000
