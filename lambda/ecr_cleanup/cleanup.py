@@ -12,11 +12,16 @@ plan and ask before anything is deleted. `execute_plan` deletes in batches and, 
 - re-reads the images of the batch when what the plan saw is older than `RECHECK_AFTER_SECONDS`, by
   re-listing the repository when that takes fewer calls than describing the remaining batches, and
   skips an image whose tags changed since it was planned, with everything that belongs to it.
+Around each batch it hands the caller a `BatchDone` twice: before the call to the registry, with
+what the batch is about to delete or archive (`confirmed` False), and after, with what the registry
+confirmed; so that what was deleted is on record even if the process never returns (a Lambda
+function that runs out of time between the registry's answer and the next line, a Ctrl-C).
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,10 +36,12 @@ __all__ = [
     "DELETE_BATCH_SIZE",
     "LISTING_PAGE_SIZE",
     "RECHECK_AFTER_SECONDS",
+    "BatchDone",
     "DeleteFailure",
     "DeleteResult",
     "InMemoryRegistry",
     "LivePlan",
+    "OnBatch",
     "Registry",
     "RegistryError",
     "RepositoryOutcome",
@@ -111,6 +118,23 @@ class UsageSource(Protocol):
         """A snapshot that has not expired (read again, or taken from another reader, when needed)."""
         ...
 
+
+@dataclass(frozen=True)
+class BatchDone:
+    """One batch in a repository: before the registry is called (`confirmed` False), the decisions of
+    the images it is about to delete or archive; after, those of the images it deleted (or found
+    already gone) or archived, with the failures. `images` is the number of images the plan saw.
+    """
+
+    repository: str
+    action: Action
+    done: tuple[Decision, ...]
+    failures: tuple[DeleteFailure, ...]
+    images: int
+    confirmed: bool = True
+
+
+OnBatch = Callable[[BatchDone], None]
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -239,6 +263,7 @@ def execute_plan(
     stop: Stop | None = None,
     counted: int = 0,
     clock: Clock = time.monotonic,
+    on_batch: OnBatch | None = None,
 ) -> RepositoryOutcome:
     """Carry out a plan (see the module's description); per-image failures are recorded.
 
@@ -259,7 +284,7 @@ def execute_plan(
     skipped: dict[str, str] = {}
     current = live
     while True:
-        progress = _Deletion(registry, current, clock)
+        progress = _Deletion(registry, current, clock, on_batch)
         state = progress.run(stop if deleted or archived or failures or skipped else _first_batch(stop))
         deleted += progress.deleted
         archived += progress.archived
@@ -307,10 +332,11 @@ def _first_batch(stop: Stop | None) -> Stop | None:
 class _Deletion:
     """Deletes and archives what one plan says, batch by batch; see `execute_plan`."""
 
-    def __init__(self, registry: Registry, live: LivePlan, clock: Clock) -> None:
+    def __init__(self, registry: Registry, live: LivePlan, clock: Clock, on_batch: OnBatch | None) -> None:
         self.registry = registry
         self.live = live
         self.clock = clock
+        self.on_batch = on_batch
         self.deleted: list[str] = []
         self.archived: list[str] = []
         self.failures: list[DeleteFailure] = []
@@ -345,6 +371,7 @@ class _Deletion:
                         digest, f"skipped: its tags changed since it was planned (now: {tags})"
                     )
             safe = []
+            gone: list[str] = []
             for digest in batch:
                 blocker = next((o for o in plan.belongs_to.get(digest, ()) if o in self.skipped), None)
                 if digest in self.skipped:
@@ -353,19 +380,36 @@ class _Deletion:
                     self.skipped[digest] = f"skipped: it belongs to {blocker[:19]}, which was skipped"
                 elif digest not in current:
                     if action is Action.DELETE:
-                        self.deleted.append(digest)
+                        gone.append(digest)
                     else:
                         self.skipped[digest] = "skipped: it is gone since it was planned"
                 else:
                     safe.append(digest)
+            result = DeleteResult(tuple(gone))
+            if safe and self.on_batch is not None:
+                about = set(safe)
+                chosen = tuple(decision for decision in decisions if decision.image.digest in about)
+                self.on_batch(
+                    BatchDone(plan.repository, action, chosen, (), self.live.images, confirmed=False)
+                )
             if safe and action is Action.DELETE:
-                result = self.registry.delete(plan.repository, safe)
-                self.deleted.extend(result.deleted)
-                self.failures.extend(result.failures)
+                answer = self.registry.delete(plan.repository, safe)
+                result = DeleteResult((*gone, *answer.deleted), answer.failures)
             elif safe:
                 result = self.registry.archive(plan.repository, safe)
-                self.archived.extend(result.deleted)
-                self.failures.extend(result.failures)
+            (self.deleted if action is Action.DELETE else self.archived).extend(result.deleted)
+            self.failures.extend(result.failures)
+            if self.on_batch is not None and (result.deleted or result.failures):
+                acted = set(result.deleted)
+                self.on_batch(
+                    BatchDone(
+                        plan.repository,
+                        action,
+                        tuple(decision for decision in decisions if decision.image.digest in acted),
+                        result.failures,
+                        self.live.images,
+                    )
+                )
         return "done"
 
     def _current(self, digests: list[str], batches_left: int) -> Mapping[str, Image]:
@@ -428,11 +472,21 @@ def clean_repository(
     stop: Stop | None = None,
     counted: int = 0,
     clock: Clock = time.monotonic,
+    on_batch: OnBatch | None = None,
 ) -> RepositoryOutcome:
     """Plan one repository and, if `execute`, carry the plan out (see `plan_live`, `execute_plan`)."""
     live = plan_live(registry, policy, repository, now, usage=usage, counted=counted, clock=clock)
     return execute_plan(
-        registry, policy, live, now, execute=execute, usage=usage, stop=stop, counted=counted, clock=clock
+        registry,
+        policy,
+        live,
+        now,
+        execute=execute,
+        usage=usage,
+        stop=stop,
+        counted=counted,
+        clock=clock,
+        on_batch=on_batch,
     )
 
 
@@ -446,17 +500,29 @@ def run_cleanup(
     concurrency: int = 1,
     progress: Callable[[RepositoryOutcome], None] | None = None,
     repositories: Sequence[str] | None = None,
+    on_batch: OnBatch | None = None,
 ) -> list[RepositoryOutcome]:
     """Every selected repository (or the given `repositories`), `concurrency` at a time, in name order
     in the result.
 
     A repository that fails is recorded and the others still run. `progress` is called as each
-    repository ends (from the worker threads).
+    repository ends (from the worker threads). An exception in the caller's thread (a Ctrl-C) stops
+    every repository before its next batch (see `in_parallel`).
     """
+    cancelled = threading.Event()
 
     def clean(repository: str) -> RepositoryOutcome:
         try:
-            outcome = clean_repository(registry, policy, repository, now, execute=execute, usage=usage)
+            outcome = clean_repository(
+                registry,
+                policy,
+                repository,
+                now,
+                execute=execute,
+                usage=usage,
+                stop=cancelled.is_set,
+                on_batch=on_batch,
+            )
         except RegistryError as error:
             outcome = RepositoryOutcome(repository, None, executed=execute, error=str(error))
         if progress is not None:
@@ -465,7 +531,7 @@ def run_cleanup(
 
     if repositories is None:
         repositories = selected_repositories(policy, registry.repositories())
-    return in_parallel(clean, repositories, concurrency)
+    return in_parallel(clean, repositories, concurrency, cancelled)
 
 
 def plan_repositories(
@@ -507,14 +573,26 @@ def execute_plans(
     usage: UsageSource | None = None,
     concurrency: int = 1,
     progress: Callable[[RepositoryOutcome], None] | None = None,
+    on_batch: OnBatch | None = None,
 ) -> list[RepositoryOutcome]:
-    """Carry out plans made by `plan_repositories` (deleting nothing they did not plan)."""
+    """Carry out plans made by `plan_repositories` (deleting nothing they did not plan); cancelled as
+    `run_cleanup` is."""
+    cancelled = threading.Event()
 
     def carry_out(planned: LivePlan | RepositoryOutcome) -> RepositoryOutcome:
         if isinstance(planned, RepositoryOutcome):
             return replace(planned, executed=True)
         try:
-            outcome = execute_plan(registry, policy, planned, now, execute=True, usage=usage)
+            outcome = execute_plan(
+                registry,
+                policy,
+                planned,
+                now,
+                execute=True,
+                usage=usage,
+                stop=cancelled.is_set,
+                on_batch=on_batch,
+            )
         except RegistryError as error:
             outcome = RepositoryOutcome(
                 planned.plan.repository, planned.plan, executed=True, error=str(error)
@@ -523,12 +601,30 @@ def execute_plans(
             progress(outcome)
         return outcome
 
-    return in_parallel(carry_out, plans, concurrency)
+    return in_parallel(carry_out, plans, concurrency, cancelled)
 
 
-def in_parallel(work: Callable[[_T], _R], items: Sequence[_T], concurrency: int) -> list[_R]:
-    """`work` on every item, at most `concurrency` at a time; results in the order of `items`."""
+def in_parallel(
+    work: Callable[[_T], _R],
+    items: Sequence[_T],
+    concurrency: int,
+    cancelled: threading.Event | None = None,
+) -> list[_R]:
+    """`work` on every item, at most `concurrency` at a time; results in the order of `items`.
+
+    When the waiting thread is interrupted (a Ctrl-C) or fails, `cancelled` is set, items not started
+    are dropped, and the call returns (raising) only once the items under way have stopped, so that
+    nothing goes on deleting behind the caller's back.
+    """
     if concurrency <= 1 or len(items) <= 1:
         return [work(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(concurrency, len(items))) as pool:
+    pool = ThreadPoolExecutor(max_workers=min(concurrency, len(items)))
+    try:
         return list(pool.map(work, items))
+    except BaseException:
+        if cancelled is not None:
+            cancelled.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)

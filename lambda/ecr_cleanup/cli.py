@@ -5,12 +5,18 @@ does: only `yes` proceeds; `--yes` skips the question, and without a terminal to
 refuses unless `--yes` is given.
 
 Exit status: 0 success (or a run not confirmed), 1 an AWS failure (including images that could not
-be deleted), 2 an invalid policy or input (the message goes to stderr and nothing is touched).
+be deleted), 2 an invalid policy or input (the message goes to stderr and nothing is touched), 130
+interrupted (Ctrl-C).
+
+A run that is interrupted or fails part-way stops before its next delete batch and, instead of the
+report, writes what it deleted until then (`Deleted`), from the batches ECR confirmed; a batch under
+way at that moment is checked against ECR.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import threading
@@ -23,6 +29,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .cleanup import (
+    BatchDone,
     LivePlan,
     RegistryError,
     RepositoryOutcome,
@@ -33,9 +40,10 @@ from .cleanup import (
 )
 from .ecr import EcrRegistry
 from .inventory import InputError, parse_time, paused_gc, read_json
+from .plan import ARCHIVED, Action, Image
 from .policy import Policy, PolicyError, parse_policy
 from .preview import write_preview
-from .report import RunReport, human_bytes, to_table, write_report
+from .report import RunReport, batch_record, human_bytes, to_table, write_report
 from .usage import DEFAULT_MAX_AGE, LocalUsage, UsageCollector, UsageError
 
 __all__ = ["DEFAULT_CONCURRENCY", "EXIT_AWS", "EXIT_INVALID", "EXIT_OK", "load_policy", "main"]
@@ -43,6 +51,7 @@ __all__ = ["DEFAULT_CONCURRENCY", "EXIT_AWS", "EXIT_INVALID", "EXIT_OK", "load_p
 EXIT_OK = 0
 EXIT_AWS = 1
 EXIT_INVALID = 2
+EXIT_INTERRUPTED = 130
 DEFAULT_CONCURRENCY = 8
 CONFIRMATION = "yes"
 
@@ -152,6 +161,65 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Deleted:
+    """What a run deleted or archived, batch by batch, as the registry confirmed it (thread-safe):
+    the partial report of a run that is interrupted or fails part-way."""
+
+    def __init__(self) -> None:
+        self.done: list[BatchDone] = []
+        self.under_way: dict[tuple[str, int], BatchDone] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, batch: BatchDone) -> None:
+        key = (batch.repository, threading.get_ident())
+        with self._lock:
+            if batch.confirmed:
+                self.under_way.pop(key, None)
+                self.done.append(batch)
+            else:
+                self.under_way[key] = batch
+
+    def settle(self, registry: EcrRegistry) -> list[str]:
+        """Ask ECR what became of the batches under way; returns what could not be checked."""
+        unknown = []
+        for batch in list(self.under_way.values()):
+            digests = [decision.image.digest for decision in batch.done]
+            try:
+                now = registry.describe(batch.repository, digests)
+            except RegistryError as error:
+                unknown.append(f"{batch.repository}: {len(digests)} images may or may not be gone ({error})")
+                continue
+            acted = tuple(
+                decision for decision in batch.done if _happened(batch.action, now.get(decision.image.digest))
+            )
+            self.done.append(replace(batch, done=acted, confirmed=True))
+        self.under_way.clear()
+        return unknown
+
+    def write(self, out: TextIO, output_format: str, now: datetime) -> None:
+        records = [batch_record(batch, now) for batch in self.done]
+        if output_format == "json":
+            document = {"now": now.isoformat(), "interrupted": True, "batches": records}
+            out.write(json.dumps(document) + "\n")
+            return
+        out.write("Deleted or archived before the run stopped:\n")
+        for record in records:
+            for image in record["images"]:
+                tags = ",".join(image["tags"]) or "<untagged>"
+                out.write(f"  {record['action']:<8} {record['repository']}  {image['digest']}  {tags}\n")
+
+    @property
+    def count(self) -> int:
+        return sum(len(batch.done) for batch in self.done)
+
+
+def _happened(action: Action, image_now: Image | None) -> bool:
+    """Whether a delete (the image is gone) or an archive (it is archived) took place."""
+    if action is Action.DELETE:
+        return image_now is None
+    return image_now is not None and image_now.status == ARCHIVED
+
+
 class Progress:
     """Repositories done of total, images read, deleted and time elapsed, on one line of a terminal."""
 
@@ -181,8 +249,11 @@ class Progress:
             self.stream.flush()
 
 
-def _run(args: argparse.Namespace, now: datetime) -> tuple[list[RepositoryOutcome], str] | None:
-    """The outcomes and the report mode, or None when the user did not confirm the deletions."""
+def _run(
+    args: argparse.Namespace, now: datetime, deleted: Deleted
+) -> tuple[list[RepositoryOutcome], str] | None:
+    """The outcomes and the report mode, or None when the user did not confirm the deletions;
+    `deleted` sees every batch as it goes."""
     policy = load_policy(args.policy)
     mode = {"plan": "plan", "run": "dry-run" if args.dry_run else "run"}[args.command]
     ask = mode == "run" and not args.yes
@@ -213,6 +284,7 @@ def _run(args: argparse.Namespace, now: datetime) -> tuple[list[RepositoryOutcom
             concurrency=args.concurrency,
             progress=reporter,
             repositories=repositories,
+            on_batch=deleted,
         )
         if reporter is not None:
             reporter.finish()
@@ -254,7 +326,14 @@ def _run(args: argparse.Namespace, now: datetime) -> tuple[list[RepositoryOutcom
     approved = [replace(plan, listed_at=-math.inf) if isinstance(plan, LivePlan) else plan for plan in plans]
     reporter = progress("deleting")
     outcomes = execute_plans(
-        ecr, policy, approved, now, usage=usage, concurrency=args.concurrency, progress=reporter
+        ecr,
+        policy,
+        approved,
+        now,
+        usage=usage,
+        concurrency=args.concurrency,
+        progress=reporter,
+        on_batch=deleted,
     )
     if reporter is not None:
         reporter.finish()
@@ -273,19 +352,24 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
 def _main(args: argparse.Namespace, now: datetime, out: TextIO) -> int:
     if args.command == "preview":
         return _preview(args, now, out)
+    deleted = Deleted()
+    output_format = args.format or ("table" if out.isatty() else "json")
     try:
-        done = _run(args, now)
+        done = _run(args, now, deleted)
     except (PolicyError, InputError, Refused) as error:
         print(f"ecr-cleanup: {error}", file=sys.stderr)
         return EXIT_INVALID
-    except (RegistryError, UsageError) as error:
-        print(f"ecr-cleanup: {error}", file=sys.stderr)
-        return EXIT_AWS
+    except (KeyboardInterrupt, Exception) as error:
+        if not deleted.done and not deleted.under_way:
+            if isinstance(error, (RegistryError, UsageError)):
+                print(f"ecr-cleanup: {error}", file=sys.stderr)
+                return EXIT_AWS
+            raise
+        return _stopped(error, deleted, output_format, now, out, region=args.region)
     if done is None:
         return EXIT_OK
     outcomes, mode = done
     report = RunReport(now=now, mode=mode, outcomes=outcomes)
-    output_format = args.format or ("table" if out.isatty() else "json")
     try:
         write_report(report, output_format, out)
         out.flush()
@@ -296,6 +380,32 @@ def _main(args: argparse.Namespace, now: datetime, out: TextIO) -> int:
         problem = outcome.error or f"{len(outcome.failures)} images could not be deleted"
         print(f"ecr-cleanup: {outcome.repository}: {problem}", file=sys.stderr)
     return EXIT_AWS if failed else EXIT_OK
+
+
+def _stopped(
+    error: BaseException,
+    deleted: Deleted,
+    output_format: str,
+    now: datetime,
+    out: TextIO,
+    *,
+    region: str | None,
+) -> int:
+    """A run that stopped part-way: say why, and write what it deleted until then."""
+    interrupted = isinstance(error, KeyboardInterrupt)
+    why = "interrupted" if interrupted else f"stopped by an error: {error}"
+    unknown = deleted.settle(EcrRegistry(region=region)) if deleted.under_way else []
+    out.flush()
+    deleted.write(out, output_format, now)
+    out.flush()
+    print(
+        f"\necr-cleanup: {why}. {deleted.count:,} images were deleted or archived before it stopped "
+        "(listed above); the rest of the plan was not carried out. Run it again to finish.",
+        file=sys.stderr,
+    )
+    for line in unknown:
+        print(f"ecr-cleanup: {line}", file=sys.stderr)
+    return EXIT_INTERRUPTED if interrupted else EXIT_AWS
 
 
 def _preview(args: argparse.Namespace, now: datetime, out: TextIO) -> int:

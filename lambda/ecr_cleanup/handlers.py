@@ -5,7 +5,9 @@
   in S3 (`rundata`): the repositories in groups, which the Distributed Map reads as its items.
 - `cleanup_repositories` (one child execution per group) cleans the group's repositories in turn. It
   stops before its time runs out and returns where to continue; the child workflow invokes it again.
-  A repository that fails is recorded and the next one still runs. It writes what it did to S3.
+  A repository that fails is recorded and the next one still runs. Each delete or archive batch is
+  logged and recorded in S3 the moment ECR confirms it, so a function that dies mid-way leaves a
+  complete record of what it did; reports and failed results are built from those records.
 - `summarise` (the last state) adds up every result, writes summary.json and notifies.
 
 The policy travels in each event (the state machine definition embeds it), never in environment
@@ -16,32 +18,52 @@ repositories: the image-by-image record goes to the function's log and to the re
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import logging
 import os
 import re
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .cleanup import Registry, RegistryError, RepositoryOutcome, clean_repository, selected_repositories
+from .cleanup import (
+    BatchDone,
+    OnBatch,
+    Registry,
+    RegistryError,
+    RepositoryOutcome,
+    clean_repository,
+    selected_repositories,
+)
 from .ecr import EcrRegistry, client_config
 from .inventory import parse_time
 from .policy import Policy, parse_policy
 from .report import (
+    batch_record,
     emf_record,
-    failure_reason,
+    failure_line,
     format_time,
     human_bytes,
     notification,
+    recorded_totals,
     repository_json,
     to_csv,
 )
-from .rundata import CachedManifests, ManifestCache, RunData, SharedUsage, group_repositories, run_folder
+from .rundata import (
+    CachedManifests,
+    ManifestCache,
+    RunData,
+    RunDataError,
+    SharedUsage,
+    group_repositories,
+    run_folder,
+)
 from .usage import DEFAULT_MAX_AGE, UsageCache, UsageCollector, UsageError, UsageScan
 from .usage.reading import describe_error
 
@@ -307,6 +329,8 @@ def cleanup_repositories(event: Mapping[str, Any], context: object = None) -> di
     )
     results: list[dict[str, Any]] = []
     carry = position.get("carry") or {}
+    invocation = str(getattr(context, "aws_request_id", None) or uuid.uuid4())[:8]
+    on_batch = None if dry_run else _recorder(run, f"{part}-{invocation}")
     for number in range(position["next"], len(repositories)):
         repository = repositories[number]
         if results and stop is not None and stop():
@@ -322,9 +346,10 @@ def cleanup_repositories(event: Mapping[str, Any], context: object = None) -> di
                 usage=usage,
                 stop=stop,
                 counted=int(carry.get("counted", 0)),
+                on_batch=on_batch,
             )
         except RegistryError as error:
-            results.append(_failed(repository, "RegistryError", str(error), dry_run))
+            results.append(_failed(repository, "RegistryError", str(error), dry_run, run))
             carry = {}
             continue
         _log_images(repository, outcome, dry_run)
@@ -335,6 +360,72 @@ def cleanup_repositories(event: Mapping[str, Any], context: object = None) -> di
         carry = {}
     run.write_results(index, part, results)
     return {"done": True, "next": len(repositories), "part": position["part"], "carry": None}
+
+
+def _recorder(run: RunData, name: str) -> OnBatch:
+    """Keep each batch's record in the run data: "started" before ECR is called, then "done" under the
+    same name with what ECR confirmed, whose images are logged at once. A record that cannot be
+    written stops the invocation: no deletion goes unrecorded."""
+    numbers = itertools.count()
+    started: list[str] = []
+
+    def record(batch: BatchDone) -> None:
+        entry = batch_record(batch, datetime.now(UTC))
+        key = started.pop() if batch.confirmed and started else f"{name}-{next(numbers):05d}"
+        if not batch.confirmed:
+            started.append(key)
+        for image in entry["images"] if batch.confirmed else ():
+            logger.info(
+                json.dumps(
+                    {"event": "image", "repository": batch.repository, "action": entry["action"], **image}
+                )
+            )
+        run.write_batch(batch.repository, key, entry)
+
+    return record
+
+
+def _recorded(run: RunData, repository: str, dry_run: bool) -> dict[str, int]:
+    """What the batch records of a repository add up to, for a repository that failed (the result
+    fields `images`, `delete`, `deleted`, `bytes`, `archive`, `archived`, `archived_bytes`).
+
+    A batch recorded as started but never as done (the invocation died while ECR answered) is settled
+    here: ECR says which of its images are gone (or archived), and the record is rewritten so."""
+    if dry_run:
+        return {}
+    try:
+        records = [_settled(run, record) for record in run.read_batches(repository)]
+    except (RunDataError, RegistryError) as error:
+        _warn(f"{repository}: what it deleted before it failed could not be read: {error}")
+        return {}
+    totals = recorded_totals(records)
+    if not totals["deleted"] and not totals["archived"]:
+        return {}
+    return {**totals, "delete": totals["deleted"], "archive": totals["archived"]}
+
+
+def _settled(run: RunData, record: dict[str, Any]) -> dict[str, Any]:
+    """A batch record as ECR settles it: a started batch becomes done with the images it did act on."""
+    if record.get("state") != "started":
+        return record
+    repository = record["repository"]
+    now = _registry().describe(repository, [image["digest"] for image in record["images"]])
+    if record["action"] == "deleted":
+        acted = [image for image in record["images"] if image["digest"] not in now]
+    else:
+        acted = [
+            image
+            for image in record["images"]
+            if image["digest"] in now and now[image["digest"]].status == "ARCHIVED"
+        ]
+    name = str(record.pop("name"))
+    settled = {**record, "state": "done", "settled": "after the invocation ended", "images": acted}
+    run.write_batch(repository, name, settled)
+    for image in acted:
+        logger.info(
+            json.dumps({"event": "image", "repository": repository, "action": record["action"], **image})
+        )
+    return settled
 
 
 def _item(value: object) -> tuple[int, list[str]]:
@@ -394,8 +485,9 @@ def _finish(
     repository = outcome.repository
     plan = outcome.plan
     assert plan is not None
-    run.put_report(f"{repository}.json", json.dumps(repository_json(outcome)), "application/json")
-    run.put_report(f"{repository}.csv", to_csv(outcome), "text/csv")
+    records = _earlier_records(run, outcome) if carry.get("deleted") or carry.get("archived") else []
+    run.put_report(f"{repository}.json", json.dumps(repository_json(outcome, records)), "application/json")
+    run.put_report(f"{repository}.csv", to_csv(outcome, records), "text/csv")
     earlier = int(carry.get("deleted", 0))
     deleted = len(outcome.deleted) + earlier
     reclaimed = plan.bytes if dry_run else outcome.deleted_bytes + int(carry.get("bytes", 0))
@@ -437,14 +529,30 @@ def _finish(
     return result
 
 
+def _earlier_records(run: RunData, outcome: RepositoryOutcome) -> list[dict[str, Any]]:
+    """The batch records of earlier invocations in this repository (this one's are in `outcome`)."""
+    now = {*outcome.deleted, *outcome.archived}
+    records = []
+    for record in run.read_batches(outcome.repository):
+        if record.get("state") == "started":
+            continue
+        images = [image for image in record["images"] if image["digest"] not in now]
+        if images:
+            records.append({**record, "images": images})
+    return records
+
+
 def _log_images(repository: str, outcome: RepositoryOutcome, dry_run: bool) -> None:
-    """One log line per image this invocation deleted, would delete or deferred."""
+    """One log line per image this invocation would delete, deferred, or planned to delete but did
+    not (the images it deleted were logged batch by batch, as they went)."""
     plan = outcome.plan
     assert plan is not None
     deleted = set(outcome.deleted)
     for decision in plan.delete + plan.deferred:
         image = decision.image
-        action = "deleted" if image.digest in deleted else decision.action.value
+        if image.digest in deleted:
+            continue
+        action = decision.action.value
         if action == "delete" and dry_run:
             action = "would delete"
         logger.info(
@@ -463,16 +571,17 @@ def _log_images(repository: str, outcome: RepositoryOutcome, dry_run: bool) -> N
         )
 
 
-def _failed(repository: str, error: str, cause: str, dry_run: bool) -> dict[str, Any]:
-    logger.info(
-        json.dumps({"event": "repository", "repository": repository, "status": "failed", "error": cause})
-    )
-    return {
+def _failed(repository: str, error: str, cause: str, dry_run: bool, run: RunData) -> dict[str, Any]:
+    """The result of a repository that failed, with what it deleted before (from its batch records)."""
+    result = {
         "repository": repository,
         "status": "failed",
         "dry_run": dry_run,
         "error": {"Error": error, "Cause": cause},
+        **_recorded(run, repository, dry_run),
     }
+    logger.info(json.dumps({"event": "repository", **result}))
+    return result
 
 
 def _record_failure(
@@ -487,7 +596,13 @@ def _record_failure(
     if not isinstance(error, Mapping):
         raise InvalidInput('error: must be the {"Error": ..., "Cause": ...} the state machine caught')
     failed = [
-        {"repository": name, "status": "failed", "dry_run": dry_run, "error": dict(error)}
+        {
+            "repository": name,
+            "status": "failed",
+            "dry_run": dry_run,
+            "error": dict(error),
+            **_recorded(run, name, dry_run),
+        }
         for name in repositories[position["next"] :]
     ]
     run.write_results(index, "failed", failed)
@@ -524,7 +639,9 @@ def summarise(event: Mapping[str, Any], context: object = None) -> dict[str, Any
     recorded = {result["repository"]: result for result in run.read_results()}
     results = [
         recorded.get(name)
-        or _failed(name, "NoResult", f"{name}: no result was recorded; its cleanup did not finish", dry_run)
+        or _failed(
+            name, "NoResult", f"{name}: no result was recorded; its cleanup did not finish", dry_run, run
+        )
         for name in expected
     ]
     failed = [result for result in results if result.get("status") != "ok"]
@@ -593,7 +710,7 @@ def summarise(event: Mapping[str, Any], context: object = None) -> dict[str, Any
 def _failure_text(shown: Sequence[Mapping[str, Any]], total: int) -> str:
     if not total:
         return ""
-    reasons = "; ".join(f"{result.get('repository')}: {failure_reason(result)}" for result in shown)
+    reasons = "; ".join(failure_line(result) for result in shown)
     more = f"; and {total - len(shown)} more (see summary.json)" if total > len(shown) else ""
     return f"; {total} failed: {reasons}{more}"
 

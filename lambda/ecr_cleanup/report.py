@@ -11,17 +11,20 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii
 from typing import Any, TextIO
 
-from .cleanup import RepositoryOutcome
+from .cleanup import BatchDone, RepositoryOutcome
 from .plan import ACTIVE, Action, Decision
 
 __all__ = [
     "CSV_HEADER",
     "RunReport",
+    "batch_record",
     "emf_record",
+    "failure_line",
     "failure_reason",
     "format_time",
     "human_bytes",
     "notification",
+    "recorded_totals",
     "report_text",
     "repository_counts",
     "repository_json",
@@ -372,11 +375,25 @@ def _image_line(now: datetime, decision: Decision, mark: str) -> str:
 CSV_HEADER = ("repository", "digest", "action", "tags", "pushed_at", "size", "reason")
 
 
-def to_csv(outcome: RepositoryOutcome) -> str:
-    """One row per image of the repository: what happened to it and why (tags joined by spaces)."""
+def to_csv(outcome: RepositoryOutcome, earlier: Sequence[Mapping[str, Any]] = ()) -> str:
+    """One row per image of the repository: what happened to it and why (tags joined by spaces).
+    `earlier` as for `repository_json`."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_HEADER)
+    for record in earlier:
+        for image in record["images"]:
+            writer.writerow(
+                (
+                    outcome.repository,
+                    image["digest"],
+                    record["action"],
+                    " ".join(image.get("tags", [])),
+                    image.get("pushed_at"),
+                    image.get("size"),
+                    image.get("reason"),
+                )
+            )
     if outcome.plan is None:
         return buffer.getvalue()
     done = dict.fromkeys(outcome.deleted, "deleted")
@@ -408,9 +425,50 @@ def to_csv(outcome: RepositoryOutcome) -> str:
     return buffer.getvalue()
 
 
-def repository_json(outcome: RepositoryOutcome) -> dict[str, Any]:
-    """The report of one repository: its entry of the run document."""
-    return _repository_entry(outcome)
+def repository_json(outcome: RepositoryOutcome, earlier: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """The report of one repository: its entry of the run document. `earlier` holds the batch records
+    (`batch_record`) of earlier invocations of the run in this repository, so that a repository
+    cleaned in several invocations has one report."""
+    entry = _repository_entry(outcome)
+    for record in reversed(earlier):
+        acted, planned = ("deleted", "delete") if record["action"] == "deleted" else ("archived", "archive")
+        images = [dict(image) for image in record["images"]]
+        entry[planned] = [*images, *entry.get(planned, [])]
+        entry[acted] = [*(image["digest"] for image in images), *entry.get(acted, [])]
+    return entry
+
+
+def batch_record(batch: BatchDone, at: datetime) -> dict[str, Any]:
+    """The record of one batch, as the run data keeps it: what it deleted or archived, and why.
+    `state` is "started" (about to call the registry: these images may be gone) or "done"."""
+    return {
+        "repository": batch.repository,
+        "action": "deleted" if batch.action is Action.DELETE else "archived",
+        "state": "done" if batch.confirmed else "started",
+        "at": format_time(at),
+        "images_seen": batch.images,
+        "images": [_decision(decision, rules=True) for decision in batch.done],
+        "failures": [
+            {"digest": failure.digest, "code": failure.code, "message": failure.message}
+            for failure in batch.failures
+        ],
+    }
+
+
+def recorded_totals(records: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """What batch records add up to: the result fields of a repository (see the summary)."""
+    totals = {"images": 0, "deleted": 0, "bytes": 0, "archived": 0, "archived_bytes": 0}
+    for record in records:
+        if record.get("state") == "started":
+            continue
+        sizes = [int(image.get("size") or 0) for image in record.get("images", [])]
+        acted, size = (
+            ("deleted", "bytes") if record.get("action") == "deleted" else ("archived", "archived_bytes")
+        )
+        totals[acted] += len(sizes)
+        totals[size] += sum(sizes)
+        totals["images"] = max(totals["images"], int(record.get("images_seen") or 0))
+    return totals
 
 
 def emf_record(namespace: str, metrics: dict[str, int], *, dimensions: dict[str, str], now: datetime) -> str:
@@ -475,11 +533,24 @@ def notification(summary: Mapping[str, Any], results: Sequence[Mapping[str, Any]
     if failed:
         lines += ["", "Failed:"]
         shown = failed[:NOTIFIED_FAILURES]
-        lines += [f"  {result.get('repository')}: {failure_reason(result)}" for result in shown]
+        lines += [f"  {failure_line(result)}" for result in shown]
         if len(failed) > len(shown):
             where = f" in {summary['report']}" if summary.get("report") else ""
             lines.append(f"  ... and {len(failed) - len(shown)} more, every one listed{where}")
     return subject[:100], "\n".join(lines) + "\n"
+
+
+def failure_line(result: Mapping[str, Any]) -> str:
+    """A failed repository in one line: its name, why, and what it deleted or archived before."""
+    line = f"{result.get('repository')}: {failure_reason(result)}"
+    done = [
+        f"{verb} {int(result.get(key) or 0)}"
+        for key, verb in (("deleted", "deleted"), ("archived", "archived"))
+        if not result.get("dry_run") and result.get(key)
+    ]
+    if not done:
+        return line
+    return f"{line} ({' and '.join(done)}{' before it failed' if result.get('error') else ''})"
 
 
 def failure_reason(result: Mapping[str, Any]) -> str:

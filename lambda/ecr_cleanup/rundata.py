@@ -19,7 +19,7 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -123,6 +123,27 @@ class RunData:
             for result in json.loads(self._get(key))["repositories"]:
                 results[result["repository"]] = result
         return list(results.values())
+
+    def batches_prefix(self, repository: str) -> str:
+        return f"{self.folder}_run/batches/{repository}/"
+
+    def write_batch(self, repository: str, name: str, record: Mapping[str, Any]) -> None:
+        """Keep one batch's record (what it deleted or archived) under the repository, at once."""
+        self._put(f"{self.batches_prefix(repository)}{name}.json", json.dumps(record), "application/json")
+
+    def read_batches(self, repository: str) -> list[dict[str, Any]]:
+        """Every batch record of the repository in this run, in the order of their names, each with
+        its `name`."""
+        prefix = self.batches_prefix(repository)
+        try:
+            pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+            keys = [entry["Key"] for page in pages for entry in page.get("Contents", [])]
+        except (ClientError, BotoCoreError) as error:
+            raise RunDataError(f"s3://{self.bucket}/{prefix}: {describe_error(error)}") from error
+        return [
+            {**json.loads(self._get(key)), "name": key.removeprefix(prefix).removesuffix(".json")}
+            for key in sorted(keys)
+        ]
 
     def write_notes(self, notes: list[str]) -> None:
         self._put(f"{self.folder}_run/notes.json", json.dumps(notes), "application/json")

