@@ -70,6 +70,18 @@ data "aws_iam_policy_document" "lambda" {
     }
   }
 
+  # Images in use in other accounts: the read-only roles listed in the policy,
+  # and nothing else.
+  dynamic "statement" {
+    for_each = length(local.usage_reader_roles) > 0 ? [1] : []
+
+    content {
+      sid       = "ReadOtherAccounts"
+      actions   = ["sts:AssumeRole"]
+      resources = local.usage_reader_roles
+    }
+  }
+
   # Two runs must not delete at once: the list function of a run that may
   # delete looks for an earlier running execution of this state machine and
   # reads its input (a dry run does not count). A module that only dry-runs

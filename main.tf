@@ -38,6 +38,11 @@ locals {
   state_machine_arn = "arn:${local.partition}:states:${local.region}:${local.account_id}:stateMachine:${var.name}"
   lambda_role_arn   = "arn:${local.partition}:iam::${local.account_id}:role/${var.name}-lambda"
 
+  # The roles of protect.in_use_accounts, which the Lambda role may assume (iam.tf).
+  usage_reader_roles = local.in_use ? distinct(
+    try([for account in var.policy.protect.in_use_accounts : account.role_arn], [])
+  ) : []
+
   # Rules that archive need ecr:UpdateImageStorageClass (iam.tf).
   archives = anytrue([for rule in try(var.policy.rules, []) : try(rule.action, null) == "archive"])
 

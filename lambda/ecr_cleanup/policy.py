@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 __all__ = [
     "POLICY_FIELDS",
+    "AccountSource",
     "FieldError",
     "ImageStatus",
     "Limits",
@@ -68,11 +69,22 @@ POLICY_FIELDS: Mapping[str, tuple[str, ...]] = {
         "action",
         "image_status",
     ),
-    "protect": ("tag_patterns", "younger_than_days", "in_use", "in_use_sources", "task_definition_revisions"),
+    "protect": (
+        "tag_patterns",
+        "younger_than_days",
+        "in_use",
+        "in_use_sources",
+        "task_definition_revisions",
+        "in_use_accounts",
+    ),
+    "protect.in_use_accounts[]": ("role_arn", "external_id", "regions", "ecs", "lambda"),
     "limits": ("max_deletions_per_repository", "max_delete_fraction"),
 }
 
 _CONDITIONS = ("older_than_days", "not_pulled_for_days", "archived_for_days", "keep_latest")
+_ROLE_ARN = re.compile(r"^arn:aws[\w-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 _SOURCE = re.compile(r"^(s3://[^/\s]+/\S+|ssm:\S+|arn:[\w-]+:ssm:[\w-]+:\d{12}:parameter/\S+)$")
 
 
@@ -171,12 +183,31 @@ DEFAULT_TASK_DEFINITION_REVISIONS = 5
 
 
 @dataclass(frozen=True)
+class AccountSource:
+    """Another account (and regions) whose workloads may run this registry's images: read through the
+    role `role_arn` (assumed with `external_id` when given), in `regions` (empty: the cleanup's own
+    region). `ecs` reads ECS tasks and services, task definition revisions, the ECS targets of
+    EventBridge rules and Scheduler schedules, and Batch job definitions; `functions` Lambda."""
+
+    role_arn: str
+    external_id: str | None = None
+    regions: tuple[str, ...] = ()
+    ecs: bool = True
+    functions: bool = True
+
+    @property
+    def account(self) -> str:
+        return self.role_arn.split(":")[4]
+
+
+@dataclass(frozen=True)
 class Protect:
     tag_patterns: Pattern = field(default_factory=lambda: Pattern([]))
     younger_than_days: int | None = None
     in_use: bool = True
     in_use_sources: tuple[str, ...] = ()
     task_definition_revisions: int = DEFAULT_TASK_DEFINITION_REVISIONS
+    in_use_accounts: tuple[AccountSource, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -214,6 +245,7 @@ def parse_policy(document: object) -> Policy:
     revisions = reader.count(
         _get(protect, "task_definition_revisions"), "protect.task_definition_revisions", minimum=0
     )
+    accounts = _read_accounts(reader, _get(protect, "in_use_accounts"))
 
     limits = reader.mapping(root.get("limits"), "limits", POLICY_FIELDS["limits"])
     max_deletions = reader.count(
@@ -232,9 +264,72 @@ def parse_policy(document: object) -> Policy:
             in_use=in_use,
             in_use_sources=tuple(in_use_sources),
             task_definition_revisions=DEFAULT_TASK_DEFINITION_REVISIONS if revisions is None else revisions,
+            in_use_accounts=tuple(accounts),
         ),
         limits=Limits(max_deletions_per_repository=max_deletions, max_delete_fraction=max_fraction),
     )
+
+
+def _read_accounts(reader: _Reader, value: object) -> list[AccountSource]:
+    path = "protect.in_use_accounts"
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        reader.error(
+            path, 'must be a list of objects such as {"role_arn": "arn:aws:iam::<account>:role/<name>"}'
+        )
+        return []
+    accounts = []
+    for index, item in enumerate(value):
+        where = f"{path}[{index}]"
+        body = reader.mapping(item, where, POLICY_FIELDS["protect.in_use_accounts[]"], required=True)
+        if body is None:
+            continue
+        role_arn = body.get("role_arn")
+        if not isinstance(role_arn, str) or not _ROLE_ARN.match(role_arn):
+            reader.error(
+                f"{where}.role_arn",
+                "required: the ARN of the role to read that account through, "
+                '"arn:aws:iam::<account id>:role/<name>" (modules/usage-reader makes it), '
+                f"got {_describe(role_arn)}",
+            )
+            role_arn = None
+        external_id = body.get("external_id")
+        if external_id is not None and (
+            not isinstance(external_id, str) or not _EXTERNAL_ID.match(external_id)
+        ):
+            reader.error(
+                f"{where}.external_id",
+                "must be 2 to 1224 letters, digits or +=,.@:/-_ (what STS accepts), "
+                f"got {_describe(external_id)}",
+            )
+        regions = body.get("regions")
+        if regions is not None and (
+            not isinstance(regions, list)
+            or not regions
+            or not all(isinstance(region, str) and _REGION.match(region) for region in regions)
+        ):
+            reader.error(
+                f"{where}.regions",
+                'must be a non-empty list of region names such as ["eu-west-1"]; leave it out for the '
+                f"cleanup's own region, got {_describe(regions)}",
+            )
+            regions = None
+        ecs = reader.flag(body.get("ecs"), f"{where}.ecs", default=True)
+        functions = reader.flag(body.get("lambda"), f"{where}.lambda", default=True)
+        if role_arn is not None:
+            accounts.append(
+                AccountSource(
+                    role_arn=role_arn,
+                    external_id=external_id if isinstance(external_id, str) else None,
+                    regions=tuple(dict.fromkeys(regions or [])),
+                    ecs=ecs,
+                    functions=functions,
+                )
+            )
+    if len({account.role_arn for account in accounts}) < len(accounts):
+        reader.error(path, "lists a role_arn twice; give each role once with all its regions")
+    return accounts
 
 
 def _read_rules(reader: _Reader, value: object) -> list[Rule]:

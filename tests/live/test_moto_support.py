@@ -711,15 +711,8 @@ def signed_by(server: MotoServer, service: str, **credentials: str) -> Any:
 
 def as_role(server: MotoServer, role: str, service: str = "ecr", session: str = "test") -> Any:
     """A client of ``service`` whose requests are signed with credentials of a session of ``role``
-    that moto's STS issued (AssumeRole through the server)."""
-    credentials = server.client("sts").assume_role(RoleArn=role, RoleSessionName=session)["Credentials"]
-    return signed_by(
-        server,
-        service,
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
+    that moto's STS issued, as the service the role trusts would get them."""
+    return signed_by(server, service, **ecr_seed.role_credentials(role, session))
 
 
 def test_batch_get_image_records_the_pull_time_of_the_images_it_returns(ecr: Any) -> None:

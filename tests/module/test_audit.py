@@ -66,6 +66,8 @@ SUMMARY_KEYS = {
 
 TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:cleanup-reports"
 OTHER_PARAMETER = "arn:aws:ssm:eu-west-1:210987654321:parameter/shared/images"
+READER = "arn:aws:iam::210987654321:role/ecr-cleanup-usage-reader"
+OTHER_READER = "arn:aws:iam::310987654321:role/reader"
 PLAN_CASES: dict[str, dict[str, Any]] = {
     "default": {"name": "ecr-cleanup", "policy": {"rules": [RULE]}},
     "sources": {
@@ -90,6 +92,17 @@ PLAN_CASES: dict[str, dict[str, Any]] = {
     },
     "no_exclusion": {"policy": {"rules": [RULE]}, "exclude_own_pulls": False},
     "dry_run": {"policy": {"rules": [RULE]}, "dry_run": True},
+    "accounts": {
+        "policy": {
+            "rules": [RULE],
+            "protect": {
+                "in_use_accounts": [
+                    {"role_arn": READER},
+                    {"role_arn": OTHER_READER, "regions": ["eu-west-1"]},
+                ]
+            },
+        }
+    },
     "reports": {
         "policy": {"rules": [RULE]},
         "report_bucket": "audit.example-bucket",
@@ -228,6 +241,15 @@ def test_dormant_workloads_are_found_with_read_only_listings_and_reads_in_this_a
         "ecs:ListTaskDefinitionFamilies",
         "ecs:ListTaskDefinitions",
     }
+
+
+def test_other_accounts_are_read_through_exactly_the_roles_the_policy_lists(
+    planned: dict[str, Planned],
+) -> None:
+    accounts = planned["accounts"]
+    assert accounts.actions("ReadOtherAccounts") == {"sts:AssumeRole"}
+    assert accounts.resources("ReadOtherAccounts") == {READER, OTHER_READER}
+    assert "ReadOtherAccounts" not in planned["default"].statements
 
 
 def test_a_run_may_read_only_the_executions_of_its_own_state_machine(planned: dict[str, Planned]) -> None:

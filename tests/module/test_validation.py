@@ -18,6 +18,7 @@ pytestmark = pytest.mark.module
 GOOD_RULE = {"older_than_days": 30, "keep_latest": 10}
 
 
+READER = "arn:aws:iam::210987654321:role/ecr-cleanup-usage-reader"
 BAD_POLICIES = [
     ("no rules", {"rules": []}, "policy.rules is required: a list of at least one rule object"),
     ("rules missing", {"protect": {"younger_than_days": 1}}, "policy.rules is required"),
@@ -117,6 +118,37 @@ BAD_POLICIES = [
         "policy.protect.in_use_sources must be a list of sources",
     ),
     (
+        "in_use_accounts without a role",
+        {"rules": [GOOD_RULE], "protect": {"in_use_accounts": [{"regions": ["eu-west-1"]}]}},
+        "policy.protect.in_use_accounts must be a list of objects",
+    ),
+    (
+        "in_use_accounts role wildcard",
+        {
+            "rules": [GOOD_RULE],
+            "protect": {"in_use_accounts": [{"role_arn": "arn:aws:iam::210987654321:role/*"}]},
+        },
+        "policy.protect.in_use_accounts must be a list of objects",
+    ),
+    (
+        "in_use_accounts region misspelt",
+        {
+            "rules": [GOOD_RULE],
+            "protect": {"in_use_accounts": [{"role_arn": READER, "regions": ["eu-west"]}]},
+        },
+        "policy.protect.in_use_accounts must be a list of objects",
+    ),
+    (
+        "in_use_accounts unknown attribute",
+        {"rules": [GOOD_RULE], "protect": {"in_use_accounts": [{"role_arn": READER, "region": "eu-west-1"}]}},
+        "policy.protect.in_use_accounts must be a list of objects",
+    ),
+    (
+        "in_use_accounts role twice",
+        {"rules": [GOOD_RULE], "protect": {"in_use_accounts": [{"role_arn": READER}, {"role_arn": READER}]}},
+        "policy.protect.in_use_accounts must be a list of objects",
+    ),
+    (
         "max_delete_fraction above 1",
         {"rules": [GOOD_RULE], "limits": {"max_delete_fraction": 1.5}},
         "policy.limits.max_delete_fraction must be a number from 0 to 1",
@@ -134,7 +166,7 @@ MISSPELT = [
         "protect",
         {"rules": [GOOD_RULE], "protect": {"tag_pattern": ["latest"]}},
         "policy.protect must be an object with only the attributes tag_patterns, younger_than_days, "
-        "in_use, in_use_sources and task_definition_revisions; unknown: tag_pattern.",
+        "in_use, in_use_sources, task_definition_revisions and in_use_accounts; unknown: tag_pattern.",
     ),
     ("top level", {"rules": [GOOD_RULE], "limit": {}}, "unknown: limit."),
     ("rule", {"rules": [{**GOOD_RULE, "older_than": 3}]}, "policy.rules[*] may only have the attributes"),
@@ -178,6 +210,10 @@ GOOD_POLICY = {
             "s3://deployments/ecr/in-use.json",
             "ssm:/ecr-cleanup/images-in-use",
             "arn:aws:ssm:us-east-1:123456789012:parameter/shared/images",
+        ],
+        "in_use_accounts": [
+            {"role_arn": READER, "external_id": "central-cleanup", "regions": ["eu-west-1"], "ecs": True},
+            {"role_arn": "arn:aws:iam::310987654321:role/reader", "lambda": False},
         ],
     },
     "limits": {"max_deletions_per_repository": 100, "max_delete_fraction": 0.5},

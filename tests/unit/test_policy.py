@@ -17,6 +17,7 @@ def errors_of(document: object) -> list[str]:
     return [str(error) for error in caught.value.errors]
 
 
+ROLE = "arn:aws:iam::210987654321:role/ecr-cleanup-usage-reader"
 BAD_POLICIES: list[tuple[str, object, str]] = [
     ("not an object", ["rules"], "the policy must be a JSON object"),
     ("rules missing", {}, "rules: required"),
@@ -138,6 +139,41 @@ BAD_POLICIES: list[tuple[str, object, str]] = [
     ),
     ("unknown limits field", {"limits": {"max": 3}, "rules": [GOOD_RULE]}, "limits.max: unknown field"),
     ("limits not an object", {"limits": 5, "rules": [GOOD_RULE]}, "limits: must be an object"),
+    (
+        "account without a role",
+        {"rules": [GOOD_RULE], "protect": {"in_use_accounts": [{"regions": ["eu-west-1"]}]}},
+        "protect.in_use_accounts[0].role_arn: required",
+    ),
+    (
+        "account role not a role ARN",
+        {"rules": [GOOD_RULE], "protect": {"in_use_accounts": [{"role_arn": "arn:aws:iam::12345:user/x"}]}},
+        "protect.in_use_accounts[0].role_arn: required",
+    ),
+    (
+        "account region misspelt",
+        {"rules": [GOOD_RULE], "protect": {"in_use_accounts": [{"role_arn": ROLE, "regions": ["eu-west"]}]}},
+        "protect.in_use_accounts[0].regions: must be a non-empty list of region names",
+    ),
+    (
+        "account external id too short",
+        {"rules": [GOOD_RULE], "protect": {"in_use_accounts": [{"role_arn": ROLE, "external_id": "x"}]}},
+        "protect.in_use_accounts[0].external_id: must be 2 to 1224",
+    ),
+    (
+        "account unknown field",
+        {"rules": [GOOD_RULE], "protect": {"in_use_accounts": [{"role_arn": ROLE, "region": "eu-west-1"}]}},
+        "protect.in_use_accounts[0].region: unknown field",
+    ),
+    (
+        "account listed twice",
+        {"rules": [GOOD_RULE], "protect": {"in_use_accounts": [{"role_arn": ROLE}, {"role_arn": ROLE}]}},
+        "protect.in_use_accounts: lists a role_arn twice",
+    ),
+    (
+        "accounts not a list",
+        {"rules": [GOOD_RULE], "protect": {"in_use_accounts": {"role_arn": ROLE}}},
+        "protect.in_use_accounts: must be a list",
+    ),
 ]
 
 
@@ -230,6 +266,9 @@ def test_field_table_lists_every_accepted_field() -> None:
         "in_use": False,
         "in_use_sources": ["s3://bucket/images.txt", "ssm:/platform/images-in-use"],
         "task_definition_revisions": 3,
+        "in_use_accounts": [
+            {"role_arn": ROLE, "external_id": "x-1", "regions": ["eu-west-1"], "ecs": True, "lambda": False}
+        ],
         "action": "delete",
         "image_status": "archived",
         "archived_for_days": 365,
@@ -241,4 +280,18 @@ def test_field_table_lists_every_accepted_field() -> None:
         "limits": {name: samples[name] for name in POLICY_FIELDS["limits"]},
     }
     assert set(document) == set(POLICY_FIELDS[""])
+    assert set(samples["in_use_accounts"][0]) == set(POLICY_FIELDS["protect.in_use_accounts[]"])
     parse_policy(document)
+
+
+def test_other_accounts_default_to_ecs_and_lambda_in_the_cleanups_region() -> None:
+    [account] = parse_policy(
+        {"rules": [GOOD_RULE], "protect": {"in_use_accounts": [{"role_arn": ROLE}]}}
+    ).protect.in_use_accounts
+    assert (account.account, account.regions, account.ecs, account.functions, account.external_id) == (
+        "210987654321",
+        (),
+        True,
+        True,
+        None,
+    )

@@ -11,6 +11,7 @@ from botocore.exceptions import BotoCoreError
 
 from ..ecr import client_config
 from ..policy import Policy
+from .accounts import account_references
 from .batch import job_definition_references
 from .ecs import ecs_references, revision_references
 from .external import source_reader
@@ -43,6 +44,7 @@ class UsageCollector:
         events: Any = None,
         scheduler: Any = None,
         batch: Any = None,
+        sts: Any = None,
         region: str | None = None,
         cache: UsageCache | None = None,
         clients: Callable[[str], Any] | None = None,
@@ -57,6 +59,7 @@ class UsageCollector:
             "events": events,
             "scheduler": scheduler,
             "batch": batch,
+            "sts": sts,
         }
         self._clients: dict[str, Any] = {name: client for name, client in given.items() if client is not None}
         self.cache = cache if cache is not None else UsageCache()
@@ -108,14 +111,40 @@ class UsageCollector:
         return list(dict.fromkeys(references))
 
     def scan(self, policy: Policy, *, clock: Callable[[], datetime] | None = None) -> UsageScan:
-        """One scan of what `policy` protects as in use, stamped with the moment it started."""
+        """One scan of what `policy` protects as in use, stamped with the moment it started: this
+        account and region, then every account of `protect.in_use_accounts`."""
         started = (clock or _utc_now)()
-        references = self.collect(
-            policy.protect.in_use_sources,
-            revisions=policy.protect.task_definition_revisions,
-            schedules=True,
-        )
-        return UsageScan(started, tuple(references), self.cache)
+        revisions = policy.protect.task_definition_revisions
+        references = self.collect(policy.protect.in_use_sources, revisions=revisions, schedules=True)
+        for account in policy.protect.in_use_accounts:
+
+            def collect(
+                clients: Callable[[str], Any],
+                cache: UsageCache,
+                ecs: bool = account.ecs,
+                lam: bool = account.functions,
+            ) -> list[ImageReference]:
+                other = UsageCollector(clients=clients, cache=cache)
+                return other.collect(ecs=ecs, functions=lam, revisions=revisions if ecs else 0, schedules=ecs)
+
+            references += account_references(
+                account,
+                self._client("sts"),
+                self._region(),
+                self.cache,
+                collect,
+                client_config=client_config(),
+            )
+        return UsageScan(started, tuple(dict.fromkeys(references)), self.cache)
+
+    def _region(self) -> str:
+        """This scan's region: the one given, else that of the STS client's configuration."""
+        if self.region:
+            return self.region
+        region = self._client("sts").meta.region_name
+        if not region:
+            raise UsageError("protect.in_use_accounts: no region is configured to read other accounts in")
+        return str(region)
 
 
 def _utc_now() -> datetime:
