@@ -70,6 +70,29 @@ data "aws_iam_policy_document" "lambda" {
     }
   }
 
+  # Images in use in EKS (policy.protect.in_use_eks): the clusters are listed
+  # and described here; what runs in them is read from each cluster's
+  # Kubernetes API with a token of this role (access entries: eks.tf).
+  dynamic "statement" {
+    for_each = local.in_use_eks ? [1] : []
+
+    content {
+      sid       = "FindEksClusters"
+      actions   = ["eks:ListClusters"]
+      resources = ["*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.in_use_eks ? [1] : []
+
+    content {
+      sid       = "ReadEksClusters"
+      actions   = ["eks:DescribeCluster"]
+      resources = ["arn:${local.partition}:eks:${local.region}:${local.account_id}:cluster/*"]
+    }
+  }
+
   # Images in use in other accounts: the read-only roles listed in the policy,
   # and nothing else.
   dynamic "statement" {

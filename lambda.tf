@@ -36,7 +36,7 @@ resource "aws_cloudwatch_log_group" "lambda" {
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_116:Invoked synchronously by Step Functions, which retries and catches; a DLQ only serves asynchronous invocations.
   #checkov:skip=CKV_AWS_115:Concurrency is bounded by the Map state's MaxConcurrency; reserving it would take capacity from the account's pool.
-  #checkov:skip=CKV_AWS_117:The functions only call AWS APIs; a VPC would need NAT or endpoints and adds nothing.
+  #checkov:skip=CKV_AWS_117:The functions only call AWS APIs; lambda_vpc_config puts them in a VPC where an EKS cluster's API is private.
   #checkov:skip=CKV_AWS_272:The package is built from source at plan time (archive_file); there is no signing step to verify.
   #checkov:skip=CKV_AWS_50:A scheduled batch job; each run is recorded by Step Functions and in the function logs, X-Ray would add cost and permissions.
   #checkov:skip=CKV_AWS_173:The environment names a bucket, a key prefix, a topic ARN and a metrics namespace, no secrets; Lambda encrypts it at rest with its AWS managed key.
@@ -61,6 +61,15 @@ resource "aws_lambda_function" "this" {
     variables = local.lambda_environment
   }
 
+  dynamic "vpc_config" {
+    for_each = var.lambda_vpc_config == null ? [] : [var.lambda_vpc_config]
+
+    content {
+      subnet_ids         = vpc_config.value.subnet_ids
+      security_group_ids = vpc_config.value.security_group_ids
+    }
+  }
+
   tags = var.tags
 
   # The log groups must exist first, or Lambda creates them without retention
@@ -68,5 +77,6 @@ resource "aws_lambda_function" "this" {
   depends_on = [
     aws_cloudwatch_log_group.lambda,
     aws_iam_role_policy.lambda,
+    aws_iam_role_policy_attachment.vpc,
   ]
 }

@@ -43,6 +43,9 @@ locals {
     try([for account in var.policy.protect.in_use_accounts : account.role_arn], [])
   ) : []
 
+  # EKS clusters whose workloads keep their images (iam.tf, eks.tf).
+  in_use_eks = local.in_use && length(try(var.policy.protect.in_use_eks, null) == null ? [] : var.policy.protect.in_use_eks) > 0
+
   # Rules that archive need ecr:UpdateImageStorageClass (iam.tf).
   archives = anytrue([for rule in try(var.policy.rules, []) : try(rule.action, null) == "archive"])
 

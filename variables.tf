@@ -28,10 +28,10 @@ variable "tags" {
 variable "policy" {
   description = <<-EOT
     The cleanup policy: which repositories to look at, which images each rule deletes, which images are never deleted, and how many deletions one run may make per repository. It has exactly the shape of the engine's JSON policy document (see the policy reference in README.md):
-    { repositories = { include = [globs], exclude = [globs] }, rules = [{ description, repositories = [globs], tag_status = "tagged" | "untagged" | "any", tag_patterns = [globs], older_than_days, not_pulled_for_days, archived_for_days, keep_latest, action = "delete" | "archive", image_status = "active" | "archived" }], protect = { tag_patterns = [globs], younger_than_days, in_use = true | false, in_use_sources = ["s3://bucket/key" | "ssm:<parameter name>" | SSM parameter ARN], task_definition_revisions, in_use_accounts = [{ role_arn, external_id, regions = [names], ecs = true | false, lambda = true | false }] }, limits = { max_deletions_per_repository, max_delete_fraction } }.
+    { repositories = { include = [globs], exclude = [globs] }, rules = [{ description, repositories = [globs], tag_status = "tagged" | "untagged" | "any", tag_patterns = [globs], older_than_days, not_pulled_for_days, archived_for_days, keep_latest, action = "delete" | "archive", image_status = "active" | "archived" }], protect = { tag_patterns = [globs], younger_than_days, in_use = true | false, in_use_sources = ["s3://bucket/key" | "ssm:<parameter name>" | SSM parameter ARN], task_definition_revisions, in_use_accounts = [{ role_arn, external_id, regions = [names], ecs = true | false, lambda = true | false, eks = [globs] }], in_use_eks = [cluster name globs] }, limits = { max_deletions_per_repository, max_delete_fraction } }.
     Only rules is required; an attribute left out or null means "not given". The type is `any` on purpose: an object type would silently drop a misspelt attribute (a `protect.tag_pattern` would protect nothing), whereas here every unknown attribute is refused by name.
     The policy is embedded in the state machine definition, not in Lambda environment variables, so its size is not bound by their 4 KB limit.
-    It also shapes the Lambda role: a rule with action = "archive" adds ecr:UpdateImageStorageClass on the repositories the policy selects; protect.in_use (true unless set to false) adds read-only ECS, Lambda, EventBridge and EventBridge Scheduler permissions to find the images in use, protect.task_definition_revisions (5 unless set to 0) adds the ECS task definition and AWS Batch job definition listings, every entry of protect.in_use_sources adds s3:GetObject or ssm:GetParameter on exactly that object or parameter, and protect.in_use_accounts adds sts:AssumeRole on exactly the role_arn of each entry (see modules/usage-reader).
+    It also shapes the Lambda role: a rule with action = "archive" adds ecr:UpdateImageStorageClass on the repositories the policy selects; protect.in_use (true unless set to false) adds read-only ECS, Lambda, EventBridge and EventBridge Scheduler permissions to find the images in use, protect.task_definition_revisions (5 unless set to 0) adds the ECS task definition and AWS Batch job definition listings, every entry of protect.in_use_sources adds s3:GetObject or ssm:GetParameter on exactly that object or parameter, protect.in_use_accounts adds sts:AssumeRole on exactly the role_arn of each entry (see modules/usage-reader), and protect.in_use_eks adds eks:ListClusters and eks:DescribeCluster (give the role access to each cluster with eks_access_clusters).
   EOT
   type        = any
   nullable    = false
@@ -53,9 +53,9 @@ variable "policy" {
 
   validation {
     condition = try(alltrue([
-      for key in keys(try(coalesce(var.policy.protect, {}), {})) : contains(["tag_patterns", "younger_than_days", "in_use", "in_use_sources", "task_definition_revisions", "in_use_accounts"], key)
+      for key in keys(try(coalesce(var.policy.protect, {}), {})) : contains(["tag_patterns", "younger_than_days", "in_use", "in_use_sources", "task_definition_revisions", "in_use_accounts", "in_use_eks"], key)
     ]), false)
-    error_message = "policy.protect must be an object with only the attributes tag_patterns, younger_than_days, in_use, in_use_sources, task_definition_revisions and in_use_accounts; unknown: ${try(join(", ", [for key in keys(var.policy.protect) : key if !contains(["tag_patterns", "younger_than_days", "in_use", "in_use_sources", "task_definition_revisions", "in_use_accounts"], key)]), "(not an object)")}."
+    error_message = "policy.protect must be an object with only the attributes tag_patterns, younger_than_days, in_use, in_use_sources, task_definition_revisions, in_use_accounts and in_use_eks; unknown: ${try(join(", ", [for key in keys(var.policy.protect) : key if !contains(["tag_patterns", "younger_than_days", "in_use", "in_use_sources", "task_definition_revisions", "in_use_accounts", "in_use_eks"], key)]), "(not an object)")}."
   }
 
   validation {
@@ -244,22 +244,32 @@ variable "policy" {
     error_message = "policy.protect.in_use_sources must be a list of sources, each \"s3://<bucket>/<key>\", \"ssm:<parameter name>\" (such as \"ssm:/ecr-cleanup/images-in-use\") or an SSM parameter ARN (\"arn:aws:ssm:<region>:<account>:parameter/<name>\"), without spaces, IAM wildcards (\"*\", \"?\") or policy variables: each names the one object or parameter the Lambda role may then read."
   }
 
+  validation {
+    condition = try(
+      try(var.policy.protect.in_use_eks, null) == null ? true :
+      length(var.policy.protect.in_use_eks) > 0 && alltrue([for p in var.policy.protect.in_use_eks : length(trimspace(p)) > 0 && can(regex("^([^\\[]|\\[!?\\]?[^\\]]*\\])*$", p))]),
+      false
+    )
+    error_message = "policy.protect.in_use_eks, when given, must list at least one EKS cluster name or glob such as \"prod-*\"; no pattern may be empty or leave a '[' unclosed. Every pattern must match a cluster at run time, or the run deletes nothing."
+  }
+
   # The same checks as the engine's (ecr_cleanup/policy.py). Each role_arn also
   # becomes the resource of the sts:AssumeRole grant, so wildcards are refused.
   validation {
     condition = try(
       try(var.policy.protect.in_use_accounts, null) == null ? true : alltrue([
         for account in var.policy.protect.in_use_accounts :
-        alltrue([for key in keys(account) : contains(["role_arn", "external_id", "regions", "ecs", "lambda"], key)]) &&
+        alltrue([for key in keys(account) : contains(["role_arn", "external_id", "regions", "ecs", "lambda", "eks"], key)]) &&
         can(regex("^arn:aws[\\w-]*:iam::\\d{12}:role/[\\w+=,.@/-]{1,512}$", account.role_arn)) &&
         (try(account.external_id, null) == null ? true : can(regex("^[\\w+=,.@:/-]{2,}$", account.external_id)) && length(account.external_id) <= 1224) &&
         (try(account.regions, null) == null ? true : length(account.regions) > 0 && alltrue([for region in account.regions : can(regex("^[a-z]{2}(-[a-z]+)+-\\d{1,2}$", region))])) &&
         (try(account.ecs, null) == null ? true : account.ecs == true || account.ecs == false) &&
-        (try(account.lambda, null) == null ? true : account.lambda == true || account.lambda == false)
+        (try(account.lambda, null) == null ? true : account.lambda == true || account.lambda == false) &&
+        (try(account.eks, null) == null ? true : length(account.eks) > 0 && alltrue([for p in account.eks : length(trimspace(p)) > 0]))
       ]) && length(distinct([for account in var.policy.protect.in_use_accounts : account.role_arn])) == length(var.policy.protect.in_use_accounts),
       false
     )
-    error_message = "policy.protect.in_use_accounts must be a list of objects { role_arn, external_id, regions, ecs, lambda }, each role once: role_arn the ARN of a role in the workload account (\"arn:aws:iam::<account id>:role/<name>\", no wildcards; modules/usage-reader creates it), external_id 2 to 1224 letters, digits or +=,.@:/-_, regions a non-empty list of region names such as [\"eu-west-1\"] (leave it out for the cleanup's region), ecs and lambda true or false."
+    error_message = "policy.protect.in_use_accounts must be a list of objects { role_arn, external_id, regions, ecs, lambda, eks }, each role once: role_arn the ARN of a role in the workload account (\"arn:aws:iam::<account id>:role/<name>\", no wildcards; modules/usage-reader creates it), external_id 2 to 1224 letters, digits or +=,.@:/-_, regions a non-empty list of region names such as [\"eu-west-1\"] (leave it out for the cleanup's region), ecs and lambda true or false, eks a non-empty list of cluster name globs."
   }
 
   validation {
@@ -508,5 +518,31 @@ variable "log_retention_days" {
   validation {
     condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
     error_message = "log_retention_days must be one of the values CloudWatch Logs accepts: 0 (forever), 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653."
+  }
+}
+
+variable "eks_access_clusters" {
+  description = "EKS clusters of this account and region (exact names) in which the module gives the Lambda role read access: an access entry with AmazonEKSViewPolicy at cluster scope, what protect.in_use_eks needs to list workloads. Each cluster's authentication mode must include API (API or API_AND_CONFIG_MAP). Leave empty to manage access yourself."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for name in var.eks_access_clusters : can(regex("^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$", name))])
+    error_message = "eks_access_clusters must list EKS cluster names (letters, digits, - and _, up to 100), without wildcards: each gets an access entry."
+  }
+}
+
+variable "lambda_vpc_config" {
+  description = "Run the Lambda functions in these subnets with these security groups, for EKS clusters whose API endpoint is private. The subnets need a route to the AWS APIs (NAT or VPC endpoints for ECR, ECS, Lambda, S3, STS, EKS, Step Functions, EventBridge, Scheduler and Batch) and the security groups egress to the clusters on 443. Null: outside a VPC."
+  type = object({
+    subnet_ids         = list(string)
+    security_group_ids = list(string)
+  })
+  default = null
+
+  validation {
+    condition     = var.lambda_vpc_config == null ? true : length(var.lambda_vpc_config.subnet_ids) > 0 && length(var.lambda_vpc_config.security_group_ids) > 0 && alltrue([for id in var.lambda_vpc_config.subnet_ids : can(regex("^subnet-[0-9a-f]+$", id))]) && alltrue([for id in var.lambda_vpc_config.security_group_ids : can(regex("^sg-[0-9a-f]+$", id))])
+    error_message = "lambda_vpc_config needs at least one subnet ID (subnet-...) and one security group ID (sg-...)."
   }
 }

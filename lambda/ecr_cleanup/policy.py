@@ -76,8 +76,9 @@ POLICY_FIELDS: Mapping[str, tuple[str, ...]] = {
         "in_use_sources",
         "task_definition_revisions",
         "in_use_accounts",
+        "in_use_eks",
     ),
-    "protect.in_use_accounts[]": ("role_arn", "external_id", "regions", "ecs", "lambda"),
+    "protect.in_use_accounts[]": ("role_arn", "external_id", "regions", "ecs", "lambda", "eks"),
     "limits": ("max_deletions_per_repository", "max_delete_fraction"),
 }
 
@@ -187,13 +188,15 @@ class AccountSource:
     """Another account (and regions) whose workloads may run this registry's images: read through the
     role `role_arn` (assumed with `external_id` when given), in `regions` (empty: the cleanup's own
     region). `ecs` reads ECS tasks and services, task definition revisions, the ECS targets of
-    EventBridge rules and Scheduler schedules, and Batch job definitions; `functions` Lambda."""
+    EventBridge rules and Scheduler schedules, and Batch job definitions; `functions` Lambda; `eks`
+    the EKS clusters whose names match."""
 
     role_arn: str
     external_id: str | None = None
     regions: tuple[str, ...] = ()
     ecs: bool = True
     functions: bool = True
+    eks: tuple[str, ...] = ()
 
     @property
     def account(self) -> str:
@@ -208,6 +211,7 @@ class Protect:
     in_use_sources: tuple[str, ...] = ()
     task_definition_revisions: int = DEFAULT_TASK_DEFINITION_REVISIONS
     in_use_accounts: tuple[AccountSource, ...] = ()
+    in_use_eks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -246,6 +250,7 @@ def parse_policy(document: object) -> Policy:
         _get(protect, "task_definition_revisions"), "protect.task_definition_revisions", minimum=0
     )
     accounts = _read_accounts(reader, _get(protect, "in_use_accounts"))
+    eks = reader.patterns(_get(protect, "in_use_eks"), "protect.in_use_eks", default=[])
 
     limits = reader.mapping(root.get("limits"), "limits", POLICY_FIELDS["limits"])
     max_deletions = reader.count(
@@ -265,6 +270,7 @@ def parse_policy(document: object) -> Policy:
             in_use_sources=tuple(in_use_sources),
             task_definition_revisions=DEFAULT_TASK_DEFINITION_REVISIONS if revisions is None else revisions,
             in_use_accounts=tuple(accounts),
+            in_use_eks=tuple(eks or []),
         ),
         limits=Limits(max_deletions_per_repository=max_deletions, max_delete_fraction=max_fraction),
     )
@@ -317,6 +323,7 @@ def _read_accounts(reader: _Reader, value: object) -> list[AccountSource]:
             regions = None
         ecs = reader.flag(body.get("ecs"), f"{where}.ecs", default=True)
         functions = reader.flag(body.get("lambda"), f"{where}.lambda", default=True)
+        eks = reader.patterns(body.get("eks"), f"{where}.eks", default=[])
         if role_arn is not None:
             accounts.append(
                 AccountSource(
@@ -325,6 +332,7 @@ def _read_accounts(reader: _Reader, value: object) -> list[AccountSource]:
                     regions=tuple(dict.fromkeys(regions or [])),
                     ecs=ecs,
                     functions=functions,
+                    eks=tuple(eks or []),
                 )
             )
     if len({account.role_arn for account in accounts}) < len(accounts):

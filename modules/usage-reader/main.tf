@@ -104,6 +104,26 @@ data "aws_iam_policy_document" "read" {
       resources = ["arn:${local.partition}:lambda:*:${local.account_id}:function:*"]
     }
   }
+
+  dynamic "statement" {
+    for_each = var.read_eks ? [1] : []
+
+    content {
+      sid       = "FindEksClusters"
+      actions   = ["eks:ListClusters"]
+      resources = ["*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.read_eks ? [1] : []
+
+    content {
+      sid       = "ReadEksClusters"
+      actions   = ["eks:DescribeCluster"]
+      resources = ["arn:${local.partition}:eks:*:${local.account_id}:cluster/*"]
+    }
+  }
 }
 
 resource "aws_iam_role" "this" {
@@ -121,8 +141,32 @@ resource "aws_iam_role_policy" "this" {
 
   lifecycle {
     precondition {
-      condition     = var.read_ecs || var.read_lambda
-      error_message = "read_ecs and read_lambda are both false: the role would read nothing; set one to true or do not use this module."
+      condition     = var.read_ecs || var.read_lambda || var.read_eks
+      error_message = "read_ecs, read_lambda and read_eks are all false: the role would read nothing; set one to true or do not use this module."
     }
   }
+}
+
+resource "aws_eks_access_entry" "this" {
+  for_each = toset(var.eks_access_clusters)
+
+  cluster_name  = each.value
+  principal_arn = aws_iam_role.this.arn
+  type          = "STANDARD"
+
+  tags = var.tags
+}
+
+resource "aws_eks_access_policy_association" "this" {
+  for_each = toset(var.eks_access_clusters)
+
+  cluster_name  = each.value
+  principal_arn = aws_iam_role.this.arn
+  policy_arn    = "arn:${local.partition}:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
+
+  access_scope {
+    type = "cluster"
+  }
+
+  depends_on = [aws_eks_access_entry.this]
 }

@@ -18,5 +18,6 @@ output "in_use_account" {
     regions     = local.regions
     ecs         = var.read_ecs
     lambda      = var.read_lambda
+    eks         = var.read_eks && length(var.eks_access_clusters) > 0 ? var.eks_access_clusters : null
   }
 }

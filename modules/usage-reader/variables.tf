@@ -80,6 +80,25 @@ variable "read_lambda" {
   nullable    = false
 }
 
+variable "read_eks" {
+  description = "Whether the role may list and describe EKS clusters (protect.in_use_accounts[].eks). The role also needs read access inside each cluster: an access entry with AmazonEKSViewPolicy, which `eks_access_clusters` creates."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "eks_access_clusters" {
+  description = "EKS clusters of this account (exact names, in the provider's region) in which the role gets read access: an access entry with AmazonEKSViewPolicy at cluster scope."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for name in var.eks_access_clusters : can(regex("^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$", name))])
+    error_message = "eks_access_clusters must list EKS cluster names, without wildcards."
+  }
+}
+
 variable "tags" {
   description = "Tags for the role."
   type        = map(string)

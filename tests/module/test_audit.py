@@ -92,6 +92,11 @@ PLAN_CASES: dict[str, dict[str, Any]] = {
     },
     "no_exclusion": {"policy": {"rules": [RULE]}, "exclude_own_pulls": False},
     "dry_run": {"policy": {"rules": [RULE]}, "dry_run": True},
+    "eks": {
+        "policy": {"rules": [RULE], "protect": {"in_use_eks": ["prod-*"]}},
+        "eks_access_clusters": ["prod-eu", "prod-us"],
+        "lambda_vpc_config": {"subnet_ids": ["subnet-0a1b2c3d"], "security_group_ids": ["sg-0a1b2c3d"]},
+    },
     "accounts": {
         "policy": {
             "rules": [RULE],
@@ -241,6 +246,27 @@ def test_dormant_workloads_are_found_with_read_only_listings_and_reads_in_this_a
         "ecs:ListTaskDefinitionFamilies",
         "ecs:ListTaskDefinitions",
     }
+
+
+def test_eks_clusters_are_listed_and_described_and_read_through_access_entries(
+    planned: dict[str, Planned],
+) -> None:
+    eks = planned["eks"]
+    assert eks.actions("FindEksClusters") == {"eks:ListClusters"}
+    assert eks.actions("ReadEksClusters") == {"eks:DescribeCluster"}
+    assert eks.resources("ReadEksClusters") == {f"arn:aws:eks:{REGION}:{ACCOUNT}:cluster/*"}
+    entries = {
+        address: resource
+        for address, resource in eks.resources_planned.items()
+        if address.startswith("aws_eks_access_policy_association.this")
+    }
+    assert {resource["cluster_name"] for resource in entries.values()} == {"prod-eu", "prod-us"}
+    assert {resource["policy_arn"] for resource in entries.values()} == {
+        "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
+    }
+    assert "aws_iam_role_policy_attachment.vpc[0]" in eks.resources_planned
+    assert not {"FindEksClusters", "ReadEksClusters"} & set(planned["default"].statements)
+    assert not any(address.startswith("aws_eks_") for address in planned["default"].resources_planned)
 
 
 def test_other_accounts_are_read_through_exactly_the_roles_the_policy_lists(

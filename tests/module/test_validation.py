@@ -149,6 +149,16 @@ BAD_POLICIES = [
         "policy.protect.in_use_accounts must be a list of objects",
     ),
     (
+        "in_use_eks empty",
+        {"rules": [GOOD_RULE], "protect": {"in_use_eks": []}},
+        "policy.protect.in_use_eks, when given, must list at least one EKS cluster name",
+    ),
+    (
+        "in_use_accounts eks not a list of patterns",
+        {"rules": [GOOD_RULE], "protect": {"in_use_accounts": [{"role_arn": READER, "eks": [""]}]}},
+        "policy.protect.in_use_accounts must be a list of objects",
+    ),
+    (
         "max_delete_fraction above 1",
         {"rules": [GOOD_RULE], "limits": {"max_delete_fraction": 1.5}},
         "policy.limits.max_delete_fraction must be a number from 0 to 1",
@@ -166,7 +176,7 @@ MISSPELT = [
         "protect",
         {"rules": [GOOD_RULE], "protect": {"tag_pattern": ["latest"]}},
         "policy.protect must be an object with only the attributes tag_patterns, younger_than_days, "
-        "in_use, in_use_sources, task_definition_revisions and in_use_accounts; unknown: tag_pattern.",
+        "in_use, in_use_sources, task_definition_revisions, in_use_accounts and in_use_eks; unknown: tag_pattern.",
     ),
     ("top level", {"rules": [GOOD_RULE], "limit": {}}, "unknown: limit."),
     ("rule", {"rules": [{**GOOD_RULE, "older_than": 3}]}, "policy.rules[*] may only have the attributes"),
@@ -190,6 +200,16 @@ BAD_VARIABLES = [
         "notification_topic_arn must be the ARN of a standard SNS topic",
     ),
     ("AWS namespace", {"metrics_namespace": "AWS/ECR"}, 'must not start with "AWS/"'),
+    (
+        "EKS access by pattern",
+        {"eks_access_clusters": ["prod-*"]},
+        "eks_access_clusters must list EKS cluster names",
+    ),
+    (
+        "VPC without security groups",
+        {"lambda_vpc_config": {"subnet_ids": ["subnet-0a1b2c3d"], "security_group_ids": []}},
+        "lambda_vpc_config needs at least one subnet ID",
+    ),
     ("no concurrency", {"max_concurrency": 0}, "max_concurrency must be a whole number from 1 to 1000"),
     (
         "usage bound below a minute",

@@ -267,8 +267,16 @@ def test_field_table_lists_every_accepted_field() -> None:
         "in_use_sources": ["s3://bucket/images.txt", "ssm:/platform/images-in-use"],
         "task_definition_revisions": 3,
         "in_use_accounts": [
-            {"role_arn": ROLE, "external_id": "x-1", "regions": ["eu-west-1"], "ecs": True, "lambda": False}
+            {
+                "role_arn": ROLE,
+                "external_id": "x-1",
+                "regions": ["eu-west-1"],
+                "ecs": True,
+                "lambda": False,
+                "eks": ["prod-*"],
+            }
         ],
+        "in_use_eks": ["prod-*"],
         "action": "delete",
         "image_status": "archived",
         "archived_for_days": 365,

@@ -10,10 +10,11 @@ import boto3
 from botocore.exceptions import BotoCoreError
 
 from ..ecr import client_config
-from ..policy import Policy
+from ..policy import AccountSource, Policy
 from .accounts import account_references
 from .batch import job_definition_references
 from .ecs import ecs_references, revision_references
+from .eks import eks_references
 from .external import source_reader
 from .functions import lambda_references
 from .reading import describe_error
@@ -45,6 +46,7 @@ class UsageCollector:
         scheduler: Any = None,
         batch: Any = None,
         sts: Any = None,
+        eks: Any = None,
         region: str | None = None,
         cache: UsageCache | None = None,
         clients: Callable[[str], Any] | None = None,
@@ -60,6 +62,7 @@ class UsageCollector:
             "scheduler": scheduler,
             "batch": batch,
             "sts": sts,
+            "eks": eks,
         }
         self._clients: dict[str, Any] = {name: client for name, client in given.items() if client is not None}
         self.cache = cache if cache is not None else UsageCache()
@@ -84,11 +87,12 @@ class UsageCollector:
         functions: bool = True,
         revisions: int = 0,
         schedules: bool = False,
+        eks: Sequence[str] = (),
     ) -> list[ImageReference]:
         """Every image reference in use in the region: ECS tasks and services (`ecs`), Lambda
         functions (`functions`), the latest `revisions` of every ECS task definition family and
         Batch job definition, the ECS tasks EventBridge rules and Scheduler schedules start
-        (`schedules`), and the external `sources`.
+        (`schedules`), the EKS clusters whose names match `eks`, and the external `sources`.
 
         Any failure raises `UsageError` naming the source and the cause; the references gathered so
         far are dropped.
@@ -106,6 +110,10 @@ class UsageCollector:
         if schedules:
             references += event_rule_references(self._client("events"), self._client("ecs"), definitions)
             references += schedule_references(self._client("scheduler"), self._client("ecs"), definitions)
+        if eks:
+            references += eks_references(
+                self._client("eks"), lambda: self._client("sts"), eks, region=self._region()
+            )
         for read in readers:
             references += read()
         return list(dict.fromkeys(references))
@@ -115,17 +123,22 @@ class UsageCollector:
         account and region, then every account of `protect.in_use_accounts`."""
         started = (clock or _utc_now)()
         revisions = policy.protect.task_definition_revisions
-        references = self.collect(policy.protect.in_use_sources, revisions=revisions, schedules=True)
+        references = self.collect(
+            policy.protect.in_use_sources, revisions=revisions, schedules=True, eks=policy.protect.in_use_eks
+        )
         for account in policy.protect.in_use_accounts:
 
             def collect(
-                clients: Callable[[str], Any],
-                cache: UsageCache,
-                ecs: bool = account.ecs,
-                lam: bool = account.functions,
+                clients: Callable[[str], Any], cache: UsageCache, account: AccountSource = account
             ) -> list[ImageReference]:
                 other = UsageCollector(clients=clients, cache=cache)
-                return other.collect(ecs=ecs, functions=lam, revisions=revisions if ecs else 0, schedules=ecs)
+                return other.collect(
+                    ecs=account.ecs,
+                    functions=account.functions,
+                    revisions=revisions if account.ecs else 0,
+                    schedules=account.ecs,
+                    eks=account.eks,
+                )
 
             references += account_references(
                 account,
