@@ -176,7 +176,8 @@ MISSPELT = [
         "protect",
         {"rules": [GOOD_RULE], "protect": {"tag_pattern": ["latest"]}},
         "policy.protect must be an object with only the attributes tag_patterns, younger_than_days, "
-        "in_use, in_use_sources, task_definition_revisions, in_use_accounts and in_use_eks; unknown: tag_pattern.",
+        "in_use, in_use_sources, task_definition_revisions, in_use_accounts and in_use_eks; "
+        "unknown: tag_pattern.",
     ),
     ("top level", {"rules": [GOOD_RULE], "limit": {}}, "unknown: limit."),
     ("rule", {"rules": [{**GOOD_RULE, "older_than": 3}]}, "policy.rules[*] may only have the attributes"),
