@@ -24,7 +24,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol, TypeVar
@@ -620,7 +620,12 @@ def in_parallel(
         return [work(item) for item in items]
     pool = ThreadPoolExecutor(max_workers=min(concurrency, len(items)))
     try:
-        return list(pool.map(work, items))
+        futures = [pool.submit(work, item) for item in items]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = next((future for future in futures if future in done and future.exception()), None)
+        if failed is not None:
+            failed.result()
+        return [future.result() for future in futures]
     except BaseException:
         if cancelled is not None:
             cancelled.set()

@@ -180,7 +180,8 @@ def list_repositories(event: Mapping[str, Any], context: object = None) -> dict[
             raise AnotherRunInProgress(reason)
     repositories = selected_repositories(policy, _registry().repositories())
     groups = group_repositories(repositories, concurrency)
-    run.write_items(groups)
+    claim = event.get("execution_arn") or execution or str(uuid.uuid4())
+    run.write_items(groups, claim=str(claim))
     notes = _exclude_own_pulls() if _setting("EXCLUDE_OWN_PULLS") == "true" else []
     if notes:
         run.write_notes(notes)
@@ -510,6 +511,7 @@ def _finish(
         "skipped": len(outcome.skipped),
         "bytes": reclaimed,
         "failures": [asdict(failure) for failure in outcome.failures[:MAX_FAILURES_REPORTED]],
+        "failed_images": len(outcome.failures),
     }
     if outcome.error is not None:
         result["error"] = {"Error": DeletionRefused.__name__, "Cause": f"{repository}: {outcome.error}"}

@@ -96,6 +96,16 @@ INDEX_MEDIA_TYPES = frozenset(
         "application/vnd.docker.distribution.manifest.list.v2+json",
     }
 )
+MANIFEST_MEDIA_TYPES = frozenset(
+    {
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.distribution.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v1+prettyjws",
+    }
+)
+"""The manifest types of a single image (or an OCI artifact). An image ECR reports with a type that is
+neither one of these nor an index is kept: the engine cannot tell what it holds or what it lists."""
 UNKNOWN_INDEX = "<unread index>"
 
 # NamedTuple construction through tuple.__new__ skips a Python-level __new__: plans build one
@@ -419,6 +429,10 @@ def _protected(
     """The protected images of a repository, each with the protection that covers it."""
     protect = policy.protect
     protected: dict[str, str] = {image.digest: RESTORING for image in images if image.status == ACTIVATING}
+    for image in images:
+        kind = image.media_type
+        if kind is not None and kind not in MANIFEST_MEDIA_TYPES and kind not in INDEX_MEDIA_TYPES:
+            protected.setdefault(image.digest, f"protected: unknown manifest media type {kind!r}")
     if protect.tag_patterns.patterns:
         first_match = protect.tag_patterns.first_match
         for image in images:

@@ -566,4 +566,8 @@ def failure_reason(result: Mapping[str, Any]) -> str:
             return f"{decoded.get('errorType', error.get('Error'))}: {decoded['errorMessage']}"
         return f"{error.get('Error')}: {cause}"
     failures = result.get("failures") or []
-    return f"{len(failures)} images could not be deleted" if failures else "unknown failure"
+    if not failures:
+        return "unknown failure"
+    count = int(result.get("failed_images") or len(failures))
+    first = failures[0]
+    return f"{count} images could not be deleted (first: {first.get('code')}: {first.get('message')})"

@@ -86,17 +86,21 @@ class RunData:
     def put_report(self, name: str, body: str, content_type: str) -> None:
         self._put(f"{self.folder}{name}", body, content_type)
 
-    def write_items(self, groups: list[list[str]]) -> None:
+    def write_items(self, groups: list[list[str]], claim: str) -> None:
+        """Claim the run folder by writing its items, unless another writer did. `claim` names this
+        writer (the execution): when the answer to the write is lost and botocore's retry finds the
+        object, or Step Functions runs the step again, the object it finds is its own."""
         items = [{"index": index, "repositories": group} for index, group in enumerate(groups)]
         try:
-            self._put(self.items_key, json.dumps(items), "application/json", if_none_match="*")
+            self._put(self.items_key, json.dumps(items), "application/json", if_none_match="*", claim=claim)
         except RunDataError as error:
-            if "PreconditionFailed" in str(error):
+            if "PreconditionFailed" not in str(error):
+                raise
+            if self._claim_of(self.items_key) != claim:
                 raise RunDataError(
                     f"s3://{self.bucket}/{self.folder}: another run already uses this run folder; "
                     "start this one again"
                 ) from error
-            raise
 
     def read_items(self) -> list[list[str]]:
         document = json.loads(self._get(self.items_key))
@@ -187,8 +191,26 @@ class RunData:
             raise UsageError(str(error)) from error
         return True
 
-    def _put(self, key: str, body: str, content_type: str, *, if_none_match: str | None = None) -> None:
-        extra = {"IfNoneMatch": if_none_match} if if_none_match else {}
+    def _claim_of(self, key: str) -> str | None:
+        try:
+            head = self.s3.head_object(Bucket=self.bucket, Key=key)
+        except (ClientError, BotoCoreError) as error:
+            raise RunDataError(f"s3://{self.bucket}/{key}: {describe_error(error)}") from error
+        claim = head.get("Metadata", {}).get("claim")
+        return str(claim) if claim is not None else None
+
+    def _put(
+        self,
+        key: str,
+        body: str,
+        content_type: str,
+        *,
+        if_none_match: str | None = None,
+        claim: str | None = None,
+    ) -> None:
+        extra: dict[str, Any] = {"IfNoneMatch": if_none_match} if if_none_match else {}
+        if claim is not None:
+            extra["Metadata"] = {"claim": claim}
         try:
             self.s3.put_object(
                 Bucket=self.bucket, Key=key, Body=body.encode(), ContentType=content_type, **extra

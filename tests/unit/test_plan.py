@@ -294,3 +294,26 @@ def test_plan_bytes_sum_the_sizes_of_deleted_images() -> None:
 def test_a_pull_recorded_before_the_push_counts_as_the_push() -> None:
     inconsistent = Image(digest_of("a"), (), NOW - timedelta(days=5), last_pulled_at=NOW - timedelta(days=30))
     assert deleted(rule(not_pulled_for_days=14), [inconsistent]) == set()
+
+
+# --- manifest media types -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "media_type",
+    [
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.distribution.manifest.v1+prettyjws",
+        None,
+    ],
+)
+def test_an_image_of_a_known_manifest_type_is_judged_by_the_rules(media_type: str | None) -> None:
+    old = image("old", days=90)._replace(media_type=media_type)
+    assert deleted(rule(older_than_days=30), [old]) == {"old"}
+
+
+def test_an_image_of_an_unknown_manifest_type_is_kept_with_the_reason() -> None:
+    strange = image("old", days=90)._replace(media_type="application/vnd.example.manifest.v9+json")
+    [kept] = plan(rule(older_than_days=30), [strange]).keep
+    assert kept.reason == "protected: unknown manifest media type 'application/vnd.example.manifest.v9+json'"
