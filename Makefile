@@ -121,6 +121,7 @@ bench: setup ## Print the engine's speed, memory and API-call figures
 	$(PY) bench/engine.py
 	$(PY) bench/api_calls.py
 	$(PY) bench/archive_calls.py
+	$(PY) bench/faults.py
 
 clean: ## Remove the virtualenvs, caches, Lambda zips and Terraform working files of the tests
 	rm -rf $(VENV) $(CHECKOV_VENV) $(RUNTIME_VENV) .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis builds

@@ -389,6 +389,7 @@ def test_the_stand_in_serves_objects_the_kubernetes_client_reads_whole(aws: None
     """Every field of every kind the stand-in serves is one the Kubernetes API has (a misspelt or
     misplaced one would be dropped by the client's models), with the type the API gives it."""
     import kubernetes  # the official client, a test dependency only (pyproject's dev extras)
+
     cluster = KubernetesApi("prod-eu", secret_keys())
     cluster.add(
         pod(

@@ -9,6 +9,9 @@ process; counts are what the service would have received, retries included.
     traffic.of("ecs")["ListClusters"]
 
 Only one recording is active at a time.
+
+The same hook lets one interceptor (``tests.support.faults``) stand between moto's dispatch and the
+action: it sees each request after it was counted and decides what is answered (see ``intercepting``).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["Traffic", "install", "recording"]
+__all__ = ["Interceptor", "Served", "Traffic", "install", "intercepting", "recording"]
 
 _SERVICE_NAMES = {"awslambda": "lambda"}
 
@@ -54,10 +57,36 @@ class Traffic:
             self.calls.clear()
 
 
+class Served:
+    """One request moto is about to serve, as an interceptor sees it.
+
+    `service` and `operation` are named as `Traffic` counts them (S3: "GET object", "PUT bucket"...);
+    `handler` is moto's response object serving it (a ``BaseResponse``, or the ``S3Response``), and
+    `request` the request moto normalised (a werkzeug request, whether in-process or through the
+    server); `url` is the request's full URL.
+    """
+
+    __slots__ = ("handler", "operation", "request", "service", "url")
+
+    def __init__(self, service: str, operation: str, handler: Any, request: Any, url: str | None) -> None:
+        self.service = service
+        self.operation = operation
+        self.handler = handler
+        self.request = request
+        self.url = url
+
+
+Interceptor = Callable[[Served, Callable[[], Any]], Any]
+"""Called with the request and a function that serves it (moto's own action); returns the response
+(status, headers, body) — moto's, or one of its own — or raises."""
+
+
 class _Hook:
-    """The recording moto's dispatch reports to, if any, and whether the dispatch is hooked."""
+    """The recording moto's dispatch reports to, if any, the interceptor, and whether the dispatch is
+    hooked."""
 
     active: Traffic | None = None
+    interceptor: Interceptor | None = None
     installed = False
     lock = threading.Lock()
 
@@ -74,11 +103,37 @@ def recording(*, delay: float = 0.0, services: set[str] | None = None) -> Iterat
         _Hook.active = None
 
 
-def _observe(service: str, operation: str) -> None:
+@contextmanager
+def intercepting(interceptor: Interceptor) -> Iterator[None]:
+    """Let `interceptor` answer every request moto serves until the block ends (one at a time)."""
+    install()
+    with _Hook.lock:
+        if _Hook.interceptor is not None:
+            raise RuntimeError("another interceptor is active")
+        _Hook.interceptor = interceptor
+    try:
+        yield
+    finally:
+        _Hook.interceptor = None
+
+
+def _observe(service: str, operation: str) -> tuple[str, str]:
+    """Count the request (if recording); returns its service and operation as `Traffic` names them."""
+    name = _SERVICE_NAMES.get(service, service)
+    operation = _operation_names(name).get(operation.lower(), operation)
     traffic = _Hook.active
     if traffic is not None:
-        name = _SERVICE_NAMES.get(service, service)
-        traffic.served(name, _operation_names(name).get(operation.lower(), operation))
+        traffic.served(name, operation)
+    return name, operation
+
+
+def _serve(
+    names: tuple[str, str], handler: Any, request: Any, url: str | None, serve: Callable[[], Any]
+) -> Any:
+    interceptor = _Hook.interceptor
+    if interceptor is None:
+        return serve()
+    return interceptor(Served(*names, handler, request, url), serve)
 
 
 @functools.cache
@@ -105,14 +160,15 @@ def install() -> None:
 
         @functools.wraps(call_action)
         def observed_call_action(self: BaseResponse) -> Any:
-            _observe(str(self.service_name), self._get_action())
-            return call_action(self)
+            names = _observe(str(self.service_name), self._get_action())
+            request = getattr(self, "normalized_request", None)
+            return _serve(names, self, request, getattr(self, "uri", None), lambda: call_action(self))
 
         def s3_entry(original: Callable[..., Any], kind: str) -> Callable[..., Any]:
             @functools.wraps(original)
             def observed(self: S3Response, request: Any, full_url: str) -> Any:
-                _observe("s3", f"{request.method} {kind}")
-                return original(self, request, full_url)
+                names = _observe("s3", f"{request.method} {kind}")
+                return _serve(names, self, request, full_url, lambda: original(self, request, full_url))
 
             return observed
 
