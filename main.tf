@@ -44,7 +44,7 @@ locals {
   ) : []
 
   # EKS clusters whose workloads keep their images (iam.tf, eks.tf).
-  in_use_eks = local.in_use && length(try(var.policy.protect.in_use_eks, null) == null ? [] : var.policy.protect.in_use_eks) > 0
+  in_use_eks = local.in_use && try(length(var.policy.protect.in_use_eks), 0) > 0
 
   # Rules that archive need ecr:UpdateImageStorageClass (iam.tf).
   archives = anytrue([for rule in try(var.policy.rules, []) : try(rule.action, null) == "archive"])
