@@ -166,7 +166,7 @@ class Deleted:
     the partial report of a run that is interrupted or fails part-way."""
 
     def __init__(self) -> None:
-        self.done: list[BatchDone] = []
+        self.done: list[tuple[BatchDone, datetime]] = []
         self.under_way: dict[tuple[str, int], BatchDone] = {}
         self._lock = threading.Lock()
 
@@ -175,7 +175,7 @@ class Deleted:
         with self._lock:
             if batch.confirmed:
                 self.under_way.pop(key, None)
-                self.done.append(batch)
+                self.done.append((batch, datetime.now(UTC)))
             else:
                 self.under_way[key] = batch
 
@@ -192,12 +192,12 @@ class Deleted:
             acted = tuple(
                 decision for decision in batch.done if _happened(batch.action, now.get(decision.image.digest))
             )
-            self.done.append(replace(batch, done=acted, confirmed=True))
+            self.done.append((replace(batch, done=acted, confirmed=True), datetime.now(UTC)))
         self.under_way.clear()
         return unknown
 
     def write(self, out: TextIO, output_format: str, now: datetime) -> None:
-        records = [batch_record(batch, now) for batch in self.done]
+        records = [batch_record(batch, at) for batch, at in self.done]
         if output_format == "json":
             document = {"now": now.isoformat(), "interrupted": True, "batches": records}
             out.write(json.dumps(document) + "\n")
@@ -210,7 +210,7 @@ class Deleted:
 
     @property
     def count(self) -> int:
-        return sum(len(batch.done) for batch in self.done)
+        return sum(len(batch.done) for batch, _ in self.done)
 
 
 def _happened(action: Action, image_now: Image | None) -> bool:

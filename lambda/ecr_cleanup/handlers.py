@@ -351,6 +351,7 @@ def cleanup_repositories(event: Mapping[str, Any], context: object = None) -> di
             )
         except RegistryError as error:
             results.append(_failed(repository, "RegistryError", str(error), dry_run, run))
+            run.write_results(index, part, results)
             carry = {}
             continue
         _log_images(repository, outcome, dry_run)
@@ -358,8 +359,12 @@ def cleanup_repositories(event: Mapping[str, Any], context: object = None) -> di
             run.write_results(index, part, results)
             return _continue_at(number, position["part"] + 1, _carried(carry, outcome))
         results.append(_finish(run, now, outcome, dry_run, carry))
+        # Each finished repository is on record at once: if the function dies on the next one,
+        # the failure is recorded for the repositories it did not finish only.
+        run.write_results(index, part, results)
         carry = {}
-    run.write_results(index, part, results)
+    if not results:
+        run.write_results(index, part, results)
     return {"done": True, "next": len(repositories), "part": position["part"], "carry": None}
 
 
@@ -597,6 +602,7 @@ def _record_failure(
 ) -> dict[str, Any]:
     if not isinstance(error, Mapping):
         raise InvalidInput('error: must be the {"Error": ..., "Cause": ...} the state machine caught')
+    finished = {result["repository"] for result in run.read_part(index, f"{position['part']:04d}")}
     failed = [
         {
             "repository": name,
@@ -606,6 +612,7 @@ def _record_failure(
             **_recorded(run, name, dry_run),
         }
         for name in repositories[position["next"] :]
+        if name not in finished
     ]
     run.write_results(index, "failed", failed)
     logger.info(json.dumps({"event": "failed", "item": index, "repositories": len(failed), "error": error}))

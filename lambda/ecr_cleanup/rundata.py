@@ -110,6 +110,15 @@ class RunData:
         body = json.dumps({"item": item, "part": part, "repositories": results})
         self._put(f"{self.results_prefix}{item:05d}-{part}.json", body, "application/json")
 
+    def read_part(self, item: int, part: str) -> list[dict[str, Any]]:
+        """The results one invocation wrote for its item, or none if it wrote nothing."""
+        try:
+            return list(json.loads(self._get(f"{self.results_prefix}{item:05d}-{part}.json"))["repositories"])
+        except RunDataError as error:
+            if "NoSuchKey" in str(error):
+                return []
+            raise
+
     def read_results(self) -> list[dict[str, Any]]:
         """Every repository result the invocations wrote; a later part overrides an earlier one."""
         keys: list[str] = []

@@ -172,3 +172,29 @@ def test_a_repository_cleaned_in_several_invocations_has_one_report(run_bucket: 
 def test_a_dry_run_records_no_batch(two_repositories: dict[str, list[str]]) -> None:
     execute(POLICY, dry_run=True)
     assert batch_records("app-big") == []
+
+
+def test_repositories_finished_before_the_function_died_are_not_reported_failed(
+    run_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    create_repository("app-1")
+    push_images("app-1", 3, tags=lambda i: [f"one-{i}"], pushed_at=lambda i: days_ago(60 + i))
+    create_repository("app-2")
+    push_images("app-2", 450, tags=lambda i: [f"b{i}"], pushed_at=lambda i: days_ago(40 + i))
+    for number in range(3, 10):
+        create_repository(f"app-{number}")
+    delete = ECRResponse.batch_delete_image
+    served: list[int] = []
+
+    def batch_delete_image(self: ECRResponse) -> Any:
+        answer = delete(self)
+        if self._get_param("repositoryName") == "app-2":
+            served.append(1)
+            if len(served) == 2:
+                raise SandboxEnded
+        return answer
+
+    monkeypatch.setattr(ECRResponse, "batch_delete_image", batch_delete_image)
+    summary = run_with_a_timeout()
+    assert summary["failed"] == ["app-2", "app-3"], "one group: app-1 (finished), app-2 (died), app-3"
+    assert summary["deleted"] == 3 + 200
