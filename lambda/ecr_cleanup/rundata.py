@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -138,7 +139,9 @@ class RunData:
         return list(results.values())
 
     def batches_prefix(self, repository: str) -> str:
-        return f"{self.folder}_run/batches/{repository}/"
+        """The folder of a repository's batch records; the name is quoted ("team%2Fapi") so that no
+        repository's folder lies inside another's ("team/" and "team/api/")."""
+        return f"{self.folder}_run/batches/{quote(repository, safe='')}/"
 
     def write_batch(self, repository: str, name: str, record: Mapping[str, Any]) -> None:
         """Keep one batch's record (what it deleted or archived) under the repository, at once."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 import boto3
 import pytest
@@ -88,7 +89,8 @@ def run_with_a_timeout() -> dict[str, Any]:
 
 def batch_records(repository: str) -> list[dict[str, Any]]:
     s3 = boto3.client("s3")
-    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"runs/2026/11/28/220000Z/_run/batches/{repository}/")
+    folder = quote(repository, safe="")
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"runs/2026/11/28/220000Z/_run/batches/{folder}/")
     return [
         json.loads(s3.get_object(Bucket=BUCKET, Key=entry["Key"])["Body"].read())
         for entry in listed.get("Contents", [])
@@ -198,3 +200,14 @@ def test_repositories_finished_before_the_function_died_are_not_reported_failed(
     summary = run_with_a_timeout()
     assert summary["failed"] == ["app-2", "app-3"], "one group: app-1 (finished), app-2 (died), app-3"
     assert summary["deleted"] == 3 + 200
+
+
+def test_the_records_of_a_repository_are_not_mixed_with_those_of_one_nested_in_its_name(
+    run_bucket: str,
+) -> None:
+    from ecr_cleanup.rundata import RunData
+
+    run = RunData(boto3.client("s3"), BUCKET, "runs/x/")
+    run.write_batch("team", "0000-a-00000", {"images": [{"digest": "sha256:1"}]})
+    run.write_batch("team/api", "0000-a-00000", {"images": [{"digest": "sha256:2"}]})
+    assert [record["images"] for record in run.read_batches("team")] == [[{"digest": "sha256:1"}]]
