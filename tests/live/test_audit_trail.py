@@ -16,6 +16,7 @@ import pytest
 from moto.ecr.responses import ECRResponse
 
 from ecr_cleanup.handlers import cleanup_repositories, list_repositories, summarise
+from ecr_cleanup.rundata import RunData
 from tests.support.ecr_seed import create_repository, days_ago, push_images, remaining_digests
 from tests.support.execution import NOW, TimeBudget, execute, items
 from tests.support.moto_patches import SandboxEnded
@@ -205,8 +206,6 @@ def test_repositories_finished_before_the_function_died_are_not_reported_failed(
 def test_the_records_of_a_repository_are_not_mixed_with_those_of_one_nested_in_its_name(
     run_bucket: str,
 ) -> None:
-    from ecr_cleanup.rundata import RunData
-
     run = RunData(boto3.client("s3"), BUCKET, "runs/x/")
     run.write_batch("team", "0000-a-00000", {"images": [{"digest": "sha256:1"}]})
     run.write_batch("team/api", "0000-a-00000", {"images": [{"digest": "sha256:2"}]})
