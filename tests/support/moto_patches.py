@@ -203,6 +203,15 @@ def _page(
     return [item for _, item in page], token
 
 
+def _listing(key: str, items: list[Any], token: str | None) -> dict[str, Any]:
+    """A page of a listing as the service answers it: the items under `key`, and `nextToken` only
+    when there is a next page."""
+    result: dict[str, Any] = {key: items}
+    if token:
+        result["nextToken"] = token
+    return result
+
+
 def _image_size(image: Any, repository_images: Callable[[], dict[str, Any]]) -> int | None:
     size = image.image_size_in_bytes
     if size is not None:
@@ -362,10 +371,9 @@ def ecr_describe_images_pagination() -> None:
         def repository_images() -> dict[str, Any]:
             return {image.image_digest: image for image in repository.images}
 
-        result: dict[str, Any] = {"imageDetails": [_image_detail(i, repository_images) for i in page]}
-        if token:
-            result["nextToken"] = token
-        return _json_response(result)
+        return _json_response(
+            _listing("imageDetails", [_image_detail(i, repository_images) for i in page], token)
+        )
 
     ECRResponse.describe_images = describe_images  # type: ignore[method-assign]
 
@@ -395,10 +403,7 @@ def ecr_describe_repositories_pagination() -> None:
             next_token=next_token,
             max_results=max_results,
         )
-        result: dict[str, Any] = {"repositories": page}
-        if token:
-            result["nextToken"] = token
-        return ActionResult(result)
+        return ActionResult(_listing("repositories", page, token))
 
     ECRResponse.describe_repositories = describe_repositories  # type: ignore[method-assign]
 
@@ -437,10 +442,7 @@ def ecr_list_images_pagination() -> None:
             max_results=max_results,
         )
         ids = [{key: value for key, value in entry.items() if value is not None} for entry in page]
-        result: dict[str, Any] = {"imageIds": ids}
-        if token:
-            result["nextToken"] = token
-        return ActionResult(result)
+        return ActionResult(_listing("imageIds", ids, token))
 
     ECRResponse.list_images = list_images  # type: ignore[method-assign]
 
@@ -840,10 +842,7 @@ def ecr_pull_time_update_exclusions() -> None:
             next_token=self._get_param("nextToken"),
             max_results=max_results,
         )
-        result: dict[str, Any] = {"pullTimeUpdateExclusions": page}
-        if token:
-            result["nextToken"] = token
-        return _json_response(result)
+        return _json_response(_listing("pullTimeUpdateExclusions", page, token))
 
     ECRResponse.register_pull_time_update_exclusion = register_pull_time_update_exclusion  # type: ignore[attr-defined]
     ECRResponse.deregister_pull_time_update_exclusion = deregister_pull_time_update_exclusion  # type: ignore[attr-defined]
@@ -926,10 +925,7 @@ def ecs_list_task_definition_families_pagination() -> None:
             max_results=max_results,
             invalid=_ecs_invalid,
         )
-        result: dict[str, Any] = {"families": page}
-        if token:
-            result["nextToken"] = token
-        return ActionResult(result)
+        return ActionResult(_listing("families", page, token))
 
     EC2ContainerServiceResponse.list_task_definition_families = list_task_definition_families  # type: ignore[method-assign]
 
@@ -964,10 +960,7 @@ def ecs_list_task_definitions_pagination() -> None:
             descending=sort == "DESC",
             invalid=_ecs_invalid,
         )
-        result: dict[str, Any] = {"taskDefinitionArns": page}
-        if token:
-            result["nextToken"] = token
-        return ActionResult(result)
+        return ActionResult(_listing("taskDefinitionArns", page, token))
 
     EC2ContainerServiceResponse.list_task_definitions = list_task_definitions  # type: ignore[method-assign]
 
@@ -1150,10 +1143,7 @@ def batch_describe_job_definitions_pagination() -> None:
             max_results=max_results,
             invalid=_batch_invalid,
         )
-        result: dict[str, Any] = {"jobDefinitions": [definition.describe() for definition in page]}
-        if token:
-            result["nextToken"] = token
-        return json.dumps(result)
+        return json.dumps(_listing("jobDefinitions", [definition.describe() for definition in page], token))
 
     BatchResponse.describejobdefinitions = describejobdefinitions  # type: ignore[method-assign]
 
