@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol, TypeVar
 
-from .plan import INDEX_MEDIA_TYPES, Action, Decision, Image, RepositoryPlan, plan_repository
+from .plan import ARCHIVED, INDEX_MEDIA_TYPES, Action, Decision, Image, RepositoryPlan, plan_repository
 from .policy import Policy
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "plan_repositories",
     "run_cleanup",
     "selected_repositories",
+    "took_effect",
 ]
 
 DELETE_BATCH_SIZE = 100
@@ -135,6 +136,15 @@ class BatchDone:
 
 
 OnBatch = Callable[[BatchDone], None]
+
+
+def took_effect(action: Action, image_now: Image | None) -> bool:
+    """Whether a delete (the image is gone) or an archive (it is archived) happened, from the image
+    as the registry describes it now (None: gone): how a batch whose answer was lost is settled."""
+    if action is Action.DELETE:
+        return image_now is None
+    return image_now is not None and image_now.status == ARCHIVED
+
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")

@@ -37,10 +37,10 @@ from .cleanup import (
     plan_repositories,
     run_cleanup,
     selected_repositories,
+    took_effect,
 )
 from .ecr import EcrRegistry
 from .inventory import InputError, parse_time, paused_gc, read_json
-from .plan import ARCHIVED, Action, Image
 from .policy import Policy, PolicyError, parse_policy
 from .preview import write_preview
 from .report import RunReport, batch_record, human_bytes, to_table, write_report
@@ -190,7 +190,9 @@ class Deleted:
                 unknown.append(f"{batch.repository}: {len(digests)} images may or may not be gone ({error})")
                 continue
             acted = tuple(
-                decision for decision in batch.done if _happened(batch.action, now.get(decision.image.digest))
+                decision
+                for decision in batch.done
+                if took_effect(batch.action, now.get(decision.image.digest))
             )
             self.done.append((replace(batch, done=acted, confirmed=True), datetime.now(UTC)))
         self.under_way.clear()
@@ -211,13 +213,6 @@ class Deleted:
     @property
     def count(self) -> int:
         return sum(len(batch.done) for batch, _ in self.done)
-
-
-def _happened(action: Action, image_now: Image | None) -> bool:
-    """Whether a delete (the image is gone) or an archive (it is archived) took place."""
-    if action is Action.DELETE:
-        return image_now is None
-    return image_now is not None and image_now.status == ARCHIVED
 
 
 class Progress:

@@ -40,9 +40,11 @@ from .cleanup import (
     RepositoryOutcome,
     clean_repository,
     selected_repositories,
+    took_effect,
 )
 from .ecr import EcrRegistry, client_config
 from .inventory import parse_time
+from .plan import Action
 from .policy import Policy, parse_policy
 from .report import (
     batch_record,
@@ -380,12 +382,8 @@ def _recorder(run: RunData, name: str) -> OnBatch:
         key = started.pop() if batch.confirmed and started else f"{name}-{next(numbers):05d}"
         if not batch.confirmed:
             started.append(key)
-        for image in entry["images"] if batch.confirmed else ():
-            logger.info(
-                json.dumps(
-                    {"event": "image", "repository": batch.repository, "action": entry["action"], **image}
-                )
-            )
+        if batch.confirmed:
+            _log_acted(batch.repository, entry["action"], entry["images"])
         run.write_batch(batch.repository, key, entry)
 
     return record
@@ -416,22 +414,19 @@ def _settled(run: RunData, record: dict[str, Any]) -> dict[str, Any]:
         return record
     repository = record["repository"]
     now = _registry().describe(repository, [image["digest"] for image in record["images"]])
-    if record["action"] == "deleted":
-        acted = [image for image in record["images"] if image["digest"] not in now]
-    else:
-        acted = [
-            image
-            for image in record["images"]
-            if image["digest"] in now and now[image["digest"]].status == "ARCHIVED"
-        ]
+    action = Action.DELETE if record["action"] == "deleted" else Action.ARCHIVE
+    acted = [image for image in record["images"] if took_effect(action, now.get(image["digest"]))]
     name = str(record.pop("name"))
     settled = {**record, "state": "done", "settled": "after the invocation ended", "images": acted}
     run.write_batch(repository, name, settled)
-    for image in acted:
-        logger.info(
-            json.dumps({"event": "image", "repository": repository, "action": record["action"], **image})
-        )
+    _log_acted(repository, record["action"], acted)
     return settled
+
+
+def _log_acted(repository: str, action: str, images: Sequence[Mapping[str, Any]]) -> None:
+    """One log line per image a batch deleted or archived (`action` as the batch record says it)."""
+    for image in images:
+        logger.info(json.dumps({"event": "image", "repository": repository, "action": action, **image}))
 
 
 def _item(value: object) -> tuple[int, list[str]]:
