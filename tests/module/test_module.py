@@ -8,8 +8,11 @@ The last test destroys it and checks nothing is left.
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -32,7 +35,7 @@ from tests.support.ecr_seed import (
 )
 from tests.support.moto_patches import SandboxEnded
 from tests.support.moto_server import MotoServer
-from tests.support.traffic import recording
+from tests.support.traffic import Served, intercepting, recording
 
 pytestmark = pytest.mark.module
 
@@ -308,12 +311,44 @@ def test_a_cleanup_that_runs_out_of_time_mid_deletion_is_finished_by_the_next_ru
     assert gone(registry) == expected
 
 
+@dataclass
+class Hold:
+    """An execution held back: `release` lets it go on; `held` counts the reads it was held at."""
+
+    release: threading.Event = field(default_factory=threading.Event)
+    held: int = 0
+
+
+@contextmanager
+def held_before_its_cleanups(execution_name: str) -> Iterator[Hold]:
+    """The execution's Map waits to read its items (a Step Functions thread, not a function) until
+    released: the execution stays RUNNING, between its list step and its cleanups, for as long as the
+    test needs. Without it, the first run could end before the second one's list step looks."""
+    hold = Hold()
+
+    def wait(served: Served, serve: Callable[[], Any]) -> Any:
+        if served.operation == "GET object" and f"-{execution_name}/_run/items.json" in (served.url or ""):
+            hold.held += 1
+            hold.release.wait(timeout=120)
+        return serve()
+
+    with intercepting(wait):
+        try:
+            yield hold
+        finally:
+            hold.release.set()
+
+
 def test_of_two_runs_started_at_once_only_the_first_deletes(
     module: Any, moto_server: MotoServer, registry: dict[str, dict[str, str]]
 ) -> None:
     scheduled = start(moto_server, module, {})
-    manual = start(moto_server, module, {})
-    first, second = wait_for(moto_server, scheduled), wait_for(moto_server, manual)
+    with held_before_its_cleanups(scheduled.rsplit(":", 1)[1]) as hold:
+        manual = start(moto_server, module, {})
+        second = wait_for(moto_server, manual)
+        assert hold.held == 1
+        hold.release.set()
+        first = wait_for(moto_server, scheduled)
     assert first["status"] == "SUCCEEDED", first
     assert second["status"] == "FAILED", second
     assert second["error"] == "AnotherRunInProgress"
