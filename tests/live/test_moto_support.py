@@ -1555,7 +1555,7 @@ def test_a_function_with_a_new_configuration_starts_cold(server: MotoServer, dep
 def test_an_execution_fails_when_its_history_reaches_the_limit(
     sfn: Any, role_arn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(moto_patches, "SFN_MAX_HISTORY_EVENTS", 40)
+    monkeypatch.setattr(moto_patches.stepfunctions, "SFN_MAX_HISTORY_EVENTS", 40)
     loop = {
         "Count": {"Type": "Pass", "Parameters": {"n.$": "States.MathAdd($.n, 1)"}, "Next": "Again"},
         "Again": {
@@ -1579,7 +1579,7 @@ def test_an_execution_fails_when_its_history_reaches_the_limit(
 def test_an_execution_below_the_history_limit_succeeds(
     sfn: Any, role_arn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(moto_patches, "SFN_MAX_HISTORY_EVENTS", 40)
+    monkeypatch.setattr(moto_patches.stepfunctions, "SFN_MAX_HISTORY_EVENTS", 40)
     states = {"Done": {"Type": "Pass", "End": True}}
     arn = sfn.start_execution(stateMachineArn=state_machine(sfn, role_arn, states, "Done"))["executionArn"]
 
@@ -1587,7 +1587,7 @@ def test_an_execution_below_the_history_limit_succeeds(
 
 
 def test_the_history_limit_is_the_one_aws_enforces() -> None:
-    assert moto_patches.SFN_MAX_HISTORY_EVENTS == 25_000
+    assert moto_patches.stepfunctions.SFN_MAX_HISTORY_EVENTS == 25_000
 
 
 def bucket_with_policy(server: MotoServer, *statements: dict[str, Any]) -> Any:

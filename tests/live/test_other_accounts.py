@@ -2,7 +2,7 @@
 that workloads in a workload account run are kept; a role that cannot be assumed deletes nothing.
 
 moto keeps one backend per account, and credentials of an assumed role act in the role's account, as
-on AWS; `moto_patches.sts_assume_role_checks_trust` makes AssumeRole check the role's trust policy.
+on AWS; `moto_patches.sts.sts_assume_role_checks_trust` makes AssumeRole check the role's trust policy.
 """
 
 from __future__ import annotations

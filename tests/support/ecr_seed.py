@@ -8,7 +8,7 @@ for in-process ``mock_aws`` and a ``ThreadedMotoServer`` in this process, so the
 Every image gets a fresh manifest with its own layers: moto without our patches derives the digest
 from the layer digests, and re-pushing an identical manifest only adds a tag to the existing image.
 Digests are sha256 of the manifest bytes, as in a real registry. Sizes are the sum of the layer
-sizes, which is what DescribeImages reports once ``moto_patches.ecr_image_size`` is applied.
+sizes, which is what DescribeImages reports once ``moto_patches.ecr.ecr_image_size`` is applied.
 """
 
 from __future__ import annotations
