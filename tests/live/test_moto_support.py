@@ -1628,6 +1628,55 @@ def test_an_unconditional_deny_in_a_bucket_policy_still_refuses(server: MotoServ
         s3.put_object(Bucket="guarded", Key="report.json", Body=b"{}")
 
 
+AWKWARD_KEYS = {
+    "runs/a b.json": "runs/a+b.json",
+    "runs/a+b.json": "runs/a%2Bb.json",
+    "runs/100%.json": "runs/100%25.json",
+    "runs/tools%2Fci-runner/0000.json": "runs/tools%252Fci-runner/0000.json",
+    "runs/한글/x.json": "runs/%ED%95%9C%EA%B8%80/x.json",
+}
+"""Keys a bucket may hold, and each as S3 writes it under encoding-type=url (measured on S3)."""
+
+
+@pytest.fixture
+def awkward_bucket(server: MotoServer) -> Any:
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket="awkward")
+    for key in AWKWARD_KEYS:
+        s3.put_object(Bucket="awkward", Key=key, Body=b"{}")
+    return s3
+
+
+@pytest.mark.parametrize(
+    ("operation", "listing"),
+    [("list_objects_v2", "Contents"), ("list_objects", "Contents"), ("list_object_versions", "Versions")],
+)
+def test_a_listing_asked_for_url_encoding_encodes_every_key_as_s3_does(
+    awkward_bucket: Any, operation: str, listing: str
+) -> None:
+    # botocore leaves the keys encoded when the caller asks for the encoding itself
+    answer = getattr(awkward_bucket, operation)(Bucket="awkward", Prefix="runs/", EncodingType="url")
+    assert sorted(entry["Key"] for entry in answer[listing]) == sorted(AWKWARD_KEYS.values())
+    assert (answer["EncodingType"], answer["Prefix"]) == ("url", "runs/")
+
+
+def test_the_markers_of_a_listing_are_url_encoded_too(awkward_bucket: Any) -> None:
+    answer = awkward_bucket.list_object_versions(
+        Bucket="awkward", EncodingType="url", MaxKeys=1, KeyMarker="runs/100%.json"
+    )
+    assert answer["KeyMarker"] == "runs/100%25.json"
+    assert answer["Versions"][0]["Key"] in AWKWARD_KEYS.values()
+    assert answer["NextKeyMarker"] == answer["Versions"][0]["Key"]
+
+
+@pytest.mark.parametrize("operation", ["list_objects_v2", "list_objects", "list_object_versions"])
+def test_a_decoding_client_reads_back_every_key_as_written(awkward_bucket: Any, operation: str) -> None:
+    # botocore asks for the encoding and decodes, as Terraform's provider does
+    listing = "Versions" if operation == "list_object_versions" else "Contents"
+    answer = getattr(awkward_bucket, operation)(Bucket="awkward")
+    assert sorted(entry["Key"] for entry in answer[listing]) == sorted(AWKWARD_KEYS)
+
+
 def test_reset_forgets_every_resource(server: MotoServer, ecr: Any) -> None:
     ecr_seed.create_repository("app")
 

@@ -12,7 +12,7 @@ a service, read its module:
 - ECS task definitions: ``ecs.py``
 - EventBridge and EventBridge Scheduler: ``events.py``
 - AWS Batch job definitions: ``batch.py``
-- S3 (bucket policy conditions): ``s3.py``
+- S3 (bucket policy conditions, URL-encoded listings): ``s3.py``
 - IAM (AWS managed policies): ``iam.py``
 - Step Functions: ``stepfunctions.py``
 - Lambda, run in this process instead of Docker: ``awslambda.py``
