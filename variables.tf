@@ -313,7 +313,7 @@ variable "dry_run" {
 ################################################################################
 
 variable "report_bucket" {
-  description = "The name of an existing S3 bucket for the data and audit reports of every run, or null (the default) for a private bucket the module creates, named <name>-<account id>-<region> (public access blocked, TLS only, SSE-S3, objects expiring after report_retention_days). Each run writes, under <report_prefix><YYYY/MM/DD/HHMMSSZ>-<execution name>/, a JSON and a CSV report per repository of every image with what happened to it and why, summary.json with the run's totals and every failed repository, and its working data under _run/ (the repositories to clean, the snapshot of images in use, each invocation's results). The Lambda and Step Functions roles may only read and write objects under report_prefix. A bucket of yours encrypted with a customer managed KMS key also needs kms:GenerateDataKey and kms:Decrypt on that key for lambda_role_arn and state_machine_role_arn, which the module does not grant."
+  description = "The name of an existing S3 bucket for the data and audit reports of every run, or null (the default) for a private bucket the module creates, named <name>-<account id>-<region> (public access blocked, TLS only, SSE-S3, objects expiring after report_retention_days). Each run writes, under <report_prefix><YYYY/MM/DD/HHMMSSZ>-<execution name>/, a JSON and a CSV report per repository of every image with what happened to it and why (repositories/<repository>.json and .csv), summary.json with the run's totals and every failed repository, and its working data under _run/ (the repositories to clean, the snapshot of images in use, each invocation's results). The Lambda and Step Functions roles may only read and write objects under report_prefix. A bucket of yours encrypted with a customer managed KMS key also needs kms:GenerateDataKey and kms:Decrypt on that key for lambda_role_arn and state_machine_role_arn, which the module does not grant."
   type        = string
   default     = null
 
@@ -336,12 +336,13 @@ variable "report_prefix" {
   default     = "ecr-cleanup/"
   nullable    = false
 
-  # Characters that are safe in S3 keys and literal in an IAM resource: the
-  # prefix becomes arn:...:s3:::<bucket>/<prefix>*, where "*", "?" and "$"
-  # would widen the grant or start a policy variable.
+  # The characters AWS's object key guidelines call safe, except "*", which is
+  # not literal in an IAM resource: the prefix becomes
+  # arn:...:s3:::<bucket>/<prefix>*, where "*", "?" and "$" would widen the
+  # grant or start a policy variable.
   validation {
-    condition     = can(regex("^[A-Za-z0-9!_.'()=-][A-Za-z0-9!_.'()=/-]{0,699}$", var.report_prefix))
-    error_message = "report_prefix must be 1 to 700 characters from letters, digits, \"/\", \"!\", \"_\", \".\", \"'\", \"(\", \")\", \"=\" and \"-\", and must not start with \"/\" (S3 keys have no leading slash), for example \"ecr-cleanup/\" or \"audit/ecr/\"."
+    condition     = can(regex("^[A-Za-z0-9!_.'()-][A-Za-z0-9!_.'()/-]{0,699}$", var.report_prefix))
+    error_message = "report_prefix must be 1 to 700 characters from letters, digits, \"/\", \"!\", \"_\", \".\", \"'\", \"(\", \")\" and \"-\" (the characters safe in S3 keys), and must not start with \"/\" (S3 keys have no leading slash), for example \"ecr-cleanup/\" or \"audit/ecr/\"."
   }
 }
 

@@ -58,6 +58,7 @@ from .report import (
     to_csv,
 )
 from .rundata import (
+    SAFE_KEY_CHARACTERS,
     CachedManifests,
     ManifestCache,
     RunData,
@@ -85,6 +86,9 @@ EXECUTION_INPUT_FIELDS = ("dry_run",)
 PULL_TIME_EXCLUSIONS_LIMIT = 100
 RESERVE_FRACTION = 0.1
 RESERVE_MAX_MS = 60_000
+EXECUTION_NAME_FORBIDDEN = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
+"""What Step Functions refuses in an execution name (1 to 80 characters); the run folder spells the
+rest with `rundata.key_segment`."""
 
 
 class InvalidInput(ValueError):
@@ -167,10 +171,18 @@ def list_repositories(event: Mapping[str, Any], context: object = None) -> dict[
         raise InvalidInput("REPORT_BUCKET: the function's environment must name the run data bucket")
     execution = event.get("execution")
     if execution is not None and (
-        not isinstance(execution, str) or not re.fullmatch(r"[\w.-]{1,80}", execution)
+        not isinstance(execution, str)
+        or not 1 <= len(execution) <= 80
+        or EXECUTION_NAME_FORBIDDEN.search(execution)
     ):
         raise InvalidInput(f"execution: must be the execution's name, got {json.dumps(execution)}")
-    run = RunData(_s3(), bucket, run_folder(_setting("REPORT_PREFIX", "ecr-cleanup/"), moment, execution))
+    prefix = _setting("REPORT_PREFIX", "ecr-cleanup/")
+    if not set(prefix) <= SAFE_KEY_CHARACTERS:
+        raise InvalidInput(
+            f"REPORT_PREFIX: {prefix!r} holds characters that are not safe in S3 keys; use letters, "
+            "digits and !-_.*'()/ (report_prefix of the module)"
+        )
+    run = RunData(_s3(), bucket, run_folder(prefix, moment, execution))
     if not dry_run:
         other = _earlier_run_in_progress(event)
         if other is not None:
@@ -487,8 +499,10 @@ def _finish(
     plan = outcome.plan
     assert plan is not None
     records = _earlier_records(run, outcome) if carry.get("deleted") or carry.get("archived") else []
-    run.put_report(f"{repository}.json", json.dumps(repository_json(outcome, records)), "application/json")
-    run.put_report(f"{repository}.csv", to_csv(outcome, records), "text/csv")
+    run.put_repository_report(
+        repository, "json", json.dumps(repository_json(outcome, records)), "application/json"
+    )
+    run.put_repository_report(repository, "csv", to_csv(outcome, records), "text/csv")
     earlier = int(carry.get("deleted", 0))
     deleted = len(outcome.deleted) + earlier
     reclaimed = plan.bytes if dry_run else outcome.deleted_bytes + int(carry.get("bytes", 0))

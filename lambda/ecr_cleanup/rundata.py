@@ -1,29 +1,37 @@
 """The objects one run of the state machine keeps in S3, under its run folder.
 
     <prefix><YYYY/MM/DD/HHMMSSZ>-<execution>/        the run folder (the execution's start and name)
-        <repository>.json, <repository>.csv          each repository's report
         summary.json                                 the run's totals and every failed repository
+        repositories/<repository>.json, .csv         each repository's report
         _run/items.json                              the repositories, in groups: the Map's items
         _run/usage.json                              the snapshot of images in use, and its generation
         _run/usage-refresh-<generation>              who is reading the snapshot again
+        _run/notes.json                              what the summary must add (set-up problems)
         _run/results/<item>-<part>.json              what each cleanup invocation did
+        _run/batches/<repository as one segment>/<part>-<invocation>-<n>.json
+                                                     each delete or archive batch, before and after
+    <prefix>_cache/index-children/<repository>.json  the child lists of image indexes, across runs
 
-Repository names never start with `_`, so `_run/` cannot collide with a report. Writing the items
-succeeds only if no other run wrote them first (an S3 conditional write), so two runs can never
-share a folder.
+Every key uses only the characters AWS's object key guidelines call safe (letters, digits,
+`! - _ . * ' ( )` and `/` between folders), so that every S3 tool lists, copies and deletes them
+as written: names are written with `key_segment`/`key_path`. A repository's batch records sit in
+a folder of their own whose name holds no `/` (`team!api`), so that no repository's folder lies
+inside another's (`team/` and `team/api/`). Repository names never start with `_`, so `_run/` and
+`_cache/` cannot collide with them. Writing the items succeeds only if no other run wrote them
+first (an S3 conditional write), so two runs can never share a folder.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import string
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -33,12 +41,15 @@ from .usage.snapshot import Clock, utc_now
 
 __all__ = [
     "MAX_REPOSITORIES_PER_ITEM",
+    "SAFE_KEY_CHARACTERS",
     "CachedManifests",
     "ManifestCache",
     "RunData",
     "RunDataError",
     "SharedUsage",
     "group_repositories",
+    "key_path",
+    "key_segment",
     "run_folder",
 ]
 
@@ -46,6 +57,34 @@ MAX_REPOSITORIES_PER_ITEM = 25
 ITEMS_PER_WORKER = 4
 REFRESH_WAIT_SECONDS = 120.0
 REFRESH_POLL_SECONDS = 2.0
+SAFE_KEY_CHARACTERS = frozenset(string.ascii_letters + string.digits + "!-_.*'()/")
+"""What AWS's object key naming guidelines list as safe: letters, digits, `!-_.*'()`, and `/`."""
+_KEPT = frozenset(string.ascii_letters + string.digits + "-_.")
+
+
+def key_segment(text: str) -> str:
+    """`text` as one segment of an S3 key: safe characters only, no `/`, readable, and injective
+    (two different texts never give the same segment).
+
+    Letters, digits, `-`, `_` and `.` stay; `/` becomes `!` (`team/api` -> `team!api`); every other
+    character becomes `(XX)` for each byte of its UTF-8 encoding (`+` -> `(2B)`, `!` -> `(21)`).
+    A literal `!` or `(` never stays, so each encoded text reads back one way only.
+    """
+    parts = []
+    for character in text:
+        if character in _KEPT:
+            parts.append(character)
+        elif character == "/":
+            parts.append("!")
+        else:
+            parts.append("".join(f"({byte:02X})" for byte in character.encode()))
+    return "".join(parts)
+
+
+def key_path(name: str) -> str:
+    """A repository name as folders of an S3 key (`team/api` stays `team/api`), each segment written
+    with `key_segment`: readable, safe and injective. Valid repository names come out unchanged."""
+    return "/".join(key_segment(part) for part in name.split("/"))
 
 
 class RunDataError(Exception):
@@ -85,7 +124,16 @@ class RunData:
         return f"{self.folder}_run/results/"
 
     def put_report(self, name: str, body: str, content_type: str) -> None:
+        """A report of the run as a whole (`summary.json`), at the top of the run folder."""
         self._put(f"{self.folder}{name}", body, content_type)
+
+    def repository_report_key(self, repository: str, extension: str) -> str:
+        return f"{self.folder}repositories/{key_path(repository)}.{extension}"
+
+    def put_repository_report(self, repository: str, extension: str, body: str, content_type: str) -> None:
+        """A repository's report (`json` or `csv`), under `repositories/`, where no repository name
+        can take the place of a report of the whole run (a repository named `summary`)."""
+        self._put(self.repository_report_key(repository, extension), body, content_type)
 
     def write_items(self, groups: list[list[str]], claim: str) -> None:
         """Claim the run folder by writing its items, unless another writer did. `claim` names this
@@ -97,7 +145,7 @@ class RunData:
         except RunDataError as error:
             if "PreconditionFailed" not in str(error):
                 raise
-            if self._claim_of(self.items_key) != claim:
+            if self._claim_of(self.items_key) != key_segment(claim):
                 raise RunDataError(
                     f"s3://{self.bucket}/{self.folder}: another run already uses this run folder; "
                     "start this one again"
@@ -139,9 +187,9 @@ class RunData:
         return list(results.values())
 
     def batches_prefix(self, repository: str) -> str:
-        """The folder of a repository's batch records; the name is quoted ("team%2Fapi") so that no
-        repository's folder lies inside another's ("team/" and "team/api/")."""
-        return f"{self.folder}_run/batches/{quote(repository, safe='')}/"
+        """The folder of a repository's batch records, one segment (`team!api/`), so that no
+        repository's folder lies inside another's (`team/` and `team/api/`)."""
+        return f"{self.folder}_run/batches/{key_segment(repository)}/"
 
     def write_batch(self, repository: str, name: str, record: Mapping[str, Any]) -> None:
         """Keep one batch's record (what it deleted or archived) under the repository, at once."""
@@ -222,7 +270,8 @@ class RunData:
     ) -> None:
         extra: dict[str, Any] = {"IfNoneMatch": if_none_match} if if_none_match else {}
         if claim is not None:
-            extra["Metadata"] = {"claim": claim}
+            # S3 metadata is ASCII only; an execution's name need not be
+            extra["Metadata"] = {"claim": key_segment(claim)}
         try:
             self.s3.put_object(
                 Bucket=self.bucket, Key=key, Body=body.encode(), ContentType=content_type, **extra
@@ -309,7 +358,7 @@ class SharedUsage:
 def run_folder(prefix: str, now: datetime, execution: str | None = None) -> str:
     """The run's folder: the report prefix, the execution's start time and, from the state machine,
     the execution's name (unique, and how a report leads back to its execution)."""
-    suffix = f"-{execution}" if execution else ""
+    suffix = f"-{key_segment(execution)}" if execution else ""
     return f"{prefix}{now:%Y/%m/%d/%H%M%SZ}{suffix}/"
 
 
@@ -326,35 +375,28 @@ class ManifestCache:
         self.bucket = bucket
         self.prefix = f"{prefix}_cache/index-children/"
 
+    def key(self, repository: str) -> str:
+        return f"{self.prefix}{key_path(repository)}.json"
+
     def read(self, repository: str) -> dict[str, list[str]]:
+        key = self.key(repository)
         try:
-            body = self.s3.get_object(Bucket=self.bucket, Key=f"{self.prefix}{repository}.json")[
-                "Body"
-            ].read()
-            document = json.loads(body)
+            document = json.loads(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
                 return {}
-            raise RunDataError(
-                f"s3://{self.bucket}/{self.prefix}{repository}.json: {describe_error(error)}"
-            ) from error
+            raise RunDataError(f"s3://{self.bucket}/{key}: {describe_error(error)}") from error
         except (BotoCoreError, ValueError) as error:
-            raise RunDataError(f"s3://{self.bucket}/{self.prefix}{repository}.json: {error}") from error
+            raise RunDataError(f"s3://{self.bucket}/{key}: {error}") from error
         return {str(digest): [str(child) for child in children] for digest, children in document.items()}
 
     def write(self, repository: str, children: dict[str, list[str]]) -> None:
+        key = self.key(repository)
         body = json.dumps(children, sort_keys=True).encode()
         try:
-            self.s3.put_object(
-                Bucket=self.bucket,
-                Key=f"{self.prefix}{repository}.json",
-                Body=body,
-                ContentType="application/json",
-            )
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json")
         except (ClientError, BotoCoreError) as error:
-            raise RunDataError(
-                f"s3://{self.bucket}/{self.prefix}{repository}.json: {describe_error(error)}"
-            ) from error
+            raise RunDataError(f"s3://{self.bucket}/{key}: {describe_error(error)}") from error
 
 
 class CachedManifests:

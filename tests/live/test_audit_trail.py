@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import quote
 
 import boto3
 import pytest
@@ -90,8 +89,8 @@ def run_with_a_timeout() -> dict[str, Any]:
 
 def batch_records(repository: str) -> list[dict[str, Any]]:
     s3 = boto3.client("s3")
-    folder = quote(repository, safe="")
-    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"runs/2026/11/28/220000Z/_run/batches/{folder}/")
+    prefix = RunData(s3, BUCKET, "runs/2026/11/28/220000Z/").batches_prefix(repository)
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix)
     return [
         json.loads(s3.get_object(Bucket=BUCKET, Key=entry["Key"])["Body"].read())
         for entry in listed.get("Contents", [])
@@ -165,10 +164,12 @@ def test_a_repository_cleaned_in_several_invocations_has_one_report(run_bucket: 
     digests = push_images("app-big", 450, tags=lambda i: [f"b{i}"], pushed_at=lambda i: days_ago(40 + i))
     execution = execute(POLICY, context=TimeBudget(budget_ms=100_000, cost_ms=30_000).context)
     assert len(execution.invocations) > 1
-    report = execution.object("app-big.json")
+    report = execution.object("repositories/app-big.json")
     assert set(report["deleted"]) == set(digests)
     assert len(report["delete"]) == len(digests)
-    csv_rows = boto3.client("s3").get_object(Bucket=BUCKET, Key=f"{execution.folder}app-big.csv")["Body"]
+    csv_rows = boto3.client("s3").get_object(
+        Bucket=BUCKET, Key=f"{execution.folder}repositories/app-big.csv"
+    )["Body"]
     assert csv_rows.read().decode().count(",deleted,") == len(digests)
 
 

@@ -133,6 +133,19 @@ def test_a_malformed_execution_name_is_refused(repositories: dict[str, list[str]
         prepare(execution="../../elsewhere")
 
 
+def test_any_name_step_functions_accepts_names_a_safe_run_folder(repositories: dict[str, list[str]]) -> None:
+    prepared = prepare(execution="release@2026+rc=1(é)")
+    assert prepared["run"]["folder"] == "runs/2026/11/28/220000Z-release(40)2026(2B)rc(3D)1(28)(C3)(A9)(29)/"
+
+
+def test_a_report_prefix_with_an_unsafe_character_is_refused(
+    repositories: dict[str, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REPORT_PREFIX", "runs=2026/")
+    with pytest.raises(InvalidInput, match="REPORT_PREFIX: 'runs=2026/' holds characters that are not safe"):
+        prepare()
+
+
 def test_list_reads_the_images_in_use_once_for_the_whole_run(repositories: dict[str, list[str]]) -> None:
     ecs = boto3.client("ecs")
     ecs.create_cluster(clusterName="prod")

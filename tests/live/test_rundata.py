@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from ecr_cleanup.rundata import RunData, SharedUsage
+from ecr_cleanup.rundata import SAFE_KEY_CHARACTERS, RunData, SharedUsage
 from ecr_cleanup.usage import ImageReference, UsageCache, UsageScan
 from tests.support.ecr_seed import create_repository, days_ago, push_images
 from tests.support.execution import Execution, execute
@@ -149,3 +149,48 @@ def test_a_snapshot_older_than_the_bound_is_read_again_once(estate: dict[str, st
     assert calls["DescribeTaskDefinition"] == 12
     assert execution.object("_run/usage.json")["generation"] == 1
     assert execution.summary["deleted"] == 12 * 3
+
+
+NESTED = ("team", "team/api", "team/api/v1", "summary")
+
+
+@pytest.fixture
+def nested_repositories(aws: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
+    """Repositories whose names nest (`team`, `team/api`) or could pass for a run's object (`summary`),
+    each with 150 old images: two delete batches apiece."""
+    boto3.client("s3").create_bucket(Bucket="runs")
+    monkeypatch.setenv("REPORT_BUCKET", "runs")
+    registry = {}
+    for name in NESTED:
+        create_repository(name)
+        registry[name] = push_images(
+            name,
+            150,
+            tags=lambda i, n=name: [f"{n.replace('/', '-')}-{i}"],
+            pushed_at=lambda i: days_ago(40 + i),
+        )
+    return registry
+
+
+def all_keys(bucket: str) -> list[str]:
+    pages = boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    return [entry["Key"] for page in pages for entry in page.get("Contents", [])]
+
+
+def test_every_key_a_run_writes_uses_only_safe_characters(nested_repositories: dict[str, list[str]]) -> None:
+    execute({"rules": [{"older_than_days": 30}], "protect": {"in_use": False}}, execution="nightly@2026+1")
+    keys = all_keys("runs")
+    assert any("/_run/batches/" in key for key in keys)
+    assert [key for key in keys if not set(key) <= SAFE_KEY_CHARACTERS] == []
+
+
+def test_each_repository_reads_back_exactly_its_own_batch_records(
+    nested_repositories: dict[str, list[str]],
+) -> None:
+    execution = execute({"rules": [{"older_than_days": 30}], "protect": {"in_use": False}})
+    run = RunData(boto3.client("s3"), execution.bucket, execution.folder)
+    for name, digests in nested_repositories.items():
+        recorded = [image["digest"] for record in run.read_batches(name) for image in record["images"]]
+        assert sorted(recorded) == sorted(digests), name
+    assert execution.object("summary.json")["deleted"] == 4 * 150
+    assert execution.object("repositories/summary.json")["name"] == "summary"

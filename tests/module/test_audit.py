@@ -571,14 +571,14 @@ def test_a_run_writes_a_json_and_a_csv_report_per_repository_and_a_summary(
 
     objects = reports(moto_server, audit_module)
     folder = run_folder(execution)
-    assert set(objects) == {
-        f"{folder}{name}"
-        for name in ("audit-api.json", "audit-api.csv", "audit-web.json", "audit-web.csv", "summary.json")
+    assert set(objects) == {f"{folder}summary.json"} | {
+        f"{folder}repositories/{name}"
+        for name in ("audit-api.json", "audit-api.csv", "audit-web.json", "audit-web.csv")
     }, sorted(objects)
 
     for repository, images in audit_registry.items():
         label_of = {digest: label for label, digest in images.items()}
-        report = json.loads(objects[f"{folder}{repository}.json"])
+        report = json.loads(objects[f"{folder}repositories/{repository}.json"])
         assert report["name"] == repository
         assert {label_of[entry["digest"]] for entry in report["delete"]} == EXPECTED_DELETED[repository]
         assert {label_of[digest] for digest in report["deleted"]} == EXPECTED_DELETED[repository]
@@ -592,7 +592,7 @@ def test_a_run_writes_a_json_and_a_csv_report_per_repository_and_a_summary(
             digest for label, digest in images.items() if label not in EXPECTED_DELETED[repository]
         }
 
-        rows = list(csv.reader(io.StringIO(objects[f"{folder}{repository}.csv"])))
+        rows = list(csv.reader(io.StringIO(objects[f"{folder}repositories/{repository}.csv"])))
         assert rows[0] == CSV_HEADER
         by_digest = {row[1]: dict(zip(CSV_HEADER, row, strict=True)) for row in rows[1:]}
         assert len(rows) - 1 == len(by_digest) == len(images)
@@ -603,14 +603,14 @@ def test_a_run_writes_a_json_and_a_csv_report_per_repository_and_a_summary(
         )
 
     # The usage sources named in the policy protect what they list, and the reports say which.
-    api = json.loads(objects[f"{folder}audit-api.json"])
+    api = json.loads(objects[f"{folder}repositories/audit-api.json"])
     kept = {entry["digest"]: entry["reason"] for entry in api["keep"]}
     assert (
         "s3://ecr-cleanup-audit-reports/config/images-in-use.txt"
         in kept[audit_registry["audit-api"]["pinned-s3"]]
     )
     assert "ssm:/ecr-cleanup-audit/images-in-use" in kept[audit_registry["audit-api"]["pinned-ssm"]]
-    api_rows = list(csv.DictReader(io.StringIO(objects[f"{folder}audit-api.csv"])))
+    api_rows = list(csv.DictReader(io.StringIO(objects[f"{folder}repositories/audit-api.csv"])))
     assert {row["tags"] for row in api_rows} >= {"dev-200 latest", "dev-80 pinned-s3"}
 
     summary = json.loads(objects[f"{folder}summary.json"])
@@ -664,7 +664,7 @@ def test_a_failed_repository_is_named_in_the_summary_the_notification_and_its_re
     folder = run_folder(execution)
     summary = json.loads(objects[f"{folder}summary.json"])
     assert (summary["failed"], summary["failed_count"]) == (["audit-bulk"], 1)
-    report = json.loads(objects[f"{folder}audit-bulk.json"])
+    report = json.loads(objects[f"{folder}repositories/audit-bulk.json"])
     assert report["name"] == "audit-bulk"
     assert report.get("deleted", []) == []
     assert "max_delete_fraction" in json.dumps(report)

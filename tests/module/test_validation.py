@@ -195,6 +195,7 @@ MISSPELT = [
 BAD_VARIABLES = [
     ("upper-case bucket", {"report_bucket": "Reports_Bucket"}, "report_bucket must be an S3 bucket name"),
     ("prefix with leading slash", {"report_prefix": "/reports/"}, 'must not start with "/"'),
+    ("prefix with an unsafe character", {"report_prefix": "reports=2026/"}, "the characters safe in S3 keys"),
     (
         "FIFO topic",
         {"notification_topic_arn": "arn:aws:sns:us-east-1:123456789012:cleanup.fifo"},
