@@ -6,7 +6,9 @@ offline preview; `usage` provides the snapshots of images in use.
 
 A repository is cleaned in two steps, `plan_live` then `execute_plan`, so that a caller can show every
 plan and ask before anything is deleted. `execute_plan` deletes in batches and, before each batch:
-- stops when the caller says so (a Lambda function about to run out of time), reporting the work left;
+- stops when the caller says so, reporting the work left: `stop` (a Lambda function about to run out
+  of time) lets each call make at least one batch, `cancelled` (a Ctrl-C, another worker's error) is
+  final and is asked again right before each batch is sent;
 - re-plans from what the registry holds now when the snapshot of images in use the plan relied on has
   expired, deleting only what the first plan also deleted;
 - re-reads the images of the batch when what the plan saw is older than `RECHECK_AFTER_SECONDS`, by
@@ -37,6 +39,7 @@ __all__ = [
     "LISTING_PAGE_SIZE",
     "RECHECK_AFTER_SECONDS",
     "BatchDone",
+    "Cancellation",
     "DeleteFailure",
     "DeleteResult",
     "InMemoryRegistry",
@@ -65,6 +68,11 @@ LISTING_PAGE_SIZE = 1000
 RECHECK_AFTER_SECONDS = 5.0
 """A batch is deleted only if the registry was read at most this long before; otherwise it is re-read."""
 NOT_APPROVED = "kept: not in the plan approved for this run"
+
+
+class Cancellation(threading.Event):
+    """Set once a run of several repositories must stop: a Ctrl-C in the waiting thread, or an error
+    in any worker. Every worker asks it before each batch and right before sending it."""
 
 
 class RegistryError(Exception):
@@ -271,14 +279,16 @@ def execute_plan(
     execute: bool,
     usage: UsageSource | None = None,
     stop: Stop | None = None,
+    cancelled: Stop | None = None,
     counted: int = 0,
     clock: Clock = time.monotonic,
     on_batch: OnBatch | None = None,
 ) -> RepositoryOutcome:
     """Carry out a plan (see the module's description); per-image failures are recorded.
 
-    `stop` is asked before every batch but the first, so each call makes progress; when it answers
-    True the outcome is returned with `complete=False`. A registry failure while re-reading
+    `stop` is asked before every batch but the first, so each call makes progress; `cancelled` before
+    every batch and again right before it is sent. When either answers True the outcome is returned
+    with `complete=False`. A registry failure while re-reading
     propagates as `RegistryError`.
     """
     plan = live.plan
@@ -295,7 +305,9 @@ def execute_plan(
     current = live
     while True:
         progress = _Deletion(registry, current, clock, on_batch)
-        state = progress.run(stop if deleted or archived or failures or skipped else _first_batch(stop))
+        state = progress.run(
+            stop if deleted or archived or failures or skipped else _first_batch(stop), cancelled
+        )
         deleted += progress.deleted
         archived += progress.archived
         failures += progress.failures
@@ -354,10 +366,12 @@ class _Deletion:
         self.view = live.view
         self.viewed_at = live.listed_at
 
-    def run(self, stop: Stop | None) -> str:
+    def run(self, stop: Stop | None, cancelled: Stop | None) -> str:
         """ "done", "stopped" (asked to stop) or "expired" (the usage snapshot expired).
 
         Deletions go first, then archiving, each in the plan's order and in batches of 100.
+        `cancelled` is asked before each batch is read again and once more right before it is sent:
+        a cancellation set while a batch was being checked sends nothing more.
         """
         plan = self.live.plan
         planned = {decision.image.digest: decision.image for decision in (*plan.delete, *plan.archive)}
@@ -367,7 +381,7 @@ class _Deletion:
             for start in range(0, len(decisions), DELETE_BATCH_SIZE)
         ]
         for number, (action, decisions) in enumerate(batches):
-            if stop is not None and stop():
+            if (cancelled is not None and cancelled()) or (stop is not None and stop()):
                 return "stopped"
             if self.live.usage is not None and self.live.usage.expired():
                 return "expired"
@@ -396,6 +410,8 @@ class _Deletion:
                 else:
                     safe.append(digest)
             result = DeleteResult(tuple(gone))
+            if safe and cancelled is not None and cancelled():
+                return "stopped"
             if safe and self.on_batch is not None:
                 about = set(safe)
                 chosen = tuple(decision for decision in decisions if decision.image.digest in about)
@@ -480,6 +496,7 @@ def clean_repository(
     execute: bool,
     usage: UsageSource | None = None,
     stop: Stop | None = None,
+    cancelled: Stop | None = None,
     counted: int = 0,
     clock: Clock = time.monotonic,
     on_batch: OnBatch | None = None,
@@ -494,6 +511,7 @@ def clean_repository(
         execute=execute,
         usage=usage,
         stop=stop,
+        cancelled=cancelled,
         counted=counted,
         clock=clock,
         on_batch=on_batch,
@@ -519,7 +537,7 @@ def run_cleanup(
     repository ends (from the worker threads). An exception in the caller's thread (a Ctrl-C) stops
     every repository before its next batch (see `in_parallel`).
     """
-    cancelled = threading.Event()
+    cancelled = Cancellation()
 
     def clean(repository: str) -> RepositoryOutcome:
         try:
@@ -530,7 +548,7 @@ def run_cleanup(
                 now,
                 execute=execute,
                 usage=usage,
-                stop=cancelled.is_set,
+                cancelled=cancelled.is_set,
                 on_batch=on_batch,
             )
         except RegistryError as error:
@@ -587,7 +605,7 @@ def execute_plans(
 ) -> list[RepositoryOutcome]:
     """Carry out plans made by `plan_repositories` (deleting nothing they did not plan); cancelled as
     `run_cleanup` is."""
-    cancelled = threading.Event()
+    cancelled = Cancellation()
 
     def carry_out(planned: LivePlan | RepositoryOutcome) -> RepositoryOutcome:
         if isinstance(planned, RepositoryOutcome):
@@ -600,7 +618,7 @@ def execute_plans(
                 now,
                 execute=True,
                 usage=usage,
-                stop=cancelled.is_set,
+                cancelled=cancelled.is_set,
                 on_batch=on_batch,
             )
         except RegistryError as error:
@@ -622,15 +640,28 @@ def in_parallel(
 ) -> list[_R]:
     """`work` on every item, at most `concurrency` at a time; results in the order of `items`.
 
-    When the waiting thread is interrupted (a Ctrl-C) or fails, `cancelled` is set, items not started
-    are dropped, and the call returns (raising) only once the items under way have stopped, so that
-    nothing goes on deleting behind the caller's back.
+    When the waiting thread is interrupted (a Ctrl-C) or a worker fails, `cancelled` is set at once
+    (by the failing worker itself), items not started are dropped, and the call returns (raising)
+    only once the items under way have stopped, so that nothing goes on deleting behind the
+    caller's back: each worker asks `cancelled` right before every batch, so at most the batch each
+    worker had already sent completes.
     """
     if concurrency <= 1 or len(items) <= 1:
         return [work(item) for item in items]
+
+    def work_or_cancel(item: _T) -> _R:
+        try:
+            return work(item)
+        except BaseException:
+            # Set here, in the failing worker, before the waiting thread even wakes: the others
+            # must not start another batch in the meantime.
+            if cancelled is not None:
+                cancelled.set()
+            raise
+
     pool = ThreadPoolExecutor(max_workers=min(concurrency, len(items)))
     try:
-        futures = [pool.submit(work, item) for item in items]
+        futures = [pool.submit(work_or_cancel, item) for item in items]
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         failed = next((future for future in futures if future in done and future.exception()), None)
         if failed is not None:
