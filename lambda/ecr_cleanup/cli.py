@@ -39,7 +39,7 @@ from .cleanup import (
     selected_repositories,
     took_effect,
 )
-from .ecr import EcrRegistry
+from .ecr import EcrRegistry, resolve_region
 from .inventory import InputError, parse_time, paused_gc, read_json
 from .policy import Policy, PolicyError, parse_policy
 from .preview import write_preview
@@ -125,7 +125,10 @@ def _parser() -> argparse.ArgumentParser:
 
     def live(sub: argparse.ArgumentParser) -> None:
         sub.epilog = PULL_TIMES_NOTE
-        sub.add_argument("--region", help="AWS region; default: boto3's configuration")
+        sub.add_argument(
+            "--region",
+            help="AWS region; default: AWS_REGION, then AWS_DEFAULT_REGION, then the profile's region",
+        )
         sub.add_argument(
             "--concurrency",
             type=_positive(int),
@@ -245,7 +248,7 @@ class Progress:
 
 
 def _run(
-    args: argparse.Namespace, now: datetime, deleted: Deleted
+    args: argparse.Namespace, region: str, now: datetime, deleted: Deleted
 ) -> tuple[list[RepositoryOutcome], str] | None:
     """The outcomes and the report mode, or None when the user did not confirm the deletions;
     `deleted` sees every batch as it goes."""
@@ -257,10 +260,10 @@ def _run(
             "run deletes images: pass --yes to run without confirmation, or run it in a terminal to "
             "confirm the plan"
         )
-    ecr = EcrRegistry(region=args.region)
+    ecr = EcrRegistry(region=region)
     usage = None
     if policy.protect.in_use:
-        collector = UsageCollector(region=args.region)
+        collector = UsageCollector(region=region)
         usage = LocalUsage(lambda: collector.scan(policy), max_age=timedelta(minutes=args.usage_max_age))
         usage.snapshot()
     repositories = selected_repositories(policy, ecr.repositories())
@@ -349,8 +352,10 @@ def _main(args: argparse.Namespace, now: datetime, out: TextIO) -> int:
         return _preview(args, now, out)
     deleted = Deleted()
     output_format = args.format or ("table" if out.isatty() else "json")
+    region = None
     try:
-        done = _run(args, now, deleted)
+        region = resolve_region(args.region)
+        done = _run(args, region, now, deleted)
     except (PolicyError, InputError, Refused) as error:
         print(f"ecr-cleanup: {error}", file=sys.stderr)
         return EXIT_INVALID
@@ -360,7 +365,7 @@ def _main(args: argparse.Namespace, now: datetime, out: TextIO) -> int:
                 print(f"ecr-cleanup: {error}", file=sys.stderr)
                 return EXIT_AWS
             raise
-        return _stopped(error, deleted, output_format, now, out, region=args.region)
+        return _stopped(error, deleted, output_format, now, out, region=region)
     if done is None:
         return EXIT_OK
     outcomes, mode = done

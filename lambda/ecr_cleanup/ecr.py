@@ -8,7 +8,8 @@ slows a run down instead of failing it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+import os
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import boto3
@@ -19,7 +20,7 @@ from .cleanup import DeleteFailure, DeleteResult, RegistryError
 from .inventory import InputError, image_from_detail
 from .plan import INDEX_MEDIA_TYPES, Image
 
-__all__ = ["DELETE_BATCH_SIZE", "PAGE_SIZE", "EcrRegistry", "client_config"]
+__all__ = ["DELETE_BATCH_SIZE", "PAGE_SIZE", "EcrRegistry", "client_config", "resolve_region"]
 
 PAGE_SIZE = 1000
 DELETE_BATCH_SIZE = 100
@@ -33,6 +34,26 @@ def client_config() -> Config:
     return Config(
         retries={"mode": "adaptive", "max_attempts": RETRY_ATTEMPTS}, user_agent_extra="ecr-cleanup"
     )
+
+
+def resolve_region(explicit: str | None, environ: Mapping[str, str] = os.environ) -> str:
+    """The region of a command-line run: `--region`, then `AWS_REGION` (what the AWS CLI v2, the other
+    SDKs and most CI systems set; botocore does not read it), then boto3's own configuration
+    (`AWS_DEFAULT_REGION`, then the profile's region). Raises `InputError` naming all of them."""
+    if explicit:
+        return explicit
+    if environ.get("AWS_REGION"):
+        return environ["AWS_REGION"]
+    try:
+        region = boto3.session.Session().region_name
+    except BotoCoreError as error:
+        raise InputError(f"cannot read the AWS configuration: {error}") from error
+    if not region:
+        raise InputError(
+            "no AWS region: pass --region, or set AWS_REGION or AWS_DEFAULT_REGION, or give your "
+            "profile a region (aws configure set region <region>)"
+        )
+    return str(region)
 
 
 class EcrRegistry:

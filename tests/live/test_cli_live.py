@@ -262,3 +262,66 @@ def test_repositories_cleaned_in_parallel_end_as_if_cleaned_in_turn(
     status, report = cli("run", "--yes", "--concurrency", "4", "--policy", str(policy_file))
     assert status == EXIT_OK
     assert {r["name"]: len(r["deleted"]) for r in report["repositories"]} == {"app": 3, "web": 1}
+
+
+# Regions: --region, then AWS_REGION, then AWS_DEFAULT_REGION, then the profile's region.
+
+
+@pytest.fixture
+def regional_registries(aws: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A repository per region, named after it, and an AWS configuration file with no region."""
+    for region in ("us-east-1", "eu-west-1", "ap-south-1", "sa-east-1"):
+        boto3.client("ecr", region_name=region).create_repository(repositoryName=f"in-{region}")
+    config = tmp_path / "config"
+    config.write_text("[default]\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+
+
+def planned_repositories(policy_file: Path, *args: str) -> list[str]:
+    status, report = cli("plan", "--policy", str(policy_file), *args)
+    assert status == EXIT_OK
+    return [repository["name"] for repository in report["repositories"]]
+
+
+def test_the_cli_reads_aws_region(
+    regional_registries: None, policy_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    assert planned_repositories(policy_file) == ["in-eu-west-1"]
+
+
+def test_aws_region_comes_before_aws_default_region(
+    regional_registries: None, policy_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-south-1")
+    assert planned_repositories(policy_file) == ["in-eu-west-1"]
+
+
+def test_the_region_option_comes_before_the_environment(
+    regional_registries: None, policy_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    assert planned_repositories(policy_file, "--region", "sa-east-1") == ["in-sa-east-1"]
+
+
+def test_the_profile_region_comes_last(
+    regional_registries: None, policy_file: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "config").write_text("[default]\nregion = ap-south-1\n")
+    assert planned_repositories(policy_file) == ["in-ap-south-1"]
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    assert planned_repositories(policy_file) == ["in-eu-west-1"]
+
+
+def test_without_a_region_the_error_names_every_way_to_give_one(
+    regional_registries: None, policy_file: Path, api_calls: ApiCalls, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _ = cli("plan", "--policy", str(policy_file))
+    assert status == EXIT_INVALID
+    error = capsys.readouterr().err
+    for way in ("--region", "AWS_REGION", "AWS_DEFAULT_REGION", "profile"):
+        assert way in error
+    assert sum(api_calls.values()) == 0
