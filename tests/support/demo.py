@@ -9,7 +9,11 @@
    lost exactly the planned images;
 6. destroys everything.
 
-Nothing leaves this machine; the Terraform state and working data live in a temporary folder.
+Nothing leaves this machine; the Terraform state and working data live in a temporary folder, the
+log of every Terraform command in `.demo/` (ignored by git). The demo cannot hang: every step runs
+under a time limit (`STEP_LIMITS`); when one is exceeded the demo stops it, says which step, how long
+it waited and where its log is, removes its temporary folder and its processes, and exits 1. It
+prints the time of each step and the total.
 """
 
 from __future__ import annotations
@@ -20,10 +24,15 @@ import json
 import logging
 import os
 import random
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -33,22 +42,107 @@ from tests.support.moto_server import MotoServer
 from tests.support.terraform_cli import terraform_env, write_cli_config
 
 ROOT = Path(__file__).resolve().parents[2]
+LOGS = ROOT / ".demo"
 MiB = 1024 * 1024
+
+STEP_LIMITS = {
+    "terraform init": 120.0,
+    "terraform apply": 300.0,
+    "terraform output": 60.0,
+    "seed": 120.0,
+    "plan": 120.0,
+    "execution": 300.0,
+    "terraform destroy": 300.0,
+}
+"""Seconds each step may take; several times what it takes on a busy 2-core machine."""
+
+
+class StepTimedOut(Exception):
+    """A step of the demo exceeded its limit and was stopped."""
+
+
+class Steps:
+    """The demo's steps, each timed and bounded; external commands in process groups of their own.
+
+    A step run in this process (seeding, planning) cannot be interrupted safely, so a watchdog ends
+    the whole demo when one overruns: it says so, kills the commands still running, removes the
+    temporary folder and exits 1.
+    """
+
+    def __init__(self, work: Path, *, limits: Mapping[str, float] = STEP_LIMITS, logs: Path = LOGS) -> None:
+        self.work = work
+        self.limits = limits
+        self.logs = logs
+        self.times: list[tuple[str, float]] = []
+        self._children: set[subprocess.Popen[bytes]] = set()
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        limit = self.limits[name]
+        started = time.monotonic()
+        watchdog = threading.Timer(limit, self._abandon, args=(name, limit))
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            yield
+        finally:
+            watchdog.cancel()
+            elapsed = time.monotonic() - started
+            self.times.append((name, elapsed))
+            print(f"    {name}: {elapsed:.0f} s", flush=True)
+
+    def command(self, name: str, argv: list[str], *, cwd: Path, env: dict[str, str]) -> str:
+        """Run `argv` as step `name`, its output in .demo/<name>.log (standard output alone in
+        .demo/<name>.out); returns its standard output."""
+        limit = self.limits[name]
+        log = self.logs / f"{name.replace(' ', '-')}.log"
+        out = log.with_suffix(".out")
+        started = time.monotonic()
+        with log.open("wb") as errors, out.open("wb") as output:
+            child = subprocess.Popen(
+                argv, cwd=cwd, env=env, stdout=output, stderr=errors, start_new_session=True
+            )
+            self._children.add(child)
+            try:
+                child.wait(timeout=limit)
+            except subprocess.TimeoutExpired:
+                self._kill(child)
+                raise StepTimedOut(
+                    f"{name} did not finish within {limit:.0f} s and was stopped; its log: {log}"
+                ) from None
+            finally:
+                self._children.discard(child)
+        elapsed = time.monotonic() - started
+        self.times.append((name, elapsed))
+        if child.returncode != 0:
+            print(out.read_text()[-4000:], log.read_text()[-4000:], sep="\n", file=sys.stderr)
+            raise SystemExit(f"{name} failed (exit {child.returncode}) after {elapsed:.0f} s; its log: {log}")
+        print(f"    {name}: {elapsed:.0f} s", flush=True)
+        return out.read_text()
+
+    def stop(self) -> None:
+        for child in list(self._children):
+            self._kill(child)
+
+    def _kill(self, child: subprocess.Popen[bytes]) -> None:
+        with suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+
+    def _abandon(self, name: str, limit: float) -> None:
+        print(
+            f"\nerror: the demo's step {name!r} did not finish within {limit:.0f} s; stopping the demo "
+            f"(Terraform logs in {self.logs})",
+            file=sys.stderr,
+            flush=True,
+        )
+        self.stop()
+        shutil.rmtree(self.work, ignore_errors=True)
+        os._exit(1)
 
 
 def say(message: str) -> None:
     print(f"\n==> {message}", flush=True)
-
-
-def terraform(example: Path, env: dict[str, str], *args: str) -> None:
-    started = time.monotonic()
-    result = subprocess.run(
-        ["terraform", *args, "-no-color"], cwd=example, env=env, capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        print(result.stdout[-4000:], result.stderr[-4000:], sep="\n", file=sys.stderr)
-        raise SystemExit(f"terraform {args[0]} failed")
-    print(f"    terraform {args[0]}: done in {time.monotonic() - started:.0f} s")
 
 
 def seed(rng: random.Random) -> dict[str, list[str]]:
@@ -95,9 +189,15 @@ def seed(rng: random.Random) -> dict[str, list[str]]:
 
 
 def run_execution(server: MotoServer, state_machine_arn: str) -> dict[str, Any]:
+    """Start an execution and wait for it; one that outlives its step's limit is stopped."""
     states = server.client("stepfunctions")
     arn = states.start_execution(stateMachineArn=state_machine_arn, input="{}")["executionArn"]
+    deadline = time.monotonic() + STEP_LIMITS["execution"] - 10
     while (execution := states.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        if time.monotonic() > deadline:
+            states.stop_execution(executionArn=arn, cause="the demo's time limit")
+            waited = STEP_LIMITS["execution"] - 10
+            raise StepTimedOut(f"the execution {arn} did not end within {waited:.0f} s and was stopped")
         time.sleep(0.2)
     return dict(execution)
 
@@ -114,63 +214,90 @@ def main(argv: list[str] | None = None) -> int:
     # failures, see statemachine.asl.json); the demo's reader does not need to see it.
     logging.getLogger("moto.stepfunctions.parser.asl.parse.preprocessor").setLevel(logging.ERROR)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="ecr-cleanup-demo-") as tmp, MotoServer() as server:
-        work = Path(tmp)
-        os.environ.update(server.environment())
-        env = {
-            **os.environ,
-            **terraform_env(write_cli_config(work / "cli"), base={}),
-            "TF_DATA_DIR": str(work / "terraform-data"),
-        }
-        state = f"-state={work / 'terraform.tfstate'}"
-        say(f"Local AWS emulation (moto) at {server.endpoint_url}; applying examples/{example.name}")
-        terraform(example, env, "init", "-input=false")
-        try:
-            terraform(example, env, "apply", "-auto-approve", "-input=false", state)
-            outputs = subprocess.run(
-                ["terraform", "output", "-json", state],
-                cwd=example,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            state_machine = json.loads(outputs.stdout)["state_machine_arn"]["value"]
-            print(f"    state machine: {state_machine}")
+    shutil.rmtree(LOGS, ignore_errors=True)
+    LOGS.mkdir()
+    status = 1
+    work = Path(tempfile.mkdtemp(prefix="ecr-cleanup-demo-"))
+    steps = Steps(work)
+    try:
+        with MotoServer() as server:
+            status = _demo(example, server, steps)
+    except (StepTimedOut, SystemExit) as error:
+        print(f"\nerror: {error}", file=sys.stderr, flush=True)
+    finally:
+        steps.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    say(f"Demo {'finished' if status == 0 else 'FAILED'} in {time.monotonic() - started:.0f} s")
+    for name, seconds in steps.times:
+        print(f"    {name:18} {seconds:5.0f} s")
+    return status
 
-            say("Seeding a registry")
+
+def _demo(example: Path, server: MotoServer, steps: Steps) -> int:
+    work = steps.work
+    os.environ.update(server.environment())
+    env = {
+        **os.environ,
+        **terraform_env(write_cli_config(work / "cli"), base={}),
+        "TF_DATA_DIR": str(work / "terraform-data"),
+        "TF_IN_AUTOMATION": "1",
+    }
+    state = f"-state={work / 'terraform.tfstate'}"
+    say(f"Local AWS emulation (moto) at {server.endpoint_url}; applying examples/{example.name}")
+    steps.command("terraform init", ["terraform", "init", "-input=false", "-no-color"], cwd=example, env=env)
+    try:
+        steps.command(
+            "terraform apply",
+            ["terraform", "apply", "-auto-approve", "-input=false", "-no-color", state],
+            cwd=example,
+            env=env,
+        )
+        outputs = steps.command(
+            "terraform output", ["terraform", "output", "-json", state], cwd=example, env=env
+        )
+        state_machine = json.loads(outputs)["state_machine_arn"]["value"]
+        print(f"    state machine: {state_machine}")
+
+        say("Seeding a registry")
+        with steps.step("seed"):
             registry = seed(random.Random(7))
-            for repository, digests in registry.items():
-                print(f"    {repository:20} {len(digests):3} images")
+        for repository, digests in registry.items():
+            print(f"    {repository:20} {len(digests):3} images")
 
-            say("ecr-cleanup plan: what the example's policy deletes (read only)")
+        say("ecr-cleanup plan: what the example's policy deletes (read only)")
+        with steps.step("plan"):
             policy = work / "policy.json"
             policy.write_text(json.dumps(_example_policy(example, env, state)))
             ecr_cleanup(["plan", "--policy", str(policy), "--format", "table"])
             report = io.StringIO()
             ecr_cleanup(["plan", "--policy", str(policy), "--format", "json"], stdout=report)
-            planned = {
-                r["name"]: {i["digest"] for i in r["delete"]}
-                for r in json.loads(report.getvalue())["repositories"]
-            }
+        planned = {
+            r["name"]: {i["digest"] for i in r["delete"]}
+            for r in json.loads(report.getvalue())["repositories"]
+        }
 
-            say("Running the state machine (execution input {})")
+        say("Running the state machine (execution input {})")
+        with steps.step("execution"):
             execution = run_execution(server, state_machine)
-            summary = json.loads(execution.get("output") or "{}")
-            print(f"    status: {execution['status']}")
-            print(f"    {summary.get('message', execution.get('cause', ''))}")
+        summary = json.loads(execution.get("output") or "{}")
+        print(f"    status: {execution['status']}")
+        print(f"    {summary.get('message', execution.get('cause', ''))}")
 
-            gone = {
-                repository: set(digests) - remaining_digests(repository)
-                for repository, digests in registry.items()
-            }
-            gone = {repository: digests for repository, digests in gone.items() if digests}
-            matches = gone == {name: digests for name, digests in planned.items() if digests}
-            print(f"    the registry lost exactly the planned images: {'yes' if matches else 'NO'}")
-        finally:
-            say("Destroying")
-            terraform(example, env, "destroy", "-auto-approve", "-input=false", state)
-    say(f"Demo finished in {time.monotonic() - started:.0f} s")
+        gone = {
+            repository: set(digests) - remaining_digests(repository)
+            for repository, digests in registry.items()
+        }
+        gone = {repository: digests for repository, digests in gone.items() if digests}
+        matches = gone == {name: digests for name, digests in planned.items() if digests}
+        print(f"    the registry lost exactly the planned images: {'yes' if matches else 'NO'}")
+    finally:
+        say("Destroying")
+        steps.command(
+            "terraform destroy",
+            ["terraform", "destroy", "-auto-approve", "-input=false", "-no-color", state],
+            cwd=example,
+            env=env,
+        )
     return 0 if execution["status"] == "SUCCEEDED" and matches else 1
 
 
