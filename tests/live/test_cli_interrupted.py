@@ -7,6 +7,7 @@ import io
 import json
 import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,10 +57,21 @@ class DeleteRequests:
         return len(self.arrived) - self.at_cancel
 
 
+@pytest.fixture(autouse=True)
+def ctrl_c_raises_keyboard_interrupt() -> Iterator[None]:
+    """SIGINT as a terminal delivers it to the command line: Python's KeyboardInterrupt. (A process
+    started in the background by a shell without job control inherits SIGINT ignored.)"""
+    saved = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, saved)
+
+
 def stop_after_batches(monkeypatch: pytest.MonkeyPatch, batches: int, error: BaseException) -> DeleteRequests:
     """Once ECR has answered `batches` BatchDeleteImage calls, the run is stopped: a KeyboardInterrupt
-    arrives as a Ctrl-C does, as SIGINT to the main thread; any other error is raised in the worker
-    whose call it was, after ECR deleted its images (the caller never hears so).
+    arrives as a Ctrl-C does, as SIGINT to the main thread, when the call came from a worker (in the
+    main thread it is raised there, where a signal would land at a moment no test can choose); any
+    other error is raised in the worker whose call it was, after ECR deleted its images (the caller
+    never hears so).
 
     Every later request is held until the run's cancellation is set (at most 60 s), so that how
     busy the machine is cannot decide how far the run gets before it hears of the stop: what reaches
@@ -75,7 +87,10 @@ def stop_after_batches(monkeypatch: pytest.MonkeyPatch, batches: int, error: Bas
             requests.cancelled.wait(timeout=60)
         answer = delete(self)
         if number == batches:
-            if isinstance(error, KeyboardInterrupt):
+            if (
+                isinstance(error, KeyboardInterrupt)
+                and threading.current_thread() is not threading.main_thread()
+            ):
                 signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
             else:
                 raise error
