@@ -16,8 +16,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
+from moto.ecr.exceptions import ImageAlreadyExistsException
 
-from tests.support import ecr_seed, moto_patches
+from tests.support import ecr_seed, ecs_seed, moto_patches
 from tests.support.moto_server import MotoServer
 
 REGION = "us-east-1"
@@ -1690,3 +1691,225 @@ def test_apply_all_applies_every_registered_patch_once() -> None:
     moto_patches.apply_all()
 
     assert moto_patches.applied() == set(moto_patches.PATCHES)
+
+
+# ECR: a push moves a tag
+
+
+def test_a_push_moves_a_tag_and_leaves_the_image_that_held_it_untagged(ecr: Any) -> None:
+    ecr_seed.create_repository("app")
+    first = ecr_seed.push_image("app", tags=["latest"])
+    second = ecr_seed.push_image("app", tags=["latest"])
+    described = {
+        d["imageDigest"]: d.get("imageTags", [])
+        for d in ecr.describe_images(repositoryName="app")["imageDetails"]
+    }
+    assert described == {first: [], second: ["latest"]}
+
+
+def test_a_push_takes_only_the_tag_it_names_from_an_image_with_several(ecr: Any) -> None:
+    ecr_seed.create_repository("app")
+    first = ecr_seed.push_image("app", tags=["latest", "v1"])
+    ecr_seed.push_image("app", tags=["latest"])
+    [detail] = ecr.describe_images(repositoryName="app", imageIds=[{"imageDigest": first}])["imageDetails"]
+    assert detail["imageTags"] == ["v1"]
+
+
+def test_a_push_onto_an_immutable_tag_is_still_refused(ecr: Any) -> None:
+    ecr_seed.create_repository("app", image_tag_mutability="IMMUTABLE")
+    first = ecr_seed.push_image("app", tags=["v1"])
+    with pytest.raises(ImageAlreadyExistsException):
+        ecr_seed.push_image("app", tags=["v1"])
+    assert ecr_seed.remaining_digests("app") == {first}
+
+
+# ECS: service deployments and revisions
+
+
+def ecs_service(ecs: Any, image: str = "app:latest", **kwargs: Any) -> None:
+    ecs_seed.run_service("prod", "api", [image], ecs=ecs, **kwargs)
+
+
+def current_revisions(ecs: Any) -> list[dict[str, Any]]:
+    [service] = ecs.describe_services(cluster="prod", services=["api"])["services"]
+    arns = [summary["arn"] for summary in service["currentServiceRevisions"]]
+    return list(ecs.describe_service_revisions(serviceRevisionArns=arns)["serviceRevisions"])
+
+
+def test_a_new_service_records_a_revision_with_the_digest_its_tag_points_to(ecs: Any) -> None:
+    ecr_seed.create_repository("app")
+    digest = ecr_seed.push_image("app", tags=["latest"])
+    ecs_service(ecs)
+    [revision] = current_revisions(ecs)
+    [image] = revision["containerImages"]
+    assert (image["image"], image["imageDigest"]) == (f"{ecs_seed.ECR_HOST}/app:latest", digest)
+    [service] = ecs.describe_services(cluster="prod", services=["api"])["services"]
+    assert service["currentServiceDeployment"].startswith(
+        "arn:aws:ecs:us-east-1:123456789012:service-deployment/prod/api/"
+    )
+
+
+def test_a_revision_keeps_its_digest_after_the_tag_moves_and_a_new_deployment_resolves_again(
+    ecs: Any,
+) -> None:
+    ecr_seed.create_repository("app")
+    first = ecr_seed.push_image("app", tags=["latest"])
+    ecs_service(ecs)
+    [before] = current_revisions(ecs)
+    second = ecr_seed.push_image("app", tags=["latest"])
+    assert [r["containerImages"][0]["imageDigest"] for r in current_revisions(ecs)] == [first]
+    ecs_seed.redeploy("prod", "api", ecs=ecs)
+    [after] = current_revisions(ecs)
+    assert after["containerImages"][0]["imageDigest"] == second
+    deployment = ecs_seed.current_deployment("prod", "api")
+    assert [source["arn"] for source in deployment["sourceServiceRevisions"]] == [
+        before["serviceRevisionArn"]
+    ]
+
+
+def test_a_revision_without_version_consistency_has_no_digest(ecs: Any) -> None:
+    ecr_seed.create_repository("app")
+    ecr_seed.push_image("app", tags=["latest"])
+    ecs_service(ecs, version_consistency="disabled")
+    [revision] = current_revisions(ecs)
+    assert "imageDigest" not in revision["containerImages"][0]
+
+
+def test_service_deployments_are_listed_newest_first_twenty_a_page(ecs: Any) -> None:
+    ecs_service(ecs, image="public.example.com/app:1")
+    for _ in range(24):
+        ecs_seed.redeploy("prod", "api", ecs=ecs)
+    listed = pages(ecs, "list_service_deployments", "serviceDeployments", cluster="prod", service="api")
+    assert [len(page) for page in listed] == [20, 5]
+    created = [d["createdAt"] for page in listed for d in page]
+    assert created == sorted(created, reverse=True)
+    with pytest.raises(ClientError, match="less than or equal to 100"):
+        ecs.list_service_deployments(cluster="prod", service="api", maxResults=101)
+
+
+def test_service_deployments_are_listed_by_status_and_for_90_days_only(ecs: Any) -> None:
+    ecs_service(ecs, image="public.example.com/app:1")
+    ecs_seed.redeploy("prod", "api", ecs=ecs)
+    ecs_seed.deployment_in_progress("prod", "api")
+    in_progress = ecs.list_service_deployments(cluster="prod", service="api", status=["IN_PROGRESS"])
+    assert [d["status"] for d in in_progress["serviceDeployments"]] == ["IN_PROGRESS"]
+    ecs_seed.age_deployments("prod", "api", days=91)
+    assert ecs.list_service_deployments(cluster="prod", service="api")["serviceDeployments"] == []
+
+
+def test_describing_more_than_20_deployments_or_revisions_is_refused(ecs: Any) -> None:
+    arns = [f"arn:aws:ecs:us-east-1:123456789012:service-revision/prod/api/{n}" for n in range(21)]
+    with pytest.raises(ClientError, match="less than or equal to 20"):
+        ecs.describe_service_revisions(serviceRevisionArns=arns)
+    with pytest.raises(ClientError, match="less than or equal to 20"):
+        ecs.describe_service_deployments(serviceDeploymentArns=arns)
+
+
+def test_a_revision_ecs_cannot_describe_is_a_missing_failure(ecs: Any) -> None:
+    ecs_service(ecs, image="public.example.com/app:1")
+    [arn] = ecs_seed.forget_current_revisions("prod", "api")
+    answer = ecs.describe_service_revisions(serviceRevisionArns=[arn])
+    assert (answer["serviceRevisions"], answer["failures"]) == ([], [{"arn": arn, "reason": "MISSING"}])
+
+
+# SageMaker
+
+
+@pytest.fixture
+def sagemaker(server: MotoServer) -> Any:
+    return server.client("sagemaker")
+
+
+SAGEMAKER_ROLE = "arn:aws:iam::123456789012:role/sagemaker"
+
+
+def endpoint_of(sagemaker: Any, image: str) -> None:
+    sagemaker.create_model(ModelName="m", ExecutionRoleArn=SAGEMAKER_ROLE, PrimaryContainer={"Image": image})
+    variant = {
+        "VariantName": "main",
+        "ModelName": "m",
+        "InitialInstanceCount": 1,
+        "InstanceType": "ml.m5.large",
+    }
+    sagemaker.create_endpoint_config(EndpointConfigName="c", ProductionVariants=[variant])
+    sagemaker.create_endpoint(EndpointName="e", EndpointConfigName="c")
+
+
+def test_models_are_listed_ten_a_page_by_default(sagemaker: Any) -> None:
+    for number in range(12):
+        sagemaker.create_model(
+            ModelName=f"m{number}", ExecutionRoleArn=SAGEMAKER_ROLE, PrimaryContainer={"Image": "x/y:1"}
+        )
+    assert [len(page) for page in paginated(sagemaker, "list_models", "Models")] == [10, 2]
+    with pytest.raises(ClientError, match="ValidationException"):
+        sagemaker.list_models(MaxResults=101)
+
+
+def test_an_endpoint_reports_the_digest_each_image_resolved_to(sagemaker: Any) -> None:
+    ecr_seed.create_repository("model")
+    digest = ecr_seed.push_image("model", tags=["prod"])
+    endpoint_of(sagemaker, f"{ecs_seed.ECR_HOST}/model:prod")
+    ecr_seed.push_image("model", tags=["prod"])
+    [variant] = sagemaker.describe_endpoint(EndpointName="e")["ProductionVariants"]
+    [deployed] = variant["DeployedImages"]
+    assert deployed["SpecifiedImage"] == f"{ecs_seed.ECR_HOST}/model:prod"
+    assert deployed["ResolvedImage"] == f"{ecs_seed.ECR_HOST}/model@{digest}"
+
+
+def test_inference_components_report_the_image_they_resolved_and_are_listed_by_endpoint(
+    sagemaker: Any,
+) -> None:
+    ecr_seed.create_repository("model")
+    digest = ecr_seed.push_image("model", tags=["prod"])
+    endpoint_of(sagemaker, f"{ecs_seed.ECR_HOST}/model:prod")
+    for number in range(11):
+        sagemaker.create_inference_component(
+            InferenceComponentName=f"c{number}",
+            EndpointName="e",
+            VariantName="main",
+            Specification={"Container": {"Image": f"{ecs_seed.ECR_HOST}/model:prod"}},
+            RuntimeConfig={"CopyCount": 1},
+        )
+    listed = paginated(sagemaker, "list_inference_components", "InferenceComponents", EndpointNameEquals="e")
+    assert [len(page) for page in listed] == [10, 1]
+    container = sagemaker.describe_inference_component(InferenceComponentName="c3")["Specification"][
+        "Container"
+    ]
+    assert container["DeployedImage"]["ResolvedImage"] == f"{ecs_seed.ECR_HOST}/model@{digest}"
+    with pytest.raises(ClientError, match="Could not find inference component"):
+        sagemaker.describe_inference_component(InferenceComponentName="gone")
+
+
+# CodeBuild
+
+
+@pytest.fixture
+def codebuild(server: MotoServer) -> Any:
+    return server.client("codebuild")
+
+
+def create_project(codebuild: Any, name: str) -> None:
+    codebuild.create_project(
+        name=name,
+        source={"type": "S3", "location": "bucket/source.zip"},
+        artifacts={"type": "NO_ARTIFACTS"},
+        environment={
+            "type": "LINUX_CONTAINER",
+            "image": "aws/codebuild/standard:7.0",
+            "computeType": "BUILD_GENERAL1_SMALL",
+        },
+        serviceRole=SAGEMAKER_ROLE,
+    )
+
+
+def test_projects_are_listed_a_hundred_names_a_page_and_read_a_hundred_at_a_time(codebuild: Any) -> None:
+    names = [f"p{number:03d}" for number in range(101)]
+    for name in names:
+        create_project(codebuild, name)
+    listed = pages(codebuild, "list_projects", "projects")
+    assert [len(page) for page in listed] == [100, 1]
+    assert [name for page in listed for name in page] == names
+    with pytest.raises(ClientError, match="InvalidInputException"):
+        codebuild.batch_get_projects(names=names)
+    answer = codebuild.batch_get_projects(names=["p000", "gone"])
+    assert ([p["name"] for p in answer["projects"]], answer["projectsNotFound"]) == (["p000"], ["gone"])

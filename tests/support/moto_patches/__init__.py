@@ -8,8 +8,8 @@ and a ``ThreadedMotoServer`` started in this process (see ``tests.support.moto_s
 Each service module holds the named patches of that service; to see how the emulation differs from
 a service, read its module:
 
-- ECR (listings, image details, storage classes, pull times): ``ecr.py``
-- ECS task definitions: ``ecs.py``
+- ECR (listings, image details, storage classes, pull times, tags moved by a push): ``ecr.py``
+- ECS (task definitions, service deployments and revisions): ``ecs.py``
 - EventBridge and EventBridge Scheduler: ``events.py``
 - AWS Batch job definitions: ``batch.py``
 - S3 (bucket policy conditions, URL-encoded listings): ``s3.py``
@@ -17,6 +17,9 @@ a service, read its module:
 - Step Functions: ``stepfunctions.py``
 - Lambda, run in this process instead of Docker: ``awslambda.py``
 - STS (AssumeRole and trust policies): ``sts.py``
+- SageMaker (models listed in pages, the images endpoints and inference components resolved):
+  ``sagemaker.py``
+- CodeBuild (projects listed in pages): ``codebuild.py``
 
 ``registry.py`` holds ``PATCHES`` and the machinery that registers and applies them; ``paging.py`` the
 cursor paging the services' listings share.
@@ -43,6 +46,8 @@ from tests.support.moto_patches import (
     stepfunctions,
     awslambda,
     sts,
+    sagemaker,
+    codebuild,
 )
 from tests.support.moto_patches.awslambda import LAMBDA_CODE_CACHE, LambdaContext, SandboxEnded
 
@@ -58,11 +63,13 @@ __all__ = [
     "apply_all",
     "awslambda",
     "batch",
+    "codebuild",
     "ecr",
     "ecs",
     "events",
     "iam",
     "s3",
+    "sagemaker",
     "stepfunctions",
     "sts",
 ]

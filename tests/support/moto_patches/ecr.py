@@ -587,6 +587,77 @@ def ecr_put_image_restores_archived() -> None:
     ECRBackend.put_image = put_image  # type: ignore[method-assign]
 
 
+@_patch(
+    "ECR PutImage with a tag another image holds: moto removes the tag from that image with "
+    "BatchDeleteImage, which deletes the image when the tag was its only one; ECR moves the tag and "
+    "leaves the other image in the repository, untagged (an immutable tag is still refused)."
+)
+def ecr_put_image_moves_tag() -> None:
+    from moto.ecr.models import ECRBackend
+
+    original = ECRBackend.put_image
+
+    @functools.wraps(original)
+    def put_image(
+        self: ECRBackend,
+        repository_name: str,
+        image_manifest: str,
+        image_tag: str | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        repository = self.repositories.get(repository_name)
+        holders = [
+            image
+            for image in (repository.images if repository is not None and image_tag else [])
+            if image_tag in image.image_tags and image.image_manifest != image_manifest
+        ]
+        if holders:
+            self._resolve_image_tag_mutability(repository, image_tag)  # raises for an immutable tag
+            for image in holders:
+                image.remove_tag(image_tag)
+                if not image.image_tags:
+                    image.image_tag = None
+        return original(self, repository_name, image_manifest, image_tag, *args, **kwargs)
+
+    ECRBackend.put_image = put_image  # type: ignore[method-assign]
+
+
+_ECR_IMAGE = re.compile(
+    r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com/([a-z0-9._/-]+?)(?::([\w][\w.-]{0,127}))?"
+    r"(?:@(sha256:[0-9a-f]{64}))?$"
+)
+
+
+def resolved_digest(image: str) -> str | None:
+    """The digest a service that resolves image tags (ECS, SageMaker) pins `image` to: the one it
+    names, else, for an image of a registry in this emulation, the digest its tag points to now
+    (None when the tag points to nothing or the image is not ECR's)."""
+    from moto.backends import get_backend
+
+    if "@" in image:
+        return image.rpartition("@")[2]
+    found = _ECR_IMAGE.match(image)
+    if found is None:
+        return None
+    account, region, repository, tag = found[1], found[2], found[3], found[4] or "latest"
+    held = get_backend("ecr")[account][region].repositories.get(repository)
+    for candidate in held.images if held is not None else []:
+        if tag in candidate.image_tags:
+            return str(candidate.get_image_digest())
+    return None
+
+
+def resolved_image(image: str) -> str | None:
+    """`image` pinned to its digest, ``<registry>/<repository>@sha256:…``, or None (see `resolved_digest`)."""
+    digest = resolved_digest(image)
+    if digest is None:
+        return None
+    name = image.partition("@")[0]
+    host, _, path = name.partition("/")
+    return f"{host}/{path.rpartition(':')[0] if ':' in path else path}@{digest}"
+
+
 # ECR pull times and who pulls
 
 
