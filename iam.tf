@@ -25,7 +25,7 @@ resource "aws_iam_role" "lambda" {
 }
 
 data "aws_iam_policy_document" "lambda" {
-  #checkov:skip=CKV_AWS_356:Only calls IAM cannot scope are on "*": the read-only listings of FindImagesInUse, FindScheduledTasks and FindRecentRevisions, and the registry-wide pull-time exclusions of ExcludeOwnPulls; every image action, report and notification is on named ARNs.
+  #checkov:skip=CKV_AWS_356:Only calls IAM cannot scope are on "*": the read-only listings of FindImagesInUse, FindScheduledTasks, FindRecentRevisions, FindSageMakerImages and FindCodeBuildImages, and the registry-wide pull-time exclusions of ExcludeOwnPulls; every image action, report and notification is on named ARNs.
 
   # Listing runs before any repository is known: DescribeRepositories without
   # names describes the repositories of this registry the caller may describe.
@@ -174,6 +174,72 @@ data "aws_iam_policy_document" "lambda" {
         "arn:${local.partition}:ecs:${local.region}:${local.account_id}:task/*",
         "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:*",
       ]
+    }
+  }
+
+  # The digests ECS deployments resolved (policy.protect.in_use): each
+  # service's deployments are listed (on the service), unfinished ones
+  # described, and each current or deploying revision described once per run.
+  dynamic "statement" {
+    for_each = local.in_use ? [1] : []
+
+    content {
+      sid     = "ReadServiceDeployments"
+      actions = ["ecs:DescribeServiceDeployments", "ecs:DescribeServiceRevisions", "ecs:ListServiceDeployments"]
+      resources = [
+        "arn:${local.partition}:ecs:${local.region}:${local.account_id}:service/*",
+        "arn:${local.partition}:ecs:${local.region}:${local.account_id}:service-deployment/*",
+        "arn:${local.partition}:ecs:${local.region}:${local.account_id}:service-revision/*",
+      ]
+    }
+  }
+
+  # SageMaker (policy.protect.in_use_sagemaker, on unless false): models,
+  # endpoints and inference components are listed (no resource) and each one
+  # described on this account's and region's ARNs.
+  dynamic "statement" {
+    for_each = local.in_use_sagemaker ? [1] : []
+
+    content {
+      sid       = "FindSageMakerImages"
+      actions   = ["sagemaker:ListEndpoints", "sagemaker:ListInferenceComponents", "sagemaker:ListModels"]
+      resources = ["*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.in_use_sagemaker ? [1] : []
+
+    content {
+      sid     = "ReadSageMakerImages"
+      actions = ["sagemaker:DescribeEndpoint", "sagemaker:DescribeInferenceComponent", "sagemaker:DescribeModel"]
+      resources = [
+        "arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:endpoint/*",
+        "arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:inference-component/*",
+        "arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:model/*",
+      ]
+    }
+  }
+
+  # CodeBuild (policy.protect.in_use_codebuild, on unless false): the build
+  # image of every project.
+  dynamic "statement" {
+    for_each = local.in_use_codebuild ? [1] : []
+
+    content {
+      sid       = "FindCodeBuildImages"
+      actions   = ["codebuild:ListProjects"]
+      resources = ["*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.in_use_codebuild ? [1] : []
+
+    content {
+      sid       = "ReadCodeBuildImages"
+      actions   = ["codebuild:BatchGetProjects"]
+      resources = ["arn:${local.partition}:codebuild:${local.region}:${local.account_id}:project/*"]
     }
   }
 

@@ -70,9 +70,11 @@ locals {
   # becomes the one object or parameter the role may read: "s3://bucket/key" is
   # arn:...:s3:::bucket/key, "ssm:/a/b" and "ssm:a" are arn:...:parameter/a/b and
   # arn:...:parameter/a in this account and region, an ARN stays as it is.
-  in_use         = try(var.policy.protect.in_use, null) != false
-  revisions      = local.in_use ? coalesce(try(var.policy.protect.task_definition_revisions, null), 5) : 0
-  in_use_sources = local.in_use ? distinct(try(tolist(coalesce(var.policy.protect.in_use_sources, [])), [])) : []
+  in_use           = try(var.policy.protect.in_use, null) != false
+  in_use_sagemaker = local.in_use && try(var.policy.protect.in_use_sagemaker, null) != false
+  in_use_codebuild = local.in_use && try(var.policy.protect.in_use_codebuild, null) != false
+  revisions        = local.in_use ? coalesce(try(var.policy.protect.task_definition_revisions, null), 5) : 0
+  in_use_sources   = local.in_use ? distinct(try(tolist(coalesce(var.policy.protect.in_use_sources, [])), [])) : []
   in_use_object_arns = [
     for source in local.in_use_sources :
     "arn:${local.partition}:s3:::${trimprefix(source, "s3://")}" if startswith(source, "s3://")

@@ -28,10 +28,10 @@ variable "tags" {
 variable "policy" {
   description = <<-EOT
     The cleanup policy: which repositories to look at, which images each rule deletes, which images are never deleted, and how many deletions one run may make per repository. It has exactly the shape of the engine's JSON policy document (see the policy reference in README.md):
-    { repositories = { include = [globs], exclude = [globs] }, rules = [{ description, repositories = [globs], tag_status = "tagged" | "untagged" | "any", tag_patterns = [globs], older_than_days, not_pulled_for_days, archived_for_days, keep_latest, action = "delete" | "archive", image_status = "active" | "archived" }], protect = { tag_patterns = [globs], younger_than_days, in_use = true | false, in_use_sources = ["s3://bucket/key" | "ssm:<parameter name>" | SSM parameter ARN], task_definition_revisions, in_use_accounts = [{ role_arn, external_id, regions = [names], ecs = true | false, lambda = true | false, eks = [globs] }], in_use_eks = [cluster name globs] }, limits = { max_deletions_per_repository, max_delete_fraction } }.
+    { repositories = { include = [globs], exclude = [globs] }, rules = [{ description, repositories = [globs], tag_status = "tagged" | "untagged" | "any", tag_patterns = [globs], older_than_days, not_pulled_for_days, archived_for_days, keep_latest, action = "delete" | "archive", image_status = "active" | "archived" }], protect = { tag_patterns = [globs], younger_than_days, in_use = true | false, in_use_sources = ["s3://bucket/key" | "ssm:<parameter name>" | SSM parameter ARN], task_definition_revisions, in_use_accounts = [{ role_arn, external_id, regions = [names], ecs = true | false, lambda = true | false, eks = [globs], sagemaker = true | false, codebuild = true | false }], in_use_eks = [cluster name globs], in_use_sagemaker = true | false, in_use_codebuild = true | false, pulled_within_days }, limits = { max_deletions_per_repository, max_delete_fraction } }.
     Only rules is required; an attribute left out or null means "not given". The type is `any` on purpose: an object type would silently drop a misspelt attribute (a `protect.tag_pattern` would protect nothing), whereas here every unknown attribute is refused by name.
     The policy is embedded in the state machine definition, not in Lambda environment variables, so its size is not bound by their 4 KB limit.
-    It also shapes the Lambda role: a rule with action = "archive" adds ecr:UpdateImageStorageClass on the repositories the policy selects; protect.in_use (true unless set to false) adds read-only ECS, Lambda, EventBridge and EventBridge Scheduler permissions to find the images in use, protect.task_definition_revisions (5 unless set to 0) adds the ECS task definition and AWS Batch job definition listings, every entry of protect.in_use_sources adds s3:GetObject or ssm:GetParameter on exactly that object or parameter, protect.in_use_accounts adds sts:AssumeRole on exactly the role_arn of each entry (see modules/usage-reader), and protect.in_use_eks adds eks:ListClusters and eks:DescribeCluster (give the role access to each cluster with eks_access_clusters).
+    It also shapes the Lambda role: a rule with action = "archive" adds ecr:UpdateImageStorageClass on the repositories the policy selects; protect.in_use (true unless set to false) adds read-only ECS (tasks, services, their deployments and revisions), Lambda, EventBridge and EventBridge Scheduler permissions to find the images in use, protect.in_use_sagemaker and protect.in_use_codebuild (true unless set to false, with in_use) add the SageMaker model, endpoint and inference component reads and the CodeBuild project reads, protect.task_definition_revisions (5 unless set to 0) adds the ECS task definition and AWS Batch job definition listings, every entry of protect.in_use_sources adds s3:GetObject or ssm:GetParameter on exactly that object or parameter, protect.in_use_accounts adds sts:AssumeRole on exactly the role_arn of each entry (see modules/usage-reader), and protect.in_use_eks adds eks:ListClusters and eks:DescribeCluster (give the role access to each cluster with eks_access_clusters).
   EOT
   type        = any
   nullable    = false
@@ -53,9 +53,9 @@ variable "policy" {
 
   validation {
     condition = try(alltrue([
-      for key in keys(try(coalesce(var.policy.protect, {}), {})) : contains(["tag_patterns", "younger_than_days", "in_use", "in_use_sources", "task_definition_revisions", "in_use_accounts", "in_use_eks"], key)
+      for key in keys(try(coalesce(var.policy.protect, {}), {})) : contains(["tag_patterns", "younger_than_days", "in_use", "in_use_sources", "task_definition_revisions", "in_use_accounts", "in_use_eks", "in_use_sagemaker", "in_use_codebuild", "pulled_within_days"], key)
     ]), false)
-    error_message = "policy.protect must be an object with only the attributes tag_patterns, younger_than_days, in_use, in_use_sources, task_definition_revisions, in_use_accounts and in_use_eks; unknown: ${try(join(", ", [for key in keys(var.policy.protect) : key if !contains(["tag_patterns", "younger_than_days", "in_use", "in_use_sources", "task_definition_revisions", "in_use_accounts", "in_use_eks"], key)]), "(not an object)")}."
+    error_message = "policy.protect must be an object with only the attributes tag_patterns, younger_than_days, in_use, in_use_sources, task_definition_revisions, in_use_accounts, in_use_eks, in_use_sagemaker, in_use_codebuild and pulled_within_days; unknown: ${try(join(", ", [for key in keys(var.policy.protect) : key if !contains(["tag_patterns", "younger_than_days", "in_use", "in_use_sources", "task_definition_revisions", "in_use_accounts", "in_use_eks", "in_use_sagemaker", "in_use_codebuild", "pulled_within_days"], key)]), "(not an object)")}."
   }
 
   validation {
@@ -259,17 +259,38 @@ variable "policy" {
     condition = try(
       try(var.policy.protect.in_use_accounts, null) == null ? true : alltrue([
         for account in var.policy.protect.in_use_accounts :
-        alltrue([for key in keys(account) : contains(["role_arn", "external_id", "regions", "ecs", "lambda", "eks"], key)]) &&
+        alltrue([for key in keys(account) : contains(["role_arn", "external_id", "regions", "ecs", "lambda", "eks", "sagemaker", "codebuild"], key)]) &&
         can(regex("^arn:aws[\\w-]*:iam::\\d{12}:role/[\\w+=,.@/-]{1,512}$", account.role_arn)) &&
         (try(account.external_id, null) == null ? true : can(regex("^[\\w+=,.@:/-]{2,}$", account.external_id)) && length(account.external_id) <= 1224) &&
         (try(account.regions, null) == null ? true : length(account.regions) > 0 && alltrue([for region in account.regions : can(regex("^[a-z]{2}(-[a-z]+)+-\\d{1,2}$", region))])) &&
         (try(account.ecs, null) == null ? true : account.ecs == true || account.ecs == false) &&
         (try(account.lambda, null) == null ? true : account.lambda == true || account.lambda == false) &&
+        (try(account.sagemaker, null) == null ? true : account.sagemaker == true || account.sagemaker == false) &&
+        (try(account.codebuild, null) == null ? true : account.codebuild == true || account.codebuild == false) &&
         (try(account.eks, null) == null ? true : length(account.eks) > 0 && alltrue([for p in account.eks : length(trimspace(p)) > 0]))
       ]) && length(distinct([for account in var.policy.protect.in_use_accounts : account.role_arn])) == length(var.policy.protect.in_use_accounts),
       false
     )
-    error_message = "policy.protect.in_use_accounts must be a list of objects { role_arn, external_id, regions, ecs, lambda, eks }, each role once: role_arn the ARN of a role in the workload account (\"arn:aws:iam::<account id>:role/<name>\", no wildcards; modules/usage-reader creates it), external_id 2 to 1224 letters, digits or +=,.@:/-_, regions a non-empty list of region names such as [\"eu-west-1\"] (leave it out for the cleanup's region), ecs and lambda true or false, eks a non-empty list of cluster name globs."
+    error_message = "policy.protect.in_use_accounts must be a list of objects { role_arn, external_id, regions, ecs, lambda, eks, sagemaker, codebuild }, each role once: role_arn the ARN of a role in the workload account (\"arn:aws:iam::<account id>:role/<name>\", no wildcards; modules/usage-reader creates it), external_id 2 to 1224 letters, digits or +=,.@:/-_, regions a non-empty list of region names such as [\"eu-west-1\"] (leave it out for the cleanup's region), ecs, lambda, sagemaker and codebuild true or false, eks a non-empty list of cluster name globs."
+  }
+
+  validation {
+    condition     = try(try(var.policy.protect.in_use_sagemaker, null) == null ? true : var.policy.protect.in_use_sagemaker == true || var.policy.protect.in_use_sagemaker == false, false)
+    error_message = "policy.protect.in_use_sagemaker must be true or false (leave it out for true: SageMaker models, endpoints and inference components keep their images; false for an account that denies those reads)."
+  }
+
+  validation {
+    condition     = try(try(var.policy.protect.in_use_codebuild, null) == null ? true : var.policy.protect.in_use_codebuild == true || var.policy.protect.in_use_codebuild == false, false)
+    error_message = "policy.protect.in_use_codebuild must be true or false (leave it out for true: CodeBuild projects keep their build images; false for an account that denies those reads)."
+  }
+
+  validation {
+    condition = try(
+      try(var.policy.protect.pulled_within_days, null) == null ? true :
+      var.policy.protect.pulled_within_days >= 1 && floor(var.policy.protect.pulled_within_days) == var.policy.protect.pulled_within_days,
+      false
+    )
+    error_message = "policy.protect.pulled_within_days must be a whole number >= 1: an image pulled within that many days is never deleted or archived (ECR may record a pull up to a day late, so 2 or more)."
   }
 
   validation {

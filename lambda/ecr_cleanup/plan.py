@@ -449,4 +449,18 @@ def _protected(
         for image in images:
             if image.pushed_at >= since and image.digest not in protected:
                 protected[image.digest] = reason
+    if protect.pulled_within_days is not None:
+        since = now - timedelta(days=protect.pulled_within_days)
+        for image in images:
+            pulled = image.last_pulled_at
+            if pulled is not None and pulled >= since and image.digest not in protected:
+                protected[image.digest] = (
+                    f"protected: pulled {_days_ago(now, pulled)} (protect.pulled_within_days "
+                    f"{protect.pulled_within_days})"
+                )
     return protected
+
+
+def _days_ago(now: datetime, then: datetime) -> str:
+    days = max(0, (now - then) // timedelta(days=1))
+    return "today" if days == 0 else "1 day ago" if days == 1 else f"{days} days ago"

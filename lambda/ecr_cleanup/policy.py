@@ -77,8 +77,20 @@ POLICY_FIELDS: Mapping[str, tuple[str, ...]] = {
         "task_definition_revisions",
         "in_use_accounts",
         "in_use_eks",
+        "in_use_sagemaker",
+        "in_use_codebuild",
+        "pulled_within_days",
     ),
-    "protect.in_use_accounts[]": ("role_arn", "external_id", "regions", "ecs", "lambda", "eks"),
+    "protect.in_use_accounts[]": (
+        "role_arn",
+        "external_id",
+        "regions",
+        "ecs",
+        "lambda",
+        "eks",
+        "sagemaker",
+        "codebuild",
+    ),
     "limits": ("max_deletions_per_repository", "max_delete_fraction"),
 }
 
@@ -189,7 +201,8 @@ class AccountSource:
     role `role_arn` (assumed with `external_id` when given), in `regions` (empty: the cleanup's own
     region). `ecs` reads ECS tasks and services, task definition revisions, the ECS targets of
     EventBridge rules and Scheduler schedules, and Batch job definitions; `functions` Lambda; `eks`
-    the EKS clusters whose names match."""
+    the EKS clusters whose names match; `sagemaker` SageMaker models, endpoints and inference
+    components; `codebuild` CodeBuild projects."""
 
     role_arn: str
     external_id: str | None = None
@@ -197,6 +210,8 @@ class AccountSource:
     ecs: bool = True
     functions: bool = True
     eks: tuple[str, ...] = ()
+    sagemaker: bool = True
+    codebuild: bool = True
 
     @property
     def account(self) -> str:
@@ -212,6 +227,9 @@ class Protect:
     task_definition_revisions: int = DEFAULT_TASK_DEFINITION_REVISIONS
     in_use_accounts: tuple[AccountSource, ...] = ()
     in_use_eks: tuple[str, ...] = ()
+    in_use_sagemaker: bool = True
+    in_use_codebuild: bool = True
+    pulled_within_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -251,6 +269,9 @@ def parse_policy(document: object) -> Policy:
     )
     accounts = _read_accounts(reader, _get(protect, "in_use_accounts"))
     eks = reader.patterns(_get(protect, "in_use_eks"), "protect.in_use_eks", default=[])
+    sagemaker = reader.flag(_get(protect, "in_use_sagemaker"), "protect.in_use_sagemaker", default=True)
+    codebuild = reader.flag(_get(protect, "in_use_codebuild"), "protect.in_use_codebuild", default=True)
+    pulled = reader.count(_get(protect, "pulled_within_days"), "protect.pulled_within_days", minimum=1)
 
     limits = reader.mapping(root.get("limits"), "limits", POLICY_FIELDS["limits"])
     max_deletions = reader.count(
@@ -271,6 +292,9 @@ def parse_policy(document: object) -> Policy:
             task_definition_revisions=DEFAULT_TASK_DEFINITION_REVISIONS if revisions is None else revisions,
             in_use_accounts=tuple(accounts),
             in_use_eks=tuple(eks or []),
+            in_use_sagemaker=sagemaker,
+            in_use_codebuild=codebuild,
+            pulled_within_days=pulled,
         ),
         limits=Limits(max_deletions_per_repository=max_deletions, max_delete_fraction=max_fraction),
     )
@@ -324,6 +348,8 @@ def _read_accounts(reader: _Reader, value: object) -> list[AccountSource]:
         ecs = reader.flag(body.get("ecs"), f"{where}.ecs", default=True)
         functions = reader.flag(body.get("lambda"), f"{where}.lambda", default=True)
         eks = reader.patterns(body.get("eks"), f"{where}.eks", default=[])
+        sagemaker = reader.flag(body.get("sagemaker"), f"{where}.sagemaker", default=True)
+        codebuild = reader.flag(body.get("codebuild"), f"{where}.codebuild", default=True)
         if role_arn is not None:
             accounts.append(
                 AccountSource(
@@ -333,6 +359,8 @@ def _read_accounts(reader: _Reader, value: object) -> list[AccountSource]:
                     ecs=ecs,
                     functions=functions,
                     eks=tuple(eks or []),
+                    sagemaker=sagemaker,
+                    codebuild=codebuild,
                 )
             )
     if len({account.role_arn for account in accounts}) < len(accounts):

@@ -86,6 +86,64 @@ data "aws_iam_policy_document" "read" {
   }
 
   dynamic "statement" {
+    for_each = var.read_ecs ? [1] : []
+
+    content {
+      sid     = "ReadServiceDeployments"
+      actions = ["ecs:DescribeServiceDeployments", "ecs:DescribeServiceRevisions", "ecs:ListServiceDeployments"]
+      resources = [
+        "arn:${local.partition}:ecs:*:${local.account_id}:service/*",
+        "arn:${local.partition}:ecs:*:${local.account_id}:service-deployment/*",
+        "arn:${local.partition}:ecs:*:${local.account_id}:service-revision/*",
+      ]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.read_sagemaker ? [1] : []
+
+    content {
+      sid       = "FindSageMakerImages"
+      actions   = ["sagemaker:ListEndpoints", "sagemaker:ListInferenceComponents", "sagemaker:ListModels"]
+      resources = ["*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.read_sagemaker ? [1] : []
+
+    content {
+      sid     = "ReadSageMakerImages"
+      actions = ["sagemaker:DescribeEndpoint", "sagemaker:DescribeInferenceComponent", "sagemaker:DescribeModel"]
+      resources = [
+        "arn:${local.partition}:sagemaker:*:${local.account_id}:endpoint/*",
+        "arn:${local.partition}:sagemaker:*:${local.account_id}:inference-component/*",
+        "arn:${local.partition}:sagemaker:*:${local.account_id}:model/*",
+      ]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.read_codebuild ? [1] : []
+
+    content {
+      sid       = "FindCodeBuildImages"
+      actions   = ["codebuild:ListProjects"]
+      resources = ["*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.read_codebuild ? [1] : []
+
+    content {
+      sid       = "ReadCodeBuildImages"
+      actions   = ["codebuild:BatchGetProjects"]
+      resources = ["arn:${local.partition}:codebuild:*:${local.account_id}:project/*"]
+    }
+  }
+
+  dynamic "statement" {
     for_each = var.read_lambda ? [1] : []
 
     content {
@@ -141,8 +199,8 @@ resource "aws_iam_role_policy" "this" {
 
   lifecycle {
     precondition {
-      condition     = var.read_ecs || var.read_lambda || var.read_eks
-      error_message = "read_ecs, read_lambda and read_eks are all false: the role would read nothing; set one to true or do not use this module."
+      condition     = var.read_ecs || var.read_lambda || var.read_eks || var.read_sagemaker || var.read_codebuild
+      error_message = "read_ecs, read_lambda, read_eks, read_sagemaker and read_codebuild are all false: the role would read nothing; set one to true or do not use this module."
     }
   }
 }

@@ -19,5 +19,7 @@ output "in_use_account" {
     ecs         = var.read_ecs
     lambda      = var.read_lambda
     eks         = var.read_eks && length(var.eks_access_clusters) > 0 ? var.eks_access_clusters : null
+    sagemaker   = var.read_sagemaker
+    codebuild   = var.read_codebuild
   }
 }

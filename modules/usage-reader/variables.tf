@@ -67,7 +67,7 @@ variable "regions" {
 }
 
 variable "read_ecs" {
-  description = "Whether the role may read ECS (tasks, services, task definitions), the ECS targets of EventBridge rules and Scheduler schedules, and Batch job definitions."
+  description = "Whether the role may read ECS (tasks, services with their deployments and revisions, task definitions), the ECS targets of EventBridge rules and Scheduler schedules, and Batch job definitions."
   type        = bool
   default     = true
   nullable    = false
@@ -75,6 +75,20 @@ variable "read_ecs" {
 
 variable "read_lambda" {
   description = "Whether the role may read Lambda functions."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "read_sagemaker" {
+  description = "Whether the role may read SageMaker models, endpoints and inference components (protect.in_use_accounts[].sagemaker, true unless set to false)."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "read_codebuild" {
+  description = "Whether the role may read CodeBuild projects (protect.in_use_accounts[].codebuild, true unless set to false)."
   type        = bool
   default     = true
   nullable    = false

@@ -254,9 +254,13 @@ def test_services_are_described_in_batches_of_10_and_task_definitions_read_once(
         )
     calls = ecs_calls()
     references = UsageCollector().collect(functions=False)
-    assert len({reference.source for reference in references}) == DESCRIBE_SERVICES_BATCH_SIZE * 2 + 1
+    by_task_definition = {r.source for r in references if r.source.startswith("ECS service arn:")}
+    assert len(by_task_definition) == DESCRIBE_SERVICES_BATCH_SIZE * 2 + 1
     assert calls["DescribeServices"] == 3
     assert calls["DescribeTaskDefinition"] == 1
+    # each service's current revision, described 20 at a time
+    assert calls["ListServiceDeployments"] == DESCRIBE_SERVICES_BATCH_SIZE * 2 + 1
+    assert calls["DescribeServiceRevisions"] == 2
 
 
 def test_sources_only_make_no_ecs_or_lambda_calls(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -349,7 +353,7 @@ def test_a_service_mid_deployment_reports_the_images_of_both_task_definitions(aw
         {**deployment, "status": "ACTIVE", "taskDefinition": old},
     ]
     references = UsageCollector().collect(functions=False)
-    assert [(reference.repository, reference.tag) for reference in references] == [
+    assert [(r.repository, r.tag) for r in references if r.source.startswith("ECS service arn:")] == [
         ("team/shop", "v2"),
         ("team/shop", "v1"),
     ]

@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 from moto.backends import get_backend
+from parliament import analyze_policy_string
 from pytest_terraform import terraform
 
 from tests.module.conftest import execute
@@ -95,6 +96,32 @@ def test_the_reader_role_lives_in_the_workload_account_and_trusts_only_the_clean
     [statement] = trust["Statement"]
     assert statement["Principal"]["AWS"] == f"arn:aws:iam::{CENTRAL}:role/ecr-cleanup-accounts-lambda"
     assert statement["Condition"]["StringEquals"]["sts:ExternalId"] == "central-ecr-cleanup"
+
+
+def test_the_reader_role_reads_what_the_cleanup_reads_and_passes_parliament(applied: Any) -> None:
+    role = get_backend("iam")[WORKLOAD]["aws"].get_role("ecr-cleanup-usage-reader")
+    document = role.policies["read-images-in-use"]
+    statements = {statement["Sid"]: statement for statement in json.loads(document)["Statement"]}
+    assert set(statements) >= {
+        "FindEcsWorkloads",
+        "ReadEcsWorkloads",
+        "ReadServiceDeployments",
+        "FindSageMakerImages",
+        "ReadSageMakerImages",
+        "FindCodeBuildImages",
+        "ReadCodeBuildImages",
+        "FindFunctions",
+        "ReadFunctions",
+    }
+    assert set(statements["ReadServiceDeployments"]["Action"]) == {
+        "ecs:ListServiceDeployments",
+        "ecs:DescribeServiceDeployments",
+        "ecs:DescribeServiceRevisions",
+    }
+    entry = applied.outputs["in_use_account"]["value"]
+    assert (entry["sagemaker"], entry["codebuild"]) == (True, True)
+    findings = analyze_policy_string(document, ignore_private_auditors=True).findings
+    assert [f"{f.issue}: {f.detail}" for f in findings if f.issue != "RESOURCE_STAR"] == []
 
 
 def test_an_execution_keeps_what_the_workload_account_runs(

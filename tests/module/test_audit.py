@@ -116,6 +116,9 @@ PLAN_CASES: dict[str, dict[str, Any]] = {
         "metrics_namespace": "Platform/ECR",
     },
     "keep_forever": {"policy": {"rules": [RULE]}, "report_retention_days": 0},
+    "no_sagemaker_codebuild": {
+        "policy": {"rules": [RULE], "protect": {"in_use_sagemaker": False, "in_use_codebuild": False}}
+    },
     "own_bucket": {"policy": {"rules": [RULE]}, "report_bucket": "audit-bucket"},
 }
 
@@ -184,6 +187,11 @@ def test_by_default_the_role_reads_manifests_finds_images_in_use_and_keeps_run_d
         "FindScheduledTasks",
         "ReadScheduledTasks",
         "FindRecentRevisions",
+        "ReadServiceDeployments",
+        "FindSageMakerImages",
+        "ReadSageMakerImages",
+        "FindCodeBuildImages",
+        "ReadCodeBuildImages",
         "ExcludeOwnPulls",
         "FindRunningExecutions",
         "ReadRunningExecutions",
@@ -246,6 +254,57 @@ def test_dormant_workloads_are_found_with_read_only_listings_and_reads_in_this_a
         "ecs:ListTaskDefinitionFamilies",
         "ecs:ListTaskDefinitions",
     }
+
+
+def test_the_digests_ecs_deployments_resolved_are_read_on_this_accounts_services_only(
+    planned: dict[str, Planned],
+) -> None:
+    default = planned["default"]
+    assert default.actions("ReadServiceDeployments") == {
+        "ecs:ListServiceDeployments",
+        "ecs:DescribeServiceDeployments",
+        "ecs:DescribeServiceRevisions",
+    }
+    assert default.resources("ReadServiceDeployments") == {
+        f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/*",
+        f"arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/*",
+        f"arn:aws:ecs:{REGION}:{ACCOUNT}:service-revision/*",
+    }
+
+
+def test_sagemaker_and_codebuild_are_listed_and_read_in_this_account_only(
+    planned: dict[str, Planned],
+) -> None:
+    default = planned["default"]
+    assert default.actions("FindSageMakerImages") == {
+        "sagemaker:ListModels",
+        "sagemaker:ListEndpoints",
+        "sagemaker:ListInferenceComponents",
+    }
+    assert default.resources("FindSageMakerImages") == {"*"}
+    assert default.actions("ReadSageMakerImages") == {
+        "sagemaker:DescribeModel",
+        "sagemaker:DescribeEndpoint",
+        "sagemaker:DescribeInferenceComponent",
+    }
+    assert default.resources("ReadSageMakerImages") == {
+        f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model/*",
+        f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/*",
+        f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:inference-component/*",
+    }
+    assert default.actions("FindCodeBuildImages") == {"codebuild:ListProjects"}
+    assert default.actions("ReadCodeBuildImages") == {"codebuild:BatchGetProjects"}
+    assert default.resources("ReadCodeBuildImages") == {f"arn:aws:codebuild:{REGION}:{ACCOUNT}:project/*"}
+
+
+def test_sagemaker_and_codebuild_turned_off_grant_no_reads(planned: dict[str, Planned]) -> None:
+    every_action = {
+        action
+        for sid in planned["no_sagemaker_codebuild"].statements
+        for action in planned["no_sagemaker_codebuild"].actions(sid)
+    }
+    assert not {action for action in every_action if action.startswith(("sagemaker:", "codebuild:"))}
+    assert "ReadServiceDeployments" in planned["no_sagemaker_codebuild"].statements
 
 
 def test_eks_clusters_are_listed_and_described_and_read_through_access_entries(

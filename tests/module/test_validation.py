@@ -159,6 +159,31 @@ BAD_POLICIES = [
         "policy.protect.in_use_accounts must be a list of objects",
     ),
     (
+        "in_use_sagemaker not a bool",
+        {"rules": [GOOD_RULE], "protect": {"in_use_sagemaker": "no"}},
+        "policy.protect.in_use_sagemaker must be true or false",
+    ),
+    (
+        "in_use_codebuild not a bool",
+        {"rules": [GOOD_RULE], "protect": {"in_use_codebuild": 0}},
+        "policy.protect.in_use_codebuild must be true or false",
+    ),
+    (
+        "pulled_within_days zero",
+        {"rules": [GOOD_RULE], "protect": {"pulled_within_days": 0}},
+        "policy.protect.pulled_within_days must be a whole number >= 1",
+    ),
+    (
+        "pulled_within_days fraction",
+        {"rules": [GOOD_RULE], "protect": {"pulled_within_days": 2.5}},
+        "policy.protect.pulled_within_days must be a whole number >= 1",
+    ),
+    (
+        "in_use_accounts sagemaker not a bool",
+        {"rules": [GOOD_RULE], "protect": {"in_use_accounts": [{"role_arn": READER, "sagemaker": "off"}]}},
+        "policy.protect.in_use_accounts must be a list of objects",
+    ),
+    (
         "max_delete_fraction above 1",
         {"rules": [GOOD_RULE], "limits": {"max_delete_fraction": 1.5}},
         "policy.limits.max_delete_fraction must be a number from 0 to 1",
@@ -176,8 +201,8 @@ MISSPELT = [
         "protect",
         {"rules": [GOOD_RULE], "protect": {"tag_pattern": ["latest"]}},
         "policy.protect must be an object with only the attributes tag_patterns, younger_than_days, "
-        "in_use, in_use_sources, task_definition_revisions, in_use_accounts and in_use_eks; "
-        "unknown: tag_pattern.",
+        "in_use, in_use_sources, task_definition_revisions, in_use_accounts, in_use_eks, in_use_sagemaker, "
+        "in_use_codebuild and pulled_within_days; unknown: tag_pattern.",
     ),
     ("top level", {"rules": [GOOD_RULE], "limit": {}}, "unknown: limit."),
     ("rule", {"rules": [{**GOOD_RULE, "older_than": 3}]}, "policy.rules[*] may only have the attributes"),

@@ -233,6 +233,40 @@ def test_protect_younger_than_days_keeps_images_pushed_exactly_n_days_ago() -> N
     assert {d.image.digest for d in plan(document, [exactly, older]).delete} == {older.digest}
 
 
+def test_pulled_within_days_keeps_an_image_pulled_exactly_n_days_ago() -> None:
+    exactly = Image(
+        digest_of("a"), ("v1",), NOW - timedelta(days=400), last_pulled_at=NOW - timedelta(days=7)
+    )
+    older = Image(
+        digest_of("b"), ("v2",), NOW - timedelta(days=400), last_pulled_at=NOW - timedelta(days=7) - SECOND
+    )
+    never = Image(digest_of("c"), ("v3",), NOW - timedelta(days=400))
+    document = {**rule(older_than_days=0), "protect": {"pulled_within_days": 7}}
+    result = plan(document, [exactly, older, never])
+    assert {d.image.digest for d in result.delete} == {older.digest, never.digest}
+    assert [d.reason for d in result.keep] == ["protected: pulled 7 days ago (protect.pulled_within_days 7)"]
+
+
+@pytest.mark.parametrize(("pulled_days", "said"), [(0.5, "today"), (1.5, "1 day ago"), (2.9, "2 days ago")])
+def test_pulled_within_days_says_how_long_ago(pulled_days: float, said: str) -> None:
+    document = {**rule(older_than_days=0), "protect": {"pulled_within_days": 3}}
+    [kept] = plan(document, [image("a", days=100, pulled_days=pulled_days)]).keep
+    assert kept.reason == f"protected: pulled {said} (protect.pulled_within_days 3)"
+
+
+def test_pulled_within_days_keeps_an_image_every_kind_of_rule_selects() -> None:
+    document = {
+        "rules": [
+            {"keep_latest": 0},
+            {"not_pulled_for_days": 0},
+            {"older_than_days": 0, "action": "archive"},
+        ],
+        "protect": {"pulled_within_days": 2},
+    }
+    result = plan(document, [image("a", days=900, pulled_days=1)])
+    assert (result.delete, result.archive, [d.action for d in result.keep]) == ((), (), [Action.KEEP])
+
+
 def test_protection_wins_over_every_rule() -> None:
     document = {
         "rules": [{"keep_latest": 0}, {"older_than_days": 0}],

@@ -118,6 +118,26 @@ BAD_POLICIES: list[tuple[str, object, str]] = [
         "protect.younger_than_days: must be a non-negative whole number",
     ),
     (
+        "zero pulled_within_days",
+        {"protect": {"pulled_within_days": 0}, "rules": [GOOD_RULE]},
+        "protect.pulled_within_days: must be a >= 1 whole number",
+    ),
+    (
+        "in_use_sagemaker as text",
+        {"protect": {"in_use_sagemaker": "false"}, "rules": [GOOD_RULE]},
+        "protect.in_use_sagemaker: must be true or false",
+    ),
+    (
+        "in_use_codebuild as a number",
+        {"protect": {"in_use_codebuild": 0}, "rules": [GOOD_RULE]},
+        "protect.in_use_codebuild: must be true or false",
+    ),
+    (
+        "an account's sagemaker as text",
+        {"protect": {"in_use_accounts": [{"role_arn": ROLE, "sagemaker": "no"}]}, "rules": [GOOD_RULE]},
+        "protect.in_use_accounts[0].sagemaker: must be true or false",
+    ),
+    (
         "negative task_definition_revisions",
         {"protect": {"task_definition_revisions": -1}, "rules": [GOOD_RULE]},
         "protect.task_definition_revisions: must be a non-negative whole number",
@@ -274,9 +294,14 @@ def test_field_table_lists_every_accepted_field() -> None:
                 "ecs": True,
                 "lambda": False,
                 "eks": ["prod-*"],
+                "sagemaker": False,
+                "codebuild": True,
             }
         ],
         "in_use_eks": ["prod-*"],
+        "in_use_sagemaker": False,
+        "in_use_codebuild": False,
+        "pulled_within_days": 7,
         "action": "delete",
         "image_status": "archived",
         "archived_for_days": 365,

@@ -13,12 +13,14 @@ from ..ecr import client_config
 from ..policy import AccountSource, Policy
 from .accounts import account_references
 from .batch import job_definition_references
+from .codebuild import codebuild_references
 from .ecs import ecs_references, revision_references
 from .eks import eks_references
 from .external import source_reader
 from .functions import lambda_references
 from .reading import describe_error
 from .references import ImageReference, UsageError
+from .sagemaker import sagemaker_references
 from .schedules import event_rule_references, schedule_references
 from .snapshot import UsageCache, UsageScan
 
@@ -47,6 +49,8 @@ class UsageCollector:
         batch: Any = None,
         sts: Any = None,
         eks: Any = None,
+        sagemaker: Any = None,
+        codebuild: Any = None,
         region: str | None = None,
         cache: UsageCache | None = None,
         clients: Callable[[str], Any] | None = None,
@@ -63,6 +67,8 @@ class UsageCollector:
             "batch": batch,
             "sts": sts,
             "eks": eks,
+            "sagemaker": sagemaker,
+            "codebuild": codebuild,
         }
         self._clients: dict[str, Any] = {name: client for name, client in given.items() if client is not None}
         self.cache = cache if cache is not None else UsageCache()
@@ -88,11 +94,15 @@ class UsageCollector:
         revisions: int = 0,
         schedules: bool = False,
         eks: Sequence[str] = (),
+        sagemaker: bool = False,
+        codebuild: bool = False,
     ) -> list[ImageReference]:
-        """Every image reference in use in the region: ECS tasks and services (`ecs`), Lambda
-        functions (`functions`), the latest `revisions` of every ECS task definition family and
-        Batch job definition, the ECS tasks EventBridge rules and Scheduler schedules start
-        (`schedules`), the EKS clusters whose names match `eks`, and the external `sources`.
+        """Every image reference in use in the region: ECS tasks, services and the digests their
+        deployments resolved (`ecs`), Lambda functions (`functions`), the latest `revisions` of every
+        ECS task definition family and Batch job definition, the ECS tasks EventBridge rules and
+        Scheduler schedules start (`schedules`), the EKS clusters whose names match `eks`, SageMaker
+        models, endpoints and inference components (`sagemaker`), CodeBuild projects (`codebuild`),
+        and the external `sources`.
 
         Any failure raises `UsageError` naming the source and the cause; the references gathered so
         far are dropped.
@@ -101,7 +111,7 @@ class UsageCollector:
         definitions = self.cache.task_definitions
         references: list[ImageReference] = []
         if ecs:
-            references += ecs_references(self._client("ecs"), definitions)
+            references += ecs_references(self._client("ecs"), definitions, self.cache.service_revisions)
         if functions:
             references += lambda_references(self._client("lambda"), self.cache.function_versions)
         if revisions:
@@ -110,6 +120,10 @@ class UsageCollector:
         if schedules:
             references += event_rule_references(self._client("events"), self._client("ecs"), definitions)
             references += schedule_references(self._client("scheduler"), self._client("ecs"), definitions)
+        if sagemaker:
+            references += sagemaker_references(self._client("sagemaker"), self.cache.models)
+        if codebuild:
+            references += codebuild_references(self._client("codebuild"))
         if eks:
             references += eks_references(
                 self._client("eks"), lambda: self._client("sts"), eks, region=self._region()
@@ -124,7 +138,12 @@ class UsageCollector:
         started = (clock or _utc_now)()
         revisions = policy.protect.task_definition_revisions
         references = self.collect(
-            policy.protect.in_use_sources, revisions=revisions, schedules=True, eks=policy.protect.in_use_eks
+            policy.protect.in_use_sources,
+            revisions=revisions,
+            schedules=True,
+            eks=policy.protect.in_use_eks,
+            sagemaker=policy.protect.in_use_sagemaker,
+            codebuild=policy.protect.in_use_codebuild,
         )
         for account in policy.protect.in_use_accounts:
 
@@ -138,6 +157,8 @@ class UsageCollector:
                     revisions=revisions if account.ecs else 0,
                     schedules=account.ecs,
                     eks=account.eks,
+                    sagemaker=account.sagemaker,
+                    codebuild=account.codebuild,
                 )
 
             references += account_references(

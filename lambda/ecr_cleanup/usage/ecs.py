@@ -1,11 +1,13 @@
-"""Images ECS runs in one region: running and pending tasks, and every task definition a service
-runs or deploys (its current one, its deployments, its task sets)."""
+"""Images ECS runs in one region: running and pending tasks, every task definition a service runs or
+deploys (its current one, its deployments, its task sets), and the digests its current revisions and
+unfinished deployments resolved (`deployments`)."""
 
 from __future__ import annotations
 
 from collections.abc import MutableMapping
 from typing import Any
 
+from .deployments import RevisionImages, service_revision_arns, service_revision_references
 from .reading import batches, pages, reading
 from .references import ImageReference, UsageError, container_references, reference_at
 
@@ -23,18 +25,23 @@ DESCRIBE_SERVICES_BATCH_SIZE = 10
 ECS_PAGE_SIZE = 100
 
 
-def ecs_references(ecs: Any, task_definitions: MutableMapping[str, list[str]]) -> list[ImageReference]:
+def ecs_references(
+    ecs: Any,
+    task_definitions: MutableMapping[str, list[str]],
+    service_revisions: MutableMapping[str, RevisionImages],
+) -> list[ImageReference]:
     """Every image reference ECS runs or deploys in the client's region.
 
-    `task_definitions` maps a task definition ARN to its container images; a revision never changes,
-    so each one missing from it is read once and added.
+    `task_definitions` maps a task definition ARN to its container images, `service_revisions` a
+    service revision ARN to what it runs; neither ever changes, so each one missing is read once and
+    added.
     """
     with reading("ECS ListClusters"):
         clusters = pages(ecs, "list_clusters", "clusterArns", page_size=ECS_PAGE_SIZE)
     references: list[ImageReference] = []
     for cluster in clusters:
         references += _task_references(ecs, cluster)
-        references += _service_references(ecs, cluster, task_definitions)
+        references += _service_references(ecs, cluster, task_definitions, service_revisions)
     return references
 
 
@@ -67,16 +74,21 @@ def _task_references(ecs: Any, cluster: str) -> list[ImageReference]:
 
 
 def _service_references(
-    ecs: Any, cluster: str, task_definitions: MutableMapping[str, list[str]]
+    ecs: Any,
+    cluster: str,
+    task_definitions: MutableMapping[str, list[str]],
+    service_revisions: MutableMapping[str, RevisionImages],
 ) -> list[ImageReference]:
     with reading(f"ECS ListServices {cluster}"):
         services = pages(ecs, "list_services", "serviceArns", page_size=ECS_PAGE_SIZE, cluster=cluster)
     references: list[ImageReference] = []
+    described: list[dict[str, Any]] = []
     for batch in batches(services, DESCRIBE_SERVICES_BATCH_SIZE):
         with reading(f"ECS DescribeServices {cluster}"):
             response = ecs.describe_services(cluster=cluster, services=list(batch))
             if failed := _failures(response):
                 raise UsageError(f"ECS DescribeServices {cluster}: {'; '.join(failed)}")
+            described += response["services"]
             for service in response["services"]:
                 definitions = [service.get("taskDefinition")]
                 definitions += [item.get("taskDefinition") for item in service.get("deployments", [])]
@@ -85,7 +97,8 @@ def _service_references(
                 for definition in dict.fromkeys(filter(None, definitions)):
                     for image in task_definition_images(ecs, definition, task_definitions):
                         references.append(reference_at(image, source, f"{source}: "))
-    return references
+    arns = service_revision_arns(ecs, cluster, described)
+    return references + service_revision_references(ecs, cluster, arns, service_revisions)
 
 
 def task_definition_images(ecs: Any, arn: str, task_definitions: MutableMapping[str, list[str]]) -> list[str]:

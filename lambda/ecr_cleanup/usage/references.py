@@ -18,6 +18,7 @@ __all__ = [
     "ImageReference",
     "UsageError",
     "container_references",
+    "is_ecr_registry",
     "parse_reference",
     "parse_references",
     "reference_at",
@@ -61,6 +62,11 @@ _ECR_HOST = re.compile(
 
 def _is_registry(component: str) -> bool:
     return "." in component or ":" in component or component == "localhost"
+
+
+def is_ecr_registry(host: str) -> bool:
+    """Whether `host` is a registry of Amazon ECR (any account, region or endpoint kind)."""
+    return _ECR_HOST.fullmatch(host.lower()) is not None
 
 
 def valid_digest(digest: str) -> bool:

@@ -20,7 +20,7 @@ from .references import ImageReference, UsageError, resolve_in_use
 __all__ = ["DEFAULT_MAX_AGE", "BoundedSnapshot", "LocalUsage", "UsageCache", "UsageScan", "utc_now"]
 
 DEFAULT_MAX_AGE = timedelta(minutes=15)
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 Clock = Callable[[], datetime]
 
@@ -31,10 +31,13 @@ def utc_now() -> datetime:
 
 @dataclass
 class UsageCache:
-    """What a scan read that never changes: task definition revisions and published Lambda versions."""
+    """What a scan read that never changes: task definition revisions, published Lambda versions,
+    ECS service revisions (image and resolved digest per container) and SageMaker models."""
 
     task_definitions: dict[str, list[str]] = field(default_factory=dict)
     function_versions: dict[str, list[str]] = field(default_factory=dict)
+    service_revisions: dict[str, list[list[str | None]]] = field(default_factory=dict)
+    models: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,8 @@ class UsageScan:
             "cache": {
                 "task_definitions": self.cache.task_definitions,
                 "function_versions": self.cache.function_versions,
+                "service_revisions": self.cache.service_revisions,
+                "models": self.cache.models,
             },
         }
 
@@ -70,7 +75,12 @@ class UsageScan:
             return cls(
                 read_at,
                 references,
-                UsageCache(dict(cache["task_definitions"]), dict(cache["function_versions"])),
+                UsageCache(
+                    dict(cache["task_definitions"]),
+                    dict(cache["function_versions"]),
+                    dict(cache["service_revisions"]),
+                    dict(cache["models"]),
+                ),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise UsageError(f"the run's snapshot of images in use is unreadable: {error!r}") from error
