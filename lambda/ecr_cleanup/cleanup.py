@@ -109,6 +109,11 @@ class Registry(Protocol):
         """Move images to the archive storage class; `deleted` of the result holds the archived ones."""
         ...
 
+    def untag(self, repository: str, removals: Sequence[tuple[str, Sequence[str]]]) -> DeleteResult:
+        """Remove tags from images, (digest, tags) each; `deleted` of the result holds the digests that
+        lost every tag asked. Each tag must be one the image has at least one more than."""
+        ...
+
 
 class UsageSnapshot(Protocol):
     """The images in use as read at one moment, valid for a bounded time."""
@@ -146,11 +151,14 @@ class BatchDone:
 OnBatch = Callable[[BatchDone], None]
 
 
-def took_effect(action: Action, image_now: Image | None) -> bool:
-    """Whether a delete (the image is gone) or an archive (it is archived) happened, from the image
-    as the registry describes it now (None: gone): how a batch whose answer was lost is settled."""
+def took_effect(action: Action, image_now: Image | None, removed: Sequence[str] = ()) -> bool:
+    """Whether a delete (the image is gone), an archive (it is archived) or an untag (it is there
+    without the `removed` tags) happened, from the image as the registry describes it now (None:
+    gone): how a batch whose answer was lost is settled."""
     if action is Action.DELETE:
         return image_now is None
+    if action is Action.UNTAG:
+        return image_now is not None and not set(removed) & set(image_now.tags)
     return image_now is not None and image_now.status == ARCHIVED
 
 
@@ -179,6 +187,7 @@ class RepositoryOutcome:
     complete: bool = True
     counted: int = 0
     archived: tuple[str, ...] = ()
+    untagged: tuple[str, ...] = ()
 
     @property
     def failed(self) -> bool:
@@ -191,6 +200,14 @@ class RepositoryOutcome:
             return 0
         deleted = set(self.deleted)
         return sum(decision.image.size for decision in self.plan.delete if decision.image.digest in deleted)
+
+    @property
+    def tags_removed(self) -> int:
+        """The tags removed from the images that were untagged."""
+        if self.plan is None:
+            return 0
+        untagged = set(self.untagged)
+        return sum(len(decision.removed) for decision in self.plan.untag if decision.image.digest in untagged)
 
     @property
     def archived_bytes(self) -> int:
@@ -236,6 +253,9 @@ class InMemoryRegistry:
 
     def archive(self, repository: str, digests: Sequence[str]) -> DeleteResult:
         raise RegistryError("an offline preview cannot archive")
+
+    def untag(self, repository: str, removals: Sequence[tuple[str, Sequence[str]]]) -> DeleteResult:
+        raise RegistryError("an offline preview cannot untag")
 
 
 def selected_repositories(policy: Policy, names: Iterable[str]) -> list[str]:
@@ -294,26 +314,28 @@ def execute_plan(
     plan = live.plan
     if plan.error is not None:
         return RepositoryOutcome(plan.repository, plan, executed=execute, error=plan.error)
-    if not execute or not (plan.delete or plan.archive):
+    if not execute or not plan.acting:
         return RepositoryOutcome(plan.repository, plan, executed=execute, counted=counted)
-    approved = {decision.image.digest: decision.action for decision in (*plan.delete, *plan.archive)}
+    approved = {decision.image.digest: decision.action for decision in plan.acting}
     done: list[Decision] = []
     deleted: list[str] = []
     archived: list[str] = []
+    untagged: list[str] = []
     failures: list[DeleteFailure] = []
     skipped: dict[str, str] = {}
     current = live
     while True:
         progress = _Deletion(registry, current, clock, on_batch)
         state = progress.run(
-            stop if deleted or archived or failures or skipped else _first_batch(stop), cancelled
+            stop if deleted or archived or untagged or failures or skipped else _first_batch(stop), cancelled
         )
         deleted += progress.deleted
         archived += progress.archived
+        untagged += progress.untagged
         failures += progress.failures
         skipped.update(progress.skipped)
-        acted = {*progress.deleted, *progress.archived}
-        acting = (*current.plan.delete, *current.plan.archive)
+        acted = {*progress.deleted, *progress.archived, *progress.untagged}
+        acting = current.plan.acting
         done += [decision for decision in acting if decision.image.digest in acted]
         counted += sum(1 for decision in acting if decision.rules and decision.image.digest in acted)
         if state != "expired":
@@ -333,6 +355,7 @@ def execute_plan(
         complete=state == "done" or current.plan.error is not None,
         counted=counted,
         archived=tuple(archived),
+        untagged=tuple(untagged),
     )
 
 
@@ -361,6 +384,7 @@ class _Deletion:
         self.on_batch = on_batch
         self.deleted: list[str] = []
         self.archived: list[str] = []
+        self.untagged: list[str] = []
         self.failures: list[DeleteFailure] = []
         self.skipped: dict[str, str] = {}
         self.view = live.view
@@ -369,15 +393,21 @@ class _Deletion:
     def run(self, stop: Stop | None, cancelled: Stop | None) -> str:
         """ "done", "stopped" (asked to stop) or "expired" (the usage snapshot expired).
 
-        Deletions go first, then archiving, each in the plan's order and in batches of 100.
+        Deletions go first, then archiving, then untagging, each in the plan's order and in batches of
+        100 images. An untag batch is always read again right before it is sent, however fresh the
+        view: removing a tag that moved to another image could delete that image.
         `cancelled` is asked before each batch is read again and once more right before it is sent:
         a cancellation set while a batch was being checked sends nothing more.
         """
         plan = self.live.plan
-        planned = {decision.image.digest: decision.image for decision in (*plan.delete, *plan.archive)}
+        planned = {decision.image.digest: decision.image for decision in plan.acting}
         batches = [
             (action, decisions[start : start + DELETE_BATCH_SIZE])
-            for action, decisions in ((Action.DELETE, plan.delete), (Action.ARCHIVE, plan.archive))
+            for action, decisions in (
+                (Action.DELETE, plan.delete),
+                (Action.ARCHIVE, plan.archive),
+                (Action.UNTAG, plan.untag),
+            )
             for start in range(0, len(decisions), DELETE_BATCH_SIZE)
         ]
         for number, (action, decisions) in enumerate(batches):
@@ -387,7 +417,9 @@ class _Deletion:
                 return "expired"
             batch = [decision.image.digest for decision in decisions]
             owners = {o for digest in batch for o in plan.belongs_to.get(digest, ()) if o in planned}
-            current = self._current(list(dict.fromkeys([*batch, *owners])), len(batches) - number)
+            current = self._current(
+                list(dict.fromkeys([*batch, *owners])), len(batches) - number, fresh=action is Action.UNTAG
+            )
             for digest in (*owners, *batch):
                 if digest in current and set(current[digest].tags) != set(planned[digest].tags):
                     tags = ", ".join(current[digest].tags) or "none"
@@ -421,9 +453,14 @@ class _Deletion:
             if safe and action is Action.DELETE:
                 answer = self.registry.delete(plan.repository, safe)
                 result = DeleteResult((*gone, *answer.deleted), answer.failures)
-            elif safe:
+            elif safe and action is Action.ARCHIVE:
                 result = self.registry.archive(plan.repository, safe)
-            (self.deleted if action is Action.DELETE else self.archived).extend(result.deleted)
+            elif safe:
+                removing = {decision.image.digest: decision.removed for decision in decisions}
+                result = self.registry.untag(plan.repository, [(digest, removing[digest]) for digest in safe])
+            {Action.DELETE: self.deleted, Action.ARCHIVE: self.archived, Action.UNTAG: self.untagged}[
+                action
+            ].extend(result.deleted)
             self.failures.extend(result.failures)
             if self.on_batch is not None and (result.deleted or result.failures):
                 acted = set(result.deleted)
@@ -438,8 +475,11 @@ class _Deletion:
                 )
         return "done"
 
-    def _current(self, digests: list[str], batches_left: int) -> Mapping[str, Image]:
-        """The images of `digests` as the registry holds them, read again if the view is too old."""
+    def _current(self, digests: list[str], batches_left: int, *, fresh: bool = False) -> Mapping[str, Image]:
+        """The images of `digests` as the registry holds them, read again if the view is too old (or
+        always, when `fresh`)."""
+        if fresh:
+            return self.registry.describe(self.live.plan.repository, digests)
         if self.clock() - self.viewed_at > RECHECK_AFTER_SECONDS:
             if math.ceil(self.live.images / LISTING_PAGE_SIZE) <= batches_left:
                 self.viewed_at = self.clock()
@@ -451,7 +491,7 @@ class _Deletion:
 
 def _restricted(plan: RepositoryPlan, approved: Mapping[str, Action]) -> RepositoryPlan:
     """`plan` doing only what was `approved` to each image; everything else it would do is kept."""
-    acting = (*plan.delete, *plan.archive)
+    acting = plan.acting
     allowed = [decision for decision in acting if approved.get(decision.image.digest) is decision.action]
     if len(allowed) == len(acting):
         return plan
@@ -464,6 +504,7 @@ def _restricted(plan: RepositoryPlan, approved: Mapping[str, Action]) -> Reposit
         plan,
         delete=tuple(decision for decision in allowed if decision.action is Action.DELETE),
         archive=tuple(decision for decision in allowed if decision.action is Action.ARCHIVE),
+        untag=tuple(decision for decision in allowed if decision.action is Action.UNTAG),
         keep=plan.keep + refused,
     )
 
@@ -482,6 +523,7 @@ def _merged(done: list[Decision], plan: RepositoryPlan) -> RepositoryPlan:
         plan,
         delete=tuple(d for d in done if d.action is Action.DELETE) + others(plan.delete),
         archive=tuple(d for d in done if d.action is Action.ARCHIVE) + others(plan.archive),
+        untag=tuple(d for d in done if d.action is Action.UNTAG) + others(plan.untag),
         keep=others(plan.keep),
         deferred=others(plan.deferred),
     )

@@ -40,7 +40,8 @@ from .cleanup import (
     took_effect,
 )
 from .ecr import EcrRegistry, resolve_region
-from .inventory import InputError, parse_time, paused_gc, read_json
+from .explain import ExplainError, explain
+from .inventory import InputError, load_image_files, parse_time, paused_gc, read_json
 from .policy import Policy, PolicyError, parse_policy
 from .preview import write_preview
 from .report import RunReport, batch_record, human_bytes, to_table, write_report
@@ -154,6 +155,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="output of `aws ecr describe-images` (repeat for more repositories or pages)",
     )
+    explain = command("explain", "Say why one image of saved `aws ecr describe-images` output goes or stays.")
+    explain.add_argument(
+        "--images",
+        required=True,
+        action="append",
+        type=Path,
+        metavar="FILE",
+        help="output of `aws ecr describe-images` holding the image (repeat for more pages)",
+    )
+    which = explain.add_mutually_exclusive_group(required=True)
+    which.add_argument("--digest", help="the image's digest (or its start)")
+    which.add_argument("--tag", help="a tag the image holds")
     plan = command("plan", "Read live ECR and show what a run would delete; deletes nothing.")
     live(plan)
     plan.set_defaults(dry_run=True, yes=True)
@@ -195,7 +208,7 @@ class Deleted:
             acted = tuple(
                 decision
                 for decision in batch.done
-                if took_effect(batch.action, now.get(decision.image.digest))
+                if took_effect(batch.action, now.get(decision.image.digest), decision.removed)
             )
             self.done.append((replace(batch, done=acted, confirmed=True), datetime.now(UTC)))
         self.under_way.clear()
@@ -207,7 +220,7 @@ class Deleted:
             document = {"now": now.isoformat(), "interrupted": True, "batches": records}
             out.write(json.dumps(document) + "\n")
             return
-        out.write("Deleted or archived before the run stopped:\n")
+        out.write("Deleted, archived or untagged before the run stopped:\n")
         for record in records:
             for image in record["images"]:
                 tags = ",".join(image["tags"]) or "<untagged>"
@@ -350,6 +363,8 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
 def _main(args: argparse.Namespace, now: datetime, out: TextIO) -> int:
     if args.command == "preview":
         return _preview(args, now, out)
+    if args.command == "explain":
+        return _explain(args, now, out)
     deleted = Deleted()
     output_format = args.format or ("table" if out.isatty() else "json")
     region = None
@@ -399,13 +414,36 @@ def _stopped(
     deleted.write(out, output_format, now)
     out.flush()
     print(
-        f"\necr-cleanup: {why}. {deleted.count:,} images were deleted or archived before it stopped "
-        "(listed above); the rest of the plan was not carried out. Run it again to finish.",
+        f"\necr-cleanup: {why}. {deleted.count:,} images were deleted, archived or untagged before it "
+        "stopped (listed above); the rest of the plan was not carried out. Run it again to finish.",
         file=sys.stderr,
     )
     for line in unknown:
         print(f"ecr-cleanup: {line}", file=sys.stderr)
     return EXIT_INTERRUPTED if interrupted else EXIT_AWS
+
+
+def _explain(args: argparse.Namespace, now: datetime, out: TextIO) -> int:
+    """`explain`: the decision about one image, and what each rule says of it."""
+    try:
+        policy = load_policy(args.policy)
+        found = [
+            (repository, images, image)
+            for repository, images in sorted(load_image_files(args.images).items())
+            for image in images
+            if (args.digest and image.digest.startswith(args.digest)) or (args.tag and args.tag in image.tags)
+        ]
+        if len(found) != 1:
+            what = f"digest {args.digest}" if args.digest else f"tag {args.tag}"
+            raise ExplainError(
+                f"{what}: {'no image has it' if not found else f'{len(found)} images match it'}"
+            )
+    except (PolicyError, InputError, ExplainError) as error:
+        print(f"ecr-cleanup: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    repository, images, image = found[0]
+    out.write("\n".join(explain(policy, repository, images, now, image)) + "\n")
+    return EXIT_OK
 
 
 def _preview(args: argparse.Namespace, now: datetime, out: TextIO) -> int:

@@ -188,6 +188,35 @@ class EcrRegistry:
             archived.append(digest)
         return DeleteResult(tuple(archived), tuple(failures))
 
+    def untag(self, repository: str, removals: Sequence[tuple[str, Sequence[str]]]) -> DeleteResult:
+        """Remove tags with BatchDeleteImage by tag (100 tags a call). An image whose tags all went (or
+        were gone already) counts as untagged; a tag ECR refuses to remove is a failure of its image.
+
+        The caller re-reads the images right before: removing an image's last tag deletes it, so a
+        tag is only removed from an image that keeps another one."""
+        owner = {tag: digest for digest, tags in removals for tag in tags}
+        tags = list(owner)
+        failed: dict[str, DeleteFailure] = {}
+        for start in range(0, len(tags), DELETE_BATCH_SIZE):
+            batch = tags[start : start + DELETE_BATCH_SIZE]
+            try:
+                response = self.client.batch_delete_image(
+                    repositoryName=repository, imageIds=[{"imageTag": tag} for tag in batch]
+                )
+            except (ClientError, BotoCoreError) as error:
+                code = error.response["Error"]["Code"] if isinstance(error, ClientError) else "ClientError"
+                for tag in batch:
+                    failed.setdefault(owner[tag], DeleteFailure(owner[tag], code, _describe(error)))
+                continue
+            for failure in response.get("failures", []):
+                tag = failure.get("imageId", {}).get("imageTag", "")
+                code = failure.get("failureCode", "Unknown")
+                if tag in owner and code != "ImageNotFound":
+                    message = f"tag {tag}: {failure.get('failureReason', '')}"
+                    failed.setdefault(owner[tag], DeleteFailure(owner[tag], code, message))
+        untagged = tuple(digest for digest, _ in removals if digest not in failed)
+        return DeleteResult(untagged, tuple(failed.values()))
+
 
 def _describe(error: ClientError | BotoCoreError) -> str:
     if isinstance(error, ClientError):

@@ -44,9 +44,9 @@ from .cleanup import (
 )
 from .ecr import EcrRegistry, client_config
 from .inventory import parse_time
-from .plan import Action
 from .policy import Policy, parse_policy
 from .report import (
+    ACTED,
     batch_record,
     emf_record,
     failure_line,
@@ -403,7 +403,8 @@ def _recorder(run: RunData, name: str) -> OnBatch:
 
 def _recorded(run: RunData, repository: str, dry_run: bool) -> dict[str, int]:
     """What the batch records of a repository add up to, for a repository that failed (the result
-    fields `images`, `delete`, `deleted`, `bytes`, `archive`, `archived`, `archived_bytes`).
+    fields `images`, `delete`, `deleted`, `bytes`, `archive`, `archived`, `archived_bytes`, `untag`,
+    `untagged`).
 
     A batch recorded as started but never as done (the invocation died while ECR answered) is settled
     here: ECR says which of its images are gone (or archived), and the record is rewritten so."""
@@ -415,9 +416,9 @@ def _recorded(run: RunData, repository: str, dry_run: bool) -> dict[str, int]:
         _warn(f"{repository}: what it deleted before it failed could not be read: {error}")
         return {}
     totals = recorded_totals(records)
-    if not totals["deleted"] and not totals["archived"]:
+    if not totals["deleted"] and not totals["archived"] and not totals["untagged"]:
         return {}
-    return {**totals, "delete": totals["deleted"], "archive": totals["archived"]}
+    return {**totals, "delete": totals["deleted"], "archive": totals["archived"], "untag": totals["untagged"]}
 
 
 def _settled(run: RunData, record: dict[str, Any]) -> dict[str, Any]:
@@ -426,8 +427,12 @@ def _settled(run: RunData, record: dict[str, Any]) -> dict[str, Any]:
         return record
     repository = record["repository"]
     now = _registry().describe(repository, [image["digest"] for image in record["images"]])
-    action = Action.DELETE if record["action"] == "deleted" else Action.ARCHIVE
-    acted = [image for image in record["images"] if took_effect(action, now.get(image["digest"]))]
+    action = {acted: action for action, acted in ACTED.items()}[record["action"]]
+    acted = [
+        image
+        for image in record["images"]
+        if took_effect(action, now.get(image["digest"]), image.get("removed", ()))
+    ]
     name = str(record.pop("name"))
     settled = {**record, "state": "done", "settled": "after the invocation ended", "images": acted}
     run.write_batch(repository, name, settled)
@@ -479,6 +484,8 @@ def _carried(carry: Mapping[str, Any], outcome: RepositoryOutcome) -> dict[str, 
         "bytes": int(carry.get("bytes", 0)) + outcome.deleted_bytes,
         "archived": int(carry.get("archived", 0)) + len(outcome.archived),
         "archived_bytes": int(carry.get("archived_bytes", 0)) + outcome.archived_bytes,
+        "untagged": int(carry.get("untagged", 0)) + len(outcome.untagged),
+        "tags_removed": int(carry.get("tags_removed", 0)) + outcome.tags_removed,
     }
 
 
@@ -498,7 +505,8 @@ def _finish(
     repository = outcome.repository
     plan = outcome.plan
     assert plan is not None
-    records = _earlier_records(run, outcome) if carry.get("deleted") or carry.get("archived") else []
+    earlier_acted = carry.get("deleted") or carry.get("archived") or carry.get("untagged")
+    records = _earlier_records(run, outcome) if earlier_acted else []
     run.put_repository_report(
         repository, "json", json.dumps(repository_json(outcome, records)), "application/json"
     )
@@ -520,6 +528,11 @@ def _finish(
         "archive": len(plan.archive) + archived_earlier,
         "archived": len(outcome.archived) + archived_earlier,
         "archived_bytes": archived_bytes,
+        "untag": len(plan.untag) + int(carry.get("untagged", 0)),
+        "untagged": len(outcome.untagged) + int(carry.get("untagged", 0)),
+        "tags_removed": plan.tags_removed
+        if dry_run
+        else outcome.tags_removed + int(carry.get("tags_removed", 0)),
         "deferred": len(plan.deferred),
         "kept": len(plan.keep),
         "skipped": len(outcome.skipped),
@@ -538,6 +551,7 @@ def _finish(
             "BytesReclaimed": reclaimed,
             "ImagesArchived": result["archived"],
             "BytesArchived": archived_bytes,
+            "ImagesUntagged": result["untag" if dry_run else "untagged"],
             "RepositoriesFailed": int(outcome.failed),
         },
         Repository=repository,
@@ -547,7 +561,7 @@ def _finish(
 
 def _earlier_records(run: RunData, outcome: RepositoryOutcome) -> list[dict[str, Any]]:
     """The batch records of earlier invocations in this repository (this one's are in `outcome`)."""
-    now = {*outcome.deleted, *outcome.archived}
+    now = {*outcome.deleted, *outcome.archived, *outcome.untagged}
     records = []
     for record in run.read_batches(outcome.repository):
         if record.get("state") == "started":
@@ -564,13 +578,14 @@ def _log_images(repository: str, outcome: RepositoryOutcome, dry_run: bool) -> N
     plan = outcome.plan
     assert plan is not None
     deleted = set(outcome.deleted)
-    for decision in plan.delete + plan.deferred:
+    done = {*deleted, *outcome.untagged}
+    for decision in plan.delete + plan.untag + plan.deferred:
         image = decision.image
-        if image.digest in deleted:
+        if image.digest in done:
             continue
         action = decision.action.value
-        if action == "delete" and dry_run:
-            action = "would delete"
+        if dry_run and action in ("delete", "untag"):
+            action = f"would {action}"
         logger.info(
             json.dumps(
                 {
@@ -671,6 +686,9 @@ def summarise(event: Mapping[str, Any], context: object = None) -> dict[str, Any
             "deleted",
             "archive",
             "archived",
+            "untag",
+            "untagged",
+            "tags_removed",
             "deferred",
             "bytes",
             "archived_bytes",
@@ -688,6 +706,9 @@ def summarise(event: Mapping[str, Any], context: object = None) -> dict[str, Any
             f"; {'would archive' if dry_run else 'archived'} {archived} "
             f"({human_bytes(totals['archived_bytes'])})"
         )
+    untagged = totals["untag"] if dry_run else totals["untagged"]
+    if untagged:
+        message += f"; {'would untag' if dry_run else 'untagged'} {untagged} ({totals['tags_removed']} tags)"
     summary: dict[str, Any] = {
         "now": event.get("now"),
         "dry_run": dry_run,
@@ -715,6 +736,7 @@ def summarise(event: Mapping[str, Any], context: object = None) -> dict[str, Any
             "BytesReclaimed": totals["bytes"],
             "ImagesArchived": totals["archived"],
             "BytesArchived": totals["archived_bytes"],
+            "ImagesUntagged": totals["untag" if dry_run else "untagged"],
             "RepositoriesFailed": len(failed),
         },
     )

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cached_property, partial
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from .policy import ImageStatus, Policy, Rule, RuleAction, TagStatus
+from .policy import VERSION_GROUP, ImageStatus, OrderBy, Policy, RegexSet, Rule, RuleAction, TagStatus
+from .versions import VersionKey, parse_version
 
-__all__ = ["Action", "Decision", "Image", "RepositoryPlan", "plan_repository"]
+__all__ = ["Action", "Decision", "Image", "RepositoryPlan", "plan_repository", "rule_ranks", "rule_verdict"]
 
 
 class Image(NamedTuple):
@@ -43,22 +44,26 @@ ARCHIVE_MINIMUM_DAYS = 90
 class Action(StrEnum):
     DELETE = "delete"
     ARCHIVE = "archive"
+    UNTAG = "untag"
     KEEP = "keep"
     DEFER = "deferred"
 
 
 class Decision(NamedTuple):
-    """What happens to one image, and the one reason why (the rule, protection or limit that decided)."""
+    """What happens to one image, and the one reason why (the rule, protection or limit that decided).
+    `removed` holds the tags an untag removes."""
 
     image: Image
     action: Action
     reason: str
     rules: tuple[int, ...] = ()
+    removed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class RepositoryPlan:
-    """Every image of a repository appears exactly once, in `delete`, `archive`, `keep` or `deferred`.
+    """Every image of a repository appears exactly once, in `delete`, `archive`, `untag`, `keep` or
+    `deferred`.
 
     `delete` and `archive` are in the order acting must use: referrers, then image indexes, then their
     children, then single images, each oldest pushed first (ties by digest). `error` is set when a
@@ -73,10 +78,20 @@ class RepositoryPlan:
     error: str | None = None
     belongs_to: Mapping[str, Sequence[str]] = field(default_factory=dict)
     archive: tuple[Decision, ...] = ()
+    untag: tuple[Decision, ...] = ()
 
     @property
     def images(self) -> int:
-        return len(self.delete) + len(self.archive) + len(self.keep) + len(self.deferred)
+        return len(self.delete) + len(self.archive) + len(self.untag) + len(self.keep) + len(self.deferred)
+
+    @property
+    def acting(self) -> tuple[Decision, ...]:
+        """What the plan does to images, in the order of doing it: delete, archive, untag."""
+        return self.delete + self.archive + self.untag
+
+    @cached_property
+    def tags_removed(self) -> int:
+        return sum(len(decision.removed) for decision in self.untag)
 
     @cached_property
     def bytes(self) -> int:
@@ -89,6 +104,7 @@ class RepositoryPlan:
 
 
 NO_RULE = "no rule selects it"
+LAST_TAG = "kept: untag would remove its last tag"
 RESTORING = "protected: being restored from the archive (ACTIVATING)"
 INDEX_MEDIA_TYPES = frozenset(
     {
@@ -136,11 +152,11 @@ def plan_repository(
     owners = _owners(inventory, children)
     top_level = [image for image in inventory if image.digest not in owners] if owners else inventory
     protected = _protected(policy, inventory, now, in_use or {})
-    matched: dict[str, tuple[int, ...]] = {}
-    missed: dict[str, str] = {}
+    found = _Findings()
     for rule in policy.rules:
         if rule.repositories.matches(repository):
-            _evaluate_rule(rule, top_level, now, matched, missed)
+            _evaluate_rule(rule, top_level, now, found)
+    matched, missed = found.matched, found.missed
 
     chosen: list[tuple[datetime, str, Image, tuple[int, ...]]] = []
     keep: list[Decision] = []
@@ -150,31 +166,38 @@ def plan_repository(
         rules = matched.get(digest)
         protection = protected.get(digest) if protected else None
         if protection is not None:
-            keep.append(_decision((image, keep_action, protection, rules or ())))
+            keep.append(_decision((image, keep_action, protection, rules or (), ())))
         elif rules:
             chosen.append((image.pushed_at, digest, image, rules))
         else:
-            keep.append(_decision((image, keep_action, missed.get(digest, NO_RULE), ())))
+            keep.append(_decision((image, keep_action, missed.get(digest, NO_RULE), (), ())))
 
     # Oldest pushed first, ties by digest: plain tuple order, compared without a key function.
     chosen.sort()
-    matched_reasons = {
-        rules: "matched " + ", ".join(policy.rules[index].label for index in rules)
-        for rules in {entry[3] for entry in chosen}
-    }
-    actions = {rules: _action(policy, rules) for rules in matched_reasons}
+    actions = {rules: _action(policy, rules) for rules in {entry[3] for entry in chosen}}
+    reasons = _Reasons(policy, found.details)
+    acting: list[tuple[Image, Action, tuple[int, ...], tuple[str, ...]]] = []
+    for _, _, image, rules in chosen:
+        action = actions[rules]
+        removed: tuple[str, ...] = ()
+        if action is Action.UNTAG:
+            removed = _removed_tags(image, rules, policy, found.untagging)
+            if len(removed) == len(image.tags):
+                keep.append(_decision((image, keep_action, LAST_TAG, rules, ())))
+                continue
+        acting.append((image, action, rules, removed))
     limit = policy.limits.max_deletions_per_repository
     left = None if limit is None else max(0, limit - deletions_made)
     candidates = [
-        _decision(
-            (image, actions[rules], _charged(matched_reasons[rules], image, now, actions[rules]), rules)
-        )
-        for _, _, image, rules in (chosen if left is None else chosen[:left])
+        _decision((image, action, _charged(reasons.of(image, rules), image, now, action), rules, removed))
+        for image, action, rules, removed in (acting if left is None else acting[:left])
     ]
     deferred: list[Decision] = []
-    if left is not None and len(chosen) > left:
+    if left is not None and len(acting) > left:
         reason = f"limits.max_deletions_per_repository ({limit}) reached; left for a later run"
-        deferred = [_decision((image, Action.DEFER, reason, rules)) for _, _, image, rules in chosen[left:]]
+        deferred = [
+            _decision((image, Action.DEFER, reason, rules, ())) for image, _, rules, _ in acting[left:]
+        ]
 
     if owners:
         decided = {decision.image.digest: decision for decision in (*candidates, *keep, *deferred)}
@@ -190,25 +213,67 @@ def plan_repository(
         candidates.sort(key=_deletion_order(owners))
 
     fraction = policy.limits.max_delete_fraction
-    if fraction is not None and inventory and len(candidates) > fraction * len(inventory):
-        archiving = any(decision.action is Action.ARCHIVE for decision in candidates)
+    removing = [decision for decision in candidates if decision.action is not Action.UNTAG]
+    if fraction is not None and inventory and len(removing) > fraction * len(inventory):
+        archiving = any(decision.action is Action.ARCHIVE for decision in removing)
         verb, done = ("delete or archive", "deleted or archived") if archiving else ("delete", "deleted")
         error = (
-            f"limits.max_delete_fraction ({fraction:g}): the plan would {verb} {len(candidates)} of "
+            f"limits.max_delete_fraction ({fraction:g}): the plan would {verb} {len(removing)} of "
             f"{len(inventory)} images; nothing is {done} in this repository"
         )
-        keep += [_decision((d.image, Action.KEEP, error, d.rules)) for d in (*candidates, *deferred)]
+        keep += [_decision((d.image, Action.KEEP, error, d.rules, ())) for d in (*candidates, *deferred)]
         return RepositoryPlan(repository, now, (), tuple(keep), (), error, owners)
     delete = tuple(decision for decision in candidates if decision.action is Action.DELETE)
     archive = tuple(decision for decision in candidates if decision.action is Action.ARCHIVE)
-    return RepositoryPlan(repository, now, delete, tuple(keep), tuple(deferred), None, owners, archive)
+    untag = tuple(decision for decision in candidates if decision.action is Action.UNTAG)
+    return RepositoryPlan(repository, now, delete, tuple(keep), tuple(deferred), None, owners, archive, untag)
 
 
 def _action(policy: Policy, rules: tuple[int, ...]) -> Action:
-    """Deleting wins over archiving when rules of both kinds match an image."""
-    if any(policy.rules[index].action is RuleAction.DELETE for index in rules):
+    """Deleting wins over archiving, archiving over untagging, when rules of several kinds match."""
+    kinds = {policy.rules[index].action for index in rules}
+    if RuleAction.DELETE in kinds:
         return Action.DELETE
-    return Action.ARCHIVE
+    if RuleAction.ARCHIVE in kinds:
+        return Action.ARCHIVE
+    return Action.UNTAG
+
+
+def _removed_tags(
+    image: Image, rules: tuple[int, ...], policy: Policy, untagging: Mapping[tuple[str, int], tuple[str, ...]]
+) -> tuple[str, ...]:
+    """The tags the untag rules among `rules` remove from `image`, in the image's order."""
+    removed = {
+        tag
+        for index in rules
+        if policy.rules[index].action is RuleAction.UNTAG
+        for tag in untagging.get((image.digest, index), ())
+    }
+    return tuple(tag for tag in image.tags if tag in removed)
+
+
+class _Reasons:
+    """The reason of an image matched by `rules`: "matched rules[0], rules[2]", each rule followed by
+    what ranked the image when the rule ranks by group or version (`details`)."""
+
+    def __init__(self, policy: Policy, details: Mapping[tuple[str, int], str]) -> None:
+        self.policy = policy
+        self.details = details
+        self.plain: dict[tuple[int, ...], str] = {}
+
+    def of(self, image: Image, rules: tuple[int, ...]) -> str:
+        details = self.details
+        if details and any((image.digest, index) in details for index in rules):
+            labels = []
+            for index in rules:
+                detail = details.get((image.digest, index))
+                label = self.policy.rules[index].label
+                labels.append(f"{label}: {detail}" if detail else label)
+            return "matched " + ", ".join(labels)
+        reason = self.plain.get(rules)
+        if reason is None:
+            reason = self.plain[rules] = "matched " + ", ".join(self.policy.rules[i].label for i in rules)
+        return reason
 
 
 def _charged(reason: str, image: Image, now: datetime, action: Action) -> str:
@@ -275,9 +340,11 @@ class _Dependents:
         image = self.images[digest]
         protection = self.protected.get(digest)
         if protection is not None:
-            decision = _decision((image, Action.KEEP, protection, ()))
+            decision = _decision((image, Action.KEEP, protection, (), ()))
         elif digest in self.visiting:
-            decision = _decision((image, Action.KEEP, "kept: it refers to itself through other images", ()))
+            decision = _decision(
+                (image, Action.KEEP, "kept: it refers to itself through other images", (), ())
+            )
         else:
             self.visiting.add(digest)
             fates: list[tuple[str, Action | None]] = []
@@ -299,25 +366,25 @@ def _dependent_decision(image: Image, relation: str, fates: list[tuple[str, Acti
     for owner, action in fates:
         if owner == UNKNOWN_INDEX:
             reason = "may be a child of an image index whose manifest was not read"
-            return _decision((image, Action.KEEP, reason, ()))
-        if action is Action.KEEP:
-            return _decision((image, Action.KEEP, f"{relation} kept image {owner[:19]}", ()))
+            return _decision((image, Action.KEEP, reason, (), ()))
+        if action is Action.KEEP or action is Action.UNTAG:
+            return _decision((image, Action.KEEP, f"{relation} kept image {owner[:19]}", (), ()))
     for owner, action in fates:
         if action is Action.DEFER:
-            return _decision((image, Action.DEFER, f"{relation} deferred image {owner[:19]}", ()))
+            return _decision((image, Action.DEFER, f"{relation} deferred image {owner[:19]}", (), ()))
     for owner, action in fates:
         if action is Action.ARCHIVE:
             if image.status != ACTIVE:
                 return _decision(
                     (image, Action.KEEP, f"{relation} archived image {owner[:19]}; not active", ())
                 )
-            return _decision((image, Action.ARCHIVE, f"{relation} archived image {owner[:19]}", ()))
+            return _decision((image, Action.ARCHIVE, f"{relation} archived image {owner[:19]}", (), ()))
     owner, action = fates[0]
     if action is None:
         reason = f"orphaned referrer: its subject {owner[:19]} is gone"
     else:
         reason = f"{relation} deleted image {owner[:19]}"
-    return _decision((image, Action.DELETE, reason, ()))
+    return _decision((image, Action.DELETE, reason, (), ()))
 
 
 def _deletion_order(owners: Mapping[str, list[str]]) -> Callable[[Decision], tuple[int, datetime, str]]:
@@ -338,21 +405,33 @@ def _deletion_order(owners: Mapping[str, list[str]]) -> Callable[[Decision], tup
     return key
 
 
-def _evaluate_rule(
-    rule: Rule,
-    images: list[Image],
-    now: datetime,
-    matched: dict[str, tuple[int, ...]],
-    missed: dict[str, str],
-) -> None:
-    """Record the images `rule` matches in `matched` (with the rules that matched before), and why it
-    spared the others in `missed`.
+@dataclass
+class _Findings:
+    """What the rules found, image by image: the rules that match each image (`matched`), why the
+    first rule that spared it did (`missed`), for a rule that ranks by group or version what ranked a
+    matched image (`details`), and the tags an untag rule removes from each image (`untagging`)."""
 
-    Only the first rule that spares an image gives its reason, so a report names one cause.
-    """
+    matched: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    missed: dict[str, str] = field(default_factory=dict)
+    details: dict[tuple[str, int], str] = field(default_factory=dict)
+    untagging: dict[tuple[str, int], tuple[str, ...]] = field(default_factory=dict)
+
+
+def _evaluate_rule(rule: Rule, images: list[Image], now: datetime, found: _Findings) -> None:
+    """Add what `rule` finds in `images` to `found`. Only the first rule that spares an image gives
+    its reason, so a report names one cause."""
+    matched, missed, details, untagging = found.matched, found.missed, found.details, found.untagging
     selection = _selection(rule, images)
-    latest = _latest(selection, rule.keep_latest) if rule.keep_latest else set()
     label = rule.label
+    ranking: _Ranking | None = None
+    if rule.group_by is not None or rule.order_by is OrderBy.VERSION:
+        ranking = _Ranking(rule, selection)
+        for digest, reason in ranking.outside.items():
+            missed.setdefault(digest, reason)
+        selection = ranking.selection
+        latest: set[str] = set()
+    else:
+        latest = _latest(selection, rule.keep_latest) if rule.keep_latest else set()
     pushed_before = used_before = None
     too_young = pulled = pushed = ""
     if rule.older_than_days is not None:
@@ -369,6 +448,7 @@ def _evaluate_rule(
         archived_before = now - timedelta(days=rule.archived_for_days)
         archived_lately = f"{label}: archived within the last {rule.archived_for_days} days"
     this_rule = (rule.index,)
+    untags = rule.action is RuleAction.UNTAG
 
     for image in selection:
         digest = image.digest
@@ -382,11 +462,160 @@ def _evaluate_rule(
             reason = archived_lately
         elif digest in latest:
             reason = among_latest
+        elif ranking is not None and (kept := ranking.kept(digest)) is not None:
+            reason = f"{label}: {kept}"
         else:
             earlier = matched.get(digest)
             matched[digest] = this_rule if earlier is None else earlier + this_rule
+            if ranking is not None:
+                details[digest, rule.index] = ranking.rank_of(digest)
+            if untags:
+                untagging[digest, rule.index] = (
+                    ranking.tags[digest] if ranking is not None else _selected_tags(rule, image)
+                )
             continue
         missed.setdefault(digest, reason)
+
+
+def rule_verdict(rule: Rule, images: list[Image], now: datetime, digest: str) -> tuple[bool, str]:
+    """What `rule` alone says of one image of `images`: whether it matches it, and the rank that let
+    it (or why it spares it; "" when it does not select it)."""
+    found = _Findings()
+    _evaluate_rule(rule, images, now, found)
+    if digest in found.matched:
+        return True, found.details.get((digest, rule.index), "")
+    return False, found.missed.get(digest, "")
+
+
+def rule_ranks(rule: Rule, images: list[Image]) -> dict[str, list[tuple[str, int, int]]]:
+    """For a rule that ranks by group or version: each image's (group, rank from 1, group size)."""
+    if rule.group_by is None and rule.order_by is not OrderBy.VERSION:
+        return {}
+    ranking = _Ranking(rule, _selection(rule, images))
+    sizes: dict[str | None, int] = {}
+    for places in ranking.ranks.values():
+        for group, _ in places:
+            sizes[group] = sizes.get(group, 0) + 1
+    return {
+        digest: [(ranking.group_text(group), rank + 1, sizes[group]) for group, rank in places]
+        for digest, places in ranking.ranks.items()
+    }
+
+
+def _selected_tags(rule: Rule, image: Image) -> tuple[str, ...]:
+    """The tags of `image` the rule's tag filter matches (every tag without one)."""
+    if rule.tag_patterns is None:
+        return image.tags
+    matches = rule.tag_patterns.matches
+    return tuple(tag for tag in image.tags if matches(tag))
+
+
+class _Ranking:
+    """How a rule with `group_by` or `order_by: "version"` ranks its selection for `keep_latest`.
+
+    Each selected tag that `group_by` matches (fully) and whose group is not empty puts the image in
+    that group (without `group_by`, every image is in one group). Each group is ranked on its own:
+    newest pushed first, or, by version, highest version first (an image's highest version among its
+    tags of that group), then newest pushed, then digest. An image is kept when it is among the
+    latest N of any of its groups. Images in no group, or without a version, are outside the rule's
+    selection.
+    """
+
+    def __init__(self, rule: Rule, selection: list[Image]) -> None:
+        self.rule = rule
+        self.keep = rule.keep_latest or 0
+        by_version = rule.order_by is OrderBy.VERSION
+        grouped: dict[str | None, dict[str, tuple[Any, ...]]] = {}
+        self.tags: dict[str, tuple[str, ...]] = {}
+        self.outside: dict[str, str] = {}
+        self.selection: list[Image] = []
+        for image in selection:
+            places = self._places(image, by_version)
+            if not places:
+                self.outside[image.digest] = self._why_outside(by_version)
+                continue
+            self.selection.append(image)
+            if len(places) == 1 and len(image.tags) == len(next(iter(places.values()))[0]):
+                self.tags[image.digest] = image.tags
+            else:
+                held = set().union(*(tags for tags, _ in places.values()))
+                self.tags[image.digest] = tuple(tag for tag in image.tags if tag in held)
+            for group, (_, version) in places.items():
+                grouped.setdefault(group, {})[image.digest] = (
+                    (version, image.pushed_at) if by_version else (image.pushed_at,)
+                )
+        self.ranks: dict[str, list[tuple[str | None, int]]] = {}
+        for group in sorted(grouped, key=lambda name: "" if name is None else name):
+            members = grouped[group]
+            # Highest key first, ties by digest ascending: a stable sort in reverse keeps the
+            # digest order of equal keys.
+            ordered = sorted(members)
+            ordered.sort(key=members.__getitem__, reverse=True)
+            for rank, digest in enumerate(ordered):
+                self.ranks.setdefault(digest, []).append((group, rank))
+
+    def _places(self, image: Image, by_version: bool) -> dict[str | None, tuple[set[str], VersionKey | None]]:
+        """The groups `image` is in, each with its tags there and its highest version there."""
+        rule = self.rule
+        tags = _selected_tags(rule, image)
+        places: dict[str | None, tuple[set[str], VersionKey | None]] = {}
+        for tag in tags:
+            group: str | None = None
+            version_text = tag
+            if rule.group_by is not None:
+                found = rule.group_by.fullmatch(tag)
+                if found is None:
+                    continue
+                group = found.group(rule.group_key)
+                if not group:
+                    continue
+                if VERSION_GROUP in rule.group_by.groupindex:
+                    version_text = found.group(VERSION_GROUP) or ""
+            version = parse_version(version_text) if by_version else None
+            if by_version and version is None:
+                continue
+            held, best = places.get(group, (set(), None))
+            held.add(tag)
+            places[group] = (
+                held,
+                version if best is None or (version is not None and version > best) else best,
+            )
+        return places
+
+    def _why_outside(self, by_version: bool) -> str:
+        label = self.rule.label
+        if self.rule.group_by is not None and by_version:
+            return f"{label}: no tag of a group of group_by spells a version"
+        if self.rule.group_by is not None:
+            return f"{label}: no tag matches group_by"
+        return f"{label}: no tag spells a version"
+
+    def kept(self, digest: str) -> str | None:
+        """Why the rule keeps the image (among the latest of one of its groups), or None."""
+        for group, rank in self.ranks[digest]:
+            if rank < self.keep:
+                return f"{self._latest_text()} of {self.group_text(group)}"
+        return None
+
+    def rank_of(self, digest: str) -> str:
+        """The image's rank in the first of its groups by name, as a deleted image's reason says it."""
+        group, rank = self.ranks[digest][0]
+        noun = "highest version" if self.rule.order_by is OrderBy.VERSION else "newest"
+        return f"{_ordinal(rank + 1)} {noun} of {self.group_text(group)}"
+
+    def _latest_text(self) -> str:
+        if self.rule.order_by is OrderBy.VERSION:
+            return f"among the {self.keep} highest versions"
+        return f"among the latest {self.keep}"
+
+    @staticmethod
+    def group_text(group: str | None) -> str:
+        return "its selection" if group is None else f'group "{group}"'
+
+
+def _ordinal(number: int) -> str:
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
 
 
 def _latest(images: list[Image], count: int) -> set[str]:
@@ -435,10 +664,11 @@ def _protected(
             protected.setdefault(image.digest, f"protected: unknown manifest media type {kind!r}")
     if protect.tag_patterns.patterns:
         first_match = protect.tag_patterns.first_match
+        field = "tag_regex" if isinstance(protect.tag_patterns, RegexSet) else "tag_patterns"
         for image in images:
             if image.tags and (tag := first_match(image.tags)) is not None and image.digest not in protected:
                 pattern = protect.tag_patterns.pattern_for(tag)
-                protected[image.digest] = f"protected: tag {tag!r} matches protect.tag_patterns {pattern!r}"
+                protected[image.digest] = f"protected: tag {tag!r} matches protect.{field} {pattern!r}"
     if in_use and protect.in_use:
         for image in images:
             if image.digest in in_use and image.digest not in protected:

@@ -14,19 +14,26 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from .regexes import RegexError, compile_checked
+
 __all__ = [
+    "GROUP_NAME",
     "POLICY_FIELDS",
+    "VERSION_GROUP",
     "AccountSource",
     "FieldError",
     "ImageStatus",
     "Limits",
+    "OrderBy",
     "Pattern",
     "Policy",
     "PolicyError",
     "Protect",
+    "RegexSet",
     "RepositorySelection",
     "Rule",
     "RuleAction",
+    "TagFilter",
     "TagStatus",
     "parse_policy",
 ]
@@ -43,6 +50,20 @@ class RuleAction(StrEnum):
 
     DELETE = "delete"
     ARCHIVE = "archive"
+    UNTAG = "untag"
+
+
+class OrderBy(StrEnum):
+    """How `keep_latest` ranks a rule's selection: by push time, or by the version its tags spell."""
+
+    PUSHED = "pushed"
+    VERSION = "version"
+
+
+GROUP_NAME = "line"
+"""The named capture group of `group_by` that names the group, when it has one."""
+VERSION_GROUP = "version"
+"""The named capture group of `group_by` that holds the version, for `order_by: "version"`."""
 
 
 class ImageStatus(StrEnum):
@@ -62,6 +83,9 @@ POLICY_FIELDS: Mapping[str, tuple[str, ...]] = {
         "repositories",
         "tag_status",
         "tag_patterns",
+        "tag_regex",
+        "group_by",
+        "order_by",
         "older_than_days",
         "not_pulled_for_days",
         "archived_for_days",
@@ -71,6 +95,7 @@ POLICY_FIELDS: Mapping[str, tuple[str, ...]] = {
     ),
     "protect": (
         "tag_patterns",
+        "tag_regex",
         "younger_than_days",
         "in_use",
         "in_use_sources",
@@ -162,6 +187,47 @@ def _never(_: str) -> None:
     return None
 
 
+class RegexSet:
+    """Regular expressions, each matched against the whole tag (`re.fullmatch`); the same interface
+    as `Pattern`, so that a rule or a protection filters tags by either."""
+
+    __slots__ = ("expressions",)
+
+    def __init__(self, expressions: Sequence[re.Pattern[str]]) -> None:
+        self.expressions = tuple(expressions)
+
+    @property
+    def patterns(self) -> tuple[str, ...]:
+        return tuple(expression.pattern for expression in self.expressions)
+
+    def matches(self, text: str) -> bool:
+        return any(expression.fullmatch(text) for expression in self.expressions)
+
+    def first_match(self, texts: Sequence[str]) -> str | None:
+        for text in texts:
+            if self.matches(text):
+                return text
+        return None
+
+    def pattern_for(self, text: str) -> str:
+        for expression in self.expressions:
+            if expression.fullmatch(text):
+                return expression.pattern
+        raise ValueError(f"{text!r} matches none of {self.patterns}")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RegexSet) and other.patterns == self.patterns
+
+    def __hash__(self) -> int:
+        return hash(self.patterns)
+
+    def __repr__(self) -> str:
+        return f"RegexSet({list(self.patterns)!r})"
+
+
+TagFilter = Pattern | RegexSet
+
+
 @dataclass(frozen=True)
 class RepositorySelection:
     include: Pattern = field(default_factory=lambda: Pattern(["*"]))
@@ -177,13 +243,24 @@ class Rule:
     description: str | None = None
     repositories: Pattern = field(default_factory=lambda: Pattern(["*"]))
     tag_status: TagStatus = TagStatus.ANY
-    tag_patterns: Pattern | None = None
+    tag_patterns: TagFilter | None = None
     older_than_days: int | None = None
     not_pulled_for_days: int | None = None
     keep_latest: int | None = None
     archived_for_days: int | None = None
     action: RuleAction = RuleAction.DELETE
     image_status: ImageStatus = ImageStatus.ACTIVE
+    group_by: re.Pattern[str] | None = None
+    order_by: OrderBy = OrderBy.PUSHED
+
+    @property
+    def group_key(self) -> str | int:
+        """Which capture group of `group_by` names an image's group: `line`, else the only other one."""
+        assert self.group_by is not None
+        names = self.group_by.groupindex
+        if GROUP_NAME in names:
+            return GROUP_NAME
+        return next(n for n in range(1, self.group_by.groups + 1) if n != names.get(VERSION_GROUP))
 
     @property
     def label(self) -> str:
@@ -220,7 +297,7 @@ class AccountSource:
 
 @dataclass(frozen=True)
 class Protect:
-    tag_patterns: Pattern = field(default_factory=lambda: Pattern([]))
+    tag_patterns: TagFilter = field(default_factory=lambda: Pattern([]))
     younger_than_days: int | None = None
     in_use: bool = True
     in_use_sources: tuple[str, ...] = ()
@@ -261,6 +338,9 @@ def parse_policy(document: object) -> Policy:
 
     protect = reader.mapping(root.get("protect"), "protect", POLICY_FIELDS["protect"])
     protect_tags = reader.patterns(_get(protect, "tag_patterns"), "protect.tag_patterns", default=[])
+    protect_regex = reader.regexes(_get(protect, "tag_regex"), "protect.tag_regex")
+    if _get(protect, "tag_regex") is not None and _get(protect, "tag_patterns") is not None:
+        reader.error("protect.tag_regex", "cannot be used with protect.tag_patterns; give one of them")
     younger = reader.count(_get(protect, "younger_than_days"), "protect.younger_than_days", minimum=0)
     in_use = reader.flag(_get(protect, "in_use"), "protect.in_use", default=True)
     in_use_sources = reader.sources(_get(protect, "in_use_sources"), "protect.in_use_sources")
@@ -285,7 +365,7 @@ def parse_policy(document: object) -> Policy:
         rules=tuple(rules),
         repositories=RepositorySelection(include=Pattern(include or []), exclude=Pattern(exclude or [])),
         protect=Protect(
-            tag_patterns=Pattern(protect_tags or []),
+            tag_patterns=RegexSet(protect_regex) if protect_regex else Pattern(protect_tags or []),
             younger_than_days=younger,
             in_use=in_use,
             in_use_sources=tuple(in_use_sources),
@@ -392,6 +472,9 @@ def _read_rules(reader: _Reader, value: object) -> list[Rule]:
             body.get("image_status"), f"{path}.image_status", ImageStatus, ImageStatus.ACTIVE
         )
         tag_patterns = reader.patterns(body.get("tag_patterns"), f"{path}.tag_patterns", default=None)
+        tag_regex = reader.regexes(body.get("tag_regex"), f"{path}.tag_regex")
+        group_by = reader.group_by(body.get("group_by"), f"{path}.group_by")
+        order_by = reader.choice(body.get("order_by"), f"{path}.order_by", OrderBy, OrderBy.PUSHED)
         conditions = {name: reader.count(body.get(name), f"{path}.{name}", minimum=0) for name in _CONDITIONS}
         if all(body.get(name) is None for name in _CONDITIONS):
             reader.error(
@@ -410,31 +493,52 @@ def _read_rules(reader: _Reader, value: object) -> list[Rule]:
                 f"{path}.archived_for_days",
                 'needs image_status "archived": only archived images have been archived for some days',
             )
-        if tag_status is TagStatus.UNTAGGED and body.get("tag_patterns") is not None:
-            reader.error(
-                f"{path}.tag_patterns",
-                'cannot be used with tag_status "untagged" (untagged images have no tags to match); '
-                'remove tag_patterns or use tag_status "tagged"',
-            )
+        for name in ("tag_patterns", "tag_regex", "group_by", "order_by"):
+            if tag_status is TagStatus.UNTAGGED and body.get(name) is not None:
+                reader.error(
+                    f"{path}.{name}",
+                    'cannot be used with tag_status "untagged" (untagged images have no tags to match); '
+                    f'remove {name} or use tag_status "tagged"',
+                )
+        if body.get("tag_regex") is not None and body.get("tag_patterns") is not None:
+            reader.error(f"{path}.tag_regex", "cannot be used with tag_patterns; give one of them")
+        for name in ("group_by", "order_by"):
+            if body.get(name) is not None and body.get("keep_latest") is None:
+                reader.error(f"{path}.{name}", "needs keep_latest: it says how keep_latest ranks the images")
+        if action is RuleAction.UNTAG:
+            if all(body.get(name) is None for name in ("tag_patterns", "tag_regex", "group_by")):
+                reader.error(
+                    f"{path}.action",
+                    '"untag" needs tag_patterns, tag_regex or group_by: the tags it removes (an image\'s '
+                    "last tag is never removed, so without them it could never act)",
+                )
+            if tag_status is TagStatus.UNTAGGED:
+                reader.error(f"{path}.action", '"untag" cannot be used with tag_status "untagged"')
+            if image_status is ImageStatus.ARCHIVED:
+                reader.error(f"{path}.action", '"untag" cannot be used with image_status "archived"')
         rules.append(
             Rule(
                 index=index,
                 description=description,
                 repositories=Pattern(repositories or []),
                 tag_status=tag_status or TagStatus.ANY,
-                tag_patterns=Pattern(tag_patterns) if tag_patterns is not None else None,
+                tag_patterns=(
+                    RegexSet(tag_regex) if tag_regex else Pattern(tag_patterns) if tag_patterns else None
+                ),
                 older_than_days=conditions["older_than_days"],
                 not_pulled_for_days=conditions["not_pulled_for_days"],
                 keep_latest=conditions["keep_latest"],
                 archived_for_days=conditions["archived_for_days"],
                 action=action or RuleAction.DELETE,
                 image_status=image_status or ImageStatus.ACTIVE,
+                group_by=group_by,
+                order_by=order_by or OrderBy.PUSHED,
             )
         )
     return rules
 
 
-_Choice = TypeVar("_Choice", TagStatus, RuleAction, ImageStatus)
+_Choice = TypeVar("_Choice", TagStatus, RuleAction, ImageStatus, OrderBy)
 
 
 def _get(body: Mapping[str, Any] | None, key: str) -> object:
@@ -555,6 +659,46 @@ class _Reader:
             else:
                 patterns.append(pattern)
         return patterns
+
+    def regexes(self, value: object, path: str) -> list[re.Pattern[str]] | None:
+        """A list of regular expressions, each checked (see `regexes.compile_checked`)."""
+        if value is None:
+            return None
+        if not isinstance(value, list) or not value:
+            self.error(path, 'must be a non-empty list of regular expressions such as ["^v[0-9]+$"]')
+            return None
+        compiled = [self.regex(text, f"{path}[{index}]") for index, text in enumerate(value)]
+        return [expression for expression in compiled if expression is not None]
+
+    def regex(self, value: object, path: str) -> re.Pattern[str] | None:
+        if not isinstance(value, str) or not value:
+            self.error(path, f"must be a non-empty regular expression, got {_describe(value)}")
+            return None
+        try:
+            return compile_checked(value)
+        except RegexError as error:
+            self.error(path, f"{error} (in {value!r})")
+            return None
+
+    def group_by(self, value: object, path: str) -> re.Pattern[str] | None:
+        """A regular expression whose capture group names an image's group: `(?P<line>...)`, or the
+        only capture group other than `(?P<version>...)`."""
+        if value is None:
+            return None
+        expression = self.regex(value, path)
+        if expression is None:
+            return None
+        names = expression.groupindex
+        others = expression.groups - (VERSION_GROUP in names)
+        if GROUP_NAME not in names and others != 1:
+            problem = "holds no capture group" if others == 0 else f"holds {others} capture groups"
+            self.error(
+                path,
+                f"{problem}: give one group, or name the one that names the group (?P<{GROUP_NAME}>...), "
+                'as in "^(?P<line>[a-z0-9-]+)-[0-9a-f]{7,40}$"',
+            )
+            return None
+        return expression
 
 
 def _pattern_problem(pattern: str) -> str | None:

@@ -61,13 +61,23 @@ _PLAN_TOTALS = (
     "images",
     "delete",
     "archive",
+    "untag",
+    "tags_removed",
     "keep",
     "deferred",
     "bytes",
     "archive_bytes",
     "failed_repositories",
 )
-_RUN_TOTALS = ("deleted", "archived", "delete_failures", "skipped", "deleted_bytes", "archived_bytes")
+_RUN_TOTALS = (
+    "deleted",
+    "archived",
+    "untagged",
+    "delete_failures",
+    "skipped",
+    "deleted_bytes",
+    "archived_bytes",
+)
 
 
 def repository_counts(outcome: RepositoryOutcome, *, executed: bool) -> tuple[int, ...]:
@@ -75,13 +85,15 @@ def repository_counts(outcome: RepositoryOutcome, *, executed: bool) -> tuple[in
     plan = outcome.plan
     failed = int(outcome.failed)
     if plan is None:
-        counts: tuple[int, ...] = (1, 0, 0, 0, 0, 0, 0, 0, failed)
+        counts: tuple[int, ...] = (1, 0, 0, 0, 0, 0, 0, 0, 0, 0, failed)
     else:
         counts = (
             1,
             plan.images,
             len(plan.delete),
             len(plan.archive),
+            len(plan.untag),
+            plan.tags_removed,
             len(plan.keep),
             len(plan.deferred),
             plan.bytes,
@@ -92,6 +104,7 @@ def repository_counts(outcome: RepositoryOutcome, *, executed: bool) -> tuple[in
         counts += (
             len(outcome.deleted),
             len(outcome.archived),
+            len(outcome.untagged),
             len(outcome.failures),
             len(outcome.skipped),
             outcome.deleted_bytes,
@@ -161,6 +174,7 @@ def _repository_entry(outcome: RepositoryOutcome) -> dict[str, Any]:
     if outcome.plan is not None:
         entry["delete"] = [_decision(decision, rules=True) for decision in outcome.plan.delete]
         entry["archive"] = [_decision(decision, rules=True) for decision in outcome.plan.archive]
+        entry["untag"] = [_decision(decision, rules=True) for decision in outcome.plan.untag]
         entry["keep"] = [_decision(decision) for decision in outcome.plan.keep]
         entry["deferred"] = [_decision(decision, rules=True) for decision in outcome.plan.deferred]
     entry.update(_execution_entry(outcome))
@@ -173,6 +187,7 @@ def _execution_entry(outcome: RepositoryOutcome) -> dict[str, Any]:
     if outcome.executed:
         entry["deleted"] = list(outcome.deleted)
         entry["archived"] = list(outcome.archived)
+        entry["untagged"] = list(outcome.untagged)
         entry["failures"] = [
             {"digest": failure.digest, "code": failure.code, "message": failure.message}
             for failure in outcome.failures
@@ -185,12 +200,11 @@ def _execution_entry(outcome: RepositoryOutcome) -> dict[str, Any]:
 
 def _decision(decision: Decision, *, rules: bool = False) -> dict[str, Any]:
     image = decision.image
-    entry: dict[str, Any] = {
-        "digest": image.digest,
-        "tags": list(image.tags),
-        "pushed_at": format_time(image.pushed_at),
-        "size": image.size,
-    }
+    entry: dict[str, Any] = {"digest": image.digest, "tags": list(image.tags)}
+    if decision.action is Action.UNTAG:
+        entry["removed"] = list(decision.removed)
+    entry["pushed_at"] = format_time(image.pushed_at)
+    entry["size"] = image.size
     if image.status != ACTIVE:
         entry["status"] = image.status
     if rules:
@@ -240,6 +254,7 @@ def _repository_json_text(outcome: RepositoryOutcome) -> str:
         text += (
             f', "delete": [{_decisions_json(plan.delete, rules=True)}], '
             f'"archive": [{_decisions_json(plan.archive, rules=True)}], '
+            f'"untag": [{_decisions_json(plan.untag, rules=True)}], '
             f'"keep": [{_decisions_json(plan.keep, rules=False)}], '
             f'"deferred": [{_decisions_json(plan.deferred, rules=True)}]'
         )
@@ -257,21 +272,15 @@ def _decisions_json(decisions: Sequence[Decision], *, rules: bool) -> str:
     escape = encode_basestring_ascii
     encoded: dict[object, str] = {}
     entries = []
-    for image, _, reason, matched in decisions:
-        tags = image.tags
-        if not tags:
-            tags_text = "[]"
-        elif len(tags) == 1:
-            tags_text = f"[{escape(tags[0])}]"
-        else:
-            tags_text = f"[{', '.join(map(escape, tags))}]"
+    for image, action, reason, matched, removed in decisions:
+        tags_text = _strings_json(image.tags)
         reason_text = encoded.get(reason)
         if reason_text is None:
             reason_text = encoded[reason] = escape(reason)
-        start = (
-            f'{{"digest": {escape(image.digest)}, "tags": {tags_text}, '
-            f'"pushed_at": "{format_time(image.pushed_at)}", "size": {image.size}, '
-        )
+        start = f'{{"digest": {escape(image.digest)}, "tags": {tags_text}, '
+        if action is Action.UNTAG:
+            start += f'"removed": {_strings_json(removed)}, '
+        start += f'"pushed_at": "{format_time(image.pushed_at)}", "size": {image.size}, '
         if image.status != ACTIVE:
             start += f'"status": "{image.status}", '
 
@@ -283,6 +292,15 @@ def _decisions_json(decisions: Sequence[Decision], *, rules: bool) -> str:
         else:
             entries.append(f'{start}"reason": {reason_text}}}')
     return ", ".join(entries)
+
+
+def _strings_json(texts: Sequence[str]) -> str:
+    escape = encode_basestring_ascii
+    if not texts:
+        return "[]"
+    if len(texts) == 1:
+        return f"[{escape(texts[0])}]"
+    return f"[{', '.join(map(escape, texts))}]"
 
 
 _TITLES = {
@@ -317,6 +335,9 @@ def _table_section(outcome: RepositoryOutcome, now: datetime, *, executed: bool)
     if plan.archive:
         archived = "archived" if executed else "to archive"
         header += f", {len(plan.archive)} {archived} ({human_bytes(plan.archive_bytes)})"
+    if plan.untag:
+        untagged = "untagged" if executed else "to untag"
+        header += f", {len(plan.untag)} {untagged} ({plan.tags_removed} tags)"
     if plan.deferred:
         header += f", {len(plan.deferred)} deferred"
     lines = [header]
@@ -324,7 +345,11 @@ def _table_section(outcome: RepositoryOutcome, now: datetime, *, executed: bool)
         lines.append(f"    ! {outcome.error}")
     failed = {failure.digest: failure for failure in outcome.failures}
     skipped = dict(outcome.skipped)
-    for decisions, mark, doing in ((plan.delete, "-", "delete"), (plan.archive, ">", "archive")):
+    for decisions, mark, doing in (
+        (plan.delete, "-", "delete"),
+        (plan.archive, ">", "archive"),
+        (plan.untag, "x", "untag"),
+    ):
         if not failed and not skipped:
             lines += [_image_line(now, decision, mark) for decision in decisions]
             continue
@@ -351,6 +376,9 @@ def _table_totals(summary: Mapping[str, int], *, executed: bool) -> str:
         count = summary["archived"] if executed else summary["archive"]
         size = human_bytes(summary["archived_bytes" if executed else "archive_bytes"])
         archiving = f"{count} {'archived' if executed else 'to archive'} ({size}), "
+    if summary["untag"]:
+        count = summary["untagged"] if executed else summary["untag"]
+        archiving += f"{count} {'untagged' if executed else 'to untag'} ({summary['tags_removed']} tags), "
     totals = (
         f"{'Deleted' if executed else 'Plan'}: "
         f"{summary['deleted'] if executed else summary['delete']} {verb} "
@@ -369,10 +397,12 @@ def _image_line(now: datetime, decision: Decision, mark: str) -> str:
     tags = ", ".join(image.tags) if image.tags else "<untagged>"
     age = (now - image.pushed_at).days
     size = human_bytes(image.size)
-    return f"    {mark} {image.digest[:19]}  {tags}  {age} days old  {size}  {decision.reason}"
+    removes = f"  removes {', '.join(decision.removed)}" if decision.removed else ""
+    return f"    {mark} {image.digest[:19]}  {tags}  {age} days old  {size}{removes}  {decision.reason}"
 
 
-CSV_HEADER = ("repository", "digest", "action", "tags", "pushed_at", "size", "reason")
+CSV_HEADER = ("repository", "digest", "action", "tags", "pushed_at", "size", "reason", "removed")
+"""`removed`: the tags an untag removes (or removed), joined by spaces."""
 
 
 def to_csv(outcome: RepositoryOutcome, earlier: Sequence[Mapping[str, Any]] = ()) -> str:
@@ -392,19 +422,21 @@ def to_csv(outcome: RepositoryOutcome, earlier: Sequence[Mapping[str, Any]] = ()
                     image.get("pushed_at"),
                     image.get("size"),
                     image.get("reason"),
+                    " ".join(image.get("removed", [])),
                 )
             )
     if outcome.plan is None:
         return buffer.getvalue()
     done = dict.fromkeys(outcome.deleted, "deleted")
     done.update((digest, "archived") for digest in outcome.archived)
+    done.update((digest, "untagged") for digest in outcome.untagged)
     skipped = dict(outcome.skipped)
     failed = {failure.digest: failure for failure in outcome.failures}
     plan = outcome.plan
-    for decision in (*plan.delete, *plan.archive, *plan.keep, *plan.deferred):
+    for decision in (*plan.delete, *plan.archive, *plan.untag, *plan.keep, *plan.deferred):
         image = decision.image
         action, reason = decision.action.value, decision.reason
-        if outcome.executed and decision.action in (Action.DELETE, Action.ARCHIVE):
+        if outcome.executed and decision.action in (Action.DELETE, Action.ARCHIVE, Action.UNTAG):
             if image.digest in skipped:
                 action, reason = "skipped", skipped[image.digest]
             elif image.digest in failed:
@@ -420,6 +452,7 @@ def to_csv(outcome: RepositoryOutcome, earlier: Sequence[Mapping[str, Any]] = ()
                 format_time(image.pushed_at),
                 image.size,
                 reason,
+                " ".join(decision.removed),
             )
         )
     return buffer.getvalue()
@@ -431,11 +464,17 @@ def repository_json(outcome: RepositoryOutcome, earlier: Sequence[Mapping[str, A
     cleaned in several invocations has one report."""
     entry = _repository_entry(outcome)
     for record in reversed(earlier):
-        acted, planned = ("deleted", "delete") if record["action"] == "deleted" else ("archived", "archive")
+        acted = str(record["action"])
+        planned = _PLANNED[acted]
         images = [dict(image) for image in record["images"]]
         entry[planned] = [*images, *entry.get(planned, [])]
         entry[acted] = [*(image["digest"] for image in images), *entry.get(acted, [])]
     return entry
+
+
+ACTED = {Action.DELETE: "deleted", Action.ARCHIVE: "archived", Action.UNTAG: "untagged"}
+"""How a batch record names what its batch did."""
+_PLANNED = {"deleted": "delete", "archived": "archive", "untagged": "untag"}
 
 
 def batch_record(batch: BatchDone, at: datetime) -> dict[str, Any]:
@@ -443,7 +482,7 @@ def batch_record(batch: BatchDone, at: datetime) -> dict[str, Any]:
     `state` is "started" (about to call the registry: these images may be gone) or "done"."""
     return {
         "repository": batch.repository,
-        "action": "deleted" if batch.action is Action.DELETE else "archived",
+        "action": ACTED[batch.action],
         "state": "done" if batch.confirmed else "started",
         "at": format_time(at),
         "images_seen": batch.images,
@@ -457,16 +496,17 @@ def batch_record(batch: BatchDone, at: datetime) -> dict[str, Any]:
 
 def recorded_totals(records: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     """What batch records add up to: the result fields of a repository (see the summary)."""
-    totals = {"images": 0, "deleted": 0, "bytes": 0, "archived": 0, "archived_bytes": 0}
+    totals = {"images": 0, "deleted": 0, "bytes": 0, "archived": 0, "archived_bytes": 0, "untagged": 0}
+    sizes_of = {"deleted": "bytes", "archived": "archived_bytes", "untagged": None}
     for record in records:
         if record.get("state") == "started":
             continue
         sizes = [int(image.get("size") or 0) for image in record.get("images", [])]
-        acted, size = (
-            ("deleted", "bytes") if record.get("action") == "deleted" else ("archived", "archived_bytes")
-        )
+        acted = str(record.get("action"))
         totals[acted] += len(sizes)
-        totals[size] += sum(sizes)
+        size = sizes_of[acted]
+        if size is not None:
+            totals[size] += sum(sizes)
         totals["images"] = max(totals["images"], int(record.get("images_seen") or 0))
     return totals
 
@@ -519,6 +559,10 @@ def notification(summary: Mapping[str, Any], results: Sequence[Mapping[str, Any]
     if archived:
         moved = human_bytes(int(summary.get("archived_bytes") or 0))
         lines.append(f"Images {'to archive' if dry_run else 'archived'}: {archived} ({moved})")
+    untagged = int(summary.get("untag" if dry_run else "untagged") or 0)
+    if untagged:
+        removed = int(summary.get("tags_removed") or 0)
+        lines.append(f"Images {'to untag' if dry_run else 'untagged'}: {untagged} ({removed} tags removed)")
     succeeded = [result for result in results if result.get("status") == "ok" and result.get(key)]
     most = sorted(succeeded, key=lambda result: -int(result.get(key) or 0))[:10]
     if most:
@@ -545,7 +589,7 @@ def failure_line(result: Mapping[str, Any]) -> str:
     line = f"{result.get('repository')}: {failure_reason(result)}"
     done = [
         f"{verb} {int(result.get(key) or 0)}"
-        for key, verb in (("deleted", "deleted"), ("archived", "archived"))
+        for key, verb in (("deleted", "deleted"), ("archived", "archived"), ("untagged", "untagged"))
         if not result.get("dry_run") and result.get(key)
     ]
     if not done:

@@ -449,3 +449,13 @@ def remaining_digests(
 ) -> set[str]:
     """The digests still in a repository: what a cleanup left behind."""
     return set(image_digests(repository, region=region, account_id=account_id))
+
+
+def image_tags(
+    repository: str, *, region: str = DEFAULT_REGION, account_id: str = DEFAULT_ACCOUNT_ID
+) -> dict[str, list[str]]:
+    """Digest -> tags of every image in the repository (straight from the backend)."""
+    return {
+        image.get_image_digest(): list(image.image_tags)
+        for image in ecr_backend(region, account_id)._get_repository(repository).images
+    }

@@ -109,6 +109,8 @@ def test_preview_json_puts_every_image_in_delete_keep_or_deferred(
         "images": 5,
         "delete": 2,
         "archive": 0,
+        "untag": 0,
+        "tags_removed": 0,
         "keep": 3,
         "deferred": 0,
         "bytes": 2097152 + 512,

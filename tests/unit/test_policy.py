@@ -305,16 +305,25 @@ def test_field_table_lists_every_accepted_field() -> None:
         "action": "delete",
         "image_status": "archived",
         "archived_for_days": 365,
+        "tag_regex": ["^v[0-9]+$"],
+        "group_by": "^(?P<line>[a-z]+)-[0-9]+$",
+        "order_by": "version",
     }
+    # tag_patterns and tag_regex are alternatives: every other field in each of two rules
+    alternatives = {"tag_patterns": "tag_regex", "tag_regex": "tag_patterns"}
     document = {
         "repositories": {name: samples[name] for name in POLICY_FIELDS["repositories"]},
-        "rules": [{name: samples[name] for name in POLICY_FIELDS["rules[]"]}],
-        "protect": {name: samples[name] for name in POLICY_FIELDS["protect"]},
+        "rules": [
+            {name: samples[name] for name in POLICY_FIELDS["rules[]"] if name != alternative}
+            for alternative in alternatives
+        ],
+        "protect": {name: samples[name] for name in POLICY_FIELDS["protect"] if name != "tag_regex"},
         "limits": {name: samples[name] for name in POLICY_FIELDS["limits"]},
     }
     assert set(document) == set(POLICY_FIELDS[""])
     assert set(samples["in_use_accounts"][0]) == set(POLICY_FIELDS["protect.in_use_accounts[]"])
     parse_policy(document)
+    parse_policy({**document, "protect": {"tag_regex": samples["tag_regex"]}})
 
 
 def test_other_accounts_default_to_ecs_and_lambda_in_the_cleanups_region() -> None:
