@@ -28,7 +28,7 @@ variable "tags" {
 variable "policy" {
   description = <<-EOT
     The cleanup policy: which repositories to look at, which images each rule deletes, which images are never deleted, and how many deletions one run may make per repository. It has exactly the shape of the engine's JSON policy document (see the policy reference in README.md):
-    { repositories = { include = [globs], exclude = [globs] }, rules = [{ description, repositories = [globs], tag_status = "tagged" | "untagged" | "any", tag_patterns = [globs], older_than_days, not_pulled_for_days, archived_for_days, keep_latest, action = "delete" | "archive", image_status = "active" | "archived" }], protect = { tag_patterns = [globs], younger_than_days, in_use = true | false, in_use_sources = ["s3://bucket/key" | "ssm:<parameter name>" | SSM parameter ARN], task_definition_revisions, in_use_accounts = [{ role_arn, external_id, regions = [names], ecs = true | false, lambda = true | false, eks = [globs], sagemaker = true | false, codebuild = true | false }], in_use_eks = [cluster name globs], in_use_sagemaker = true | false, in_use_codebuild = true | false, pulled_within_days }, limits = { max_deletions_per_repository, max_delete_fraction } }.
+    { repositories = { include = [globs], exclude = [globs] }, rules = [{ description, repositories = [globs], tag_status = "tagged" | "untagged" | "any", tag_patterns = [globs], tag_regex = [regular expressions], group_by = regular expression, order_by = "pushed" | "version", older_than_days, not_pulled_for_days, archived_for_days, keep_latest, action = "delete" | "archive" | "untag", image_status = "active" | "archived" }], protect = { tag_patterns = [globs], tag_regex = [regular expressions], younger_than_days, in_use = true | false, in_use_sources = ["s3://bucket/key" | "ssm:<parameter name>" | SSM parameter ARN], task_definition_revisions, in_use_accounts = [{ role_arn, external_id, regions = [names], ecs = true | false, lambda = true | false, eks = [globs], sagemaker = true | false, codebuild = true | false }], in_use_eks = [cluster name globs], in_use_sagemaker = true | false, in_use_codebuild = true | false, pulled_within_days }, limits = { max_deletions_per_repository, max_delete_fraction } }.
     Only rules is required; an attribute left out or null means "not given". The type is `any` on purpose: an object type would silently drop a misspelt attribute (a `protect.tag_pattern` would protect nothing), whereas here every unknown attribute is refused by name.
     The policy is embedded in the state machine definition, not in Lambda environment variables, so its size is not bound by their 4 KB limit.
     It also shapes the Lambda role: a rule with action = "archive" adds ecr:UpdateImageStorageClass on the repositories the policy selects; protect.in_use (true unless set to false) adds read-only ECS (tasks, services, their deployments and revisions), Lambda, EventBridge and EventBridge Scheduler permissions to find the images in use, protect.in_use_sagemaker and protect.in_use_codebuild (true unless set to false, with in_use) add the SageMaker model, endpoint and inference component reads and the CodeBuild project reads, protect.task_definition_revisions (5 unless set to 0) adds the ECS task definition and AWS Batch job definition listings, every entry of protect.in_use_sources adds s3:GetObject or ssm:GetParameter on exactly that object or parameter, protect.in_use_accounts adds sts:AssumeRole on exactly the role_arn of each entry (see modules/usage-reader), and protect.in_use_eks adds eks:ListClusters and eks:DescribeCluster (give the role access to each cluster with eks_access_clusters).
@@ -73,10 +73,10 @@ variable "policy" {
   validation {
     condition = try(alltrue([
       for r in var.policy.rules : alltrue([
-        for key in keys(r) : contains(["description", "repositories", "tag_status", "tag_patterns", "older_than_days", "not_pulled_for_days", "archived_for_days", "keep_latest", "action", "image_status"], key)
+        for key in keys(r) : contains(["description", "repositories", "tag_status", "tag_patterns", "tag_regex", "group_by", "order_by", "older_than_days", "not_pulled_for_days", "archived_for_days", "keep_latest", "action", "image_status"], key)
       ])
     ]), false)
-    error_message = "policy.rules[*] may only have the attributes description, repositories, tag_status, tag_patterns, older_than_days, not_pulled_for_days, archived_for_days, keep_latest, action and image_status; unknown: ${try(join(", ", distinct(flatten([for r in var.policy.rules : [for key in keys(r) : key if !contains(["description", "repositories", "tag_status", "tag_patterns", "older_than_days", "not_pulled_for_days", "archived_for_days", "keep_latest", "action", "image_status"], key)]]))), "(a rule is not an object)")}."
+    error_message = "policy.rules[*] may only have the attributes description, repositories, tag_status, tag_patterns, tag_regex, group_by, order_by, older_than_days, not_pulled_for_days, archived_for_days, keep_latest, action and image_status; unknown: ${try(join(", ", distinct(flatten([for r in var.policy.rules : [for key in keys(r) : key if !contains(["description", "repositories", "tag_status", "tag_patterns", "tag_regex", "group_by", "order_by", "older_than_days", "not_pulled_for_days", "archived_for_days", "keep_latest", "action", "image_status"], key)]]))), "(a rule is not an object)")}."
   }
 
   validation {
@@ -130,9 +130,79 @@ variable "policy" {
   validation {
     condition = try(alltrue([
       for r in var.policy.rules :
-      try(r.action, null) == null ? true : contains(["delete", "archive"], r.action)
+      try(r.action, null) == null ? true : contains(["delete", "archive", "untag"], r.action)
     ]), false)
-    error_message = "policy.rules[*].action must be \"delete\" or \"archive\" (leave it out for \"delete\")."
+    error_message = "policy.rules[*].action must be \"delete\", \"archive\" or \"untag\" (leave it out for \"delete\")."
+  }
+
+  validation {
+    condition = try(alltrue([
+      for r in var.policy.rules :
+      try(r.order_by, null) == null ? true : contains(["pushed", "version"], r.order_by)
+    ]), false)
+    error_message = "policy.rules[*].order_by must be \"pushed\" or \"version\" (leave it out for \"pushed\")."
+  }
+
+  validation {
+    condition = try(alltrue([
+      for r in var.policy.rules :
+      (try(r.group_by, null) == null && try(r.order_by, null) == null) || try(r.keep_latest, null) != null
+    ]), false)
+    error_message = "policy.rules[*].group_by and order_by need keep_latest: they say how keep_latest ranks the images."
+  }
+
+  validation {
+    condition = try(alltrue([
+      for r in var.policy.rules :
+      try(r.action, null) != "untag" ? true : (
+        (try(r.tag_patterns, null) != null || try(r.tag_regex, null) != null || try(r.group_by, null) != null) &&
+        try(r.tag_status, null) != "untagged" && try(r.image_status, null) != "archived"
+      )
+    ]), false)
+    error_message = "policy.rules[*].action = \"untag\" needs tag_patterns, tag_regex or group_by (the tags it removes; an image's last tag is never removed), and cannot be combined with tag_status \"untagged\" or image_status \"archived\"."
+  }
+
+  validation {
+    condition = try(alltrue([
+      for r in var.policy.rules : try(r.tag_regex, null) == null || try(r.tag_patterns, null) == null
+    ]), false)
+    error_message = "policy.rules[*].tag_regex cannot be combined with tag_patterns: give one of them."
+  }
+
+  # Regular expressions (tag_regex, group_by, protect.tag_regex) must compile
+  # here (RE2) as in the engine (Python's re, the syntax both share), and must
+  # not backtrack catastrophically: a group holding *, +, {n,} or | directly
+  # followed by *, + or {n,} is refused (the engine checks every nesting, and
+  # accepts an alternation of single characters, which this test refuses: write
+  # [ab]* for (a|b)*).
+  validation {
+    condition = try(alltrue([
+      for r in var.policy.rules :
+      try(r.tag_regex, null) == null ? true : length(r.tag_regex) > 0 && alltrue([
+        for p in r.tag_regex : length(p) > 0 && can(regexall(p, "")) && length(regexall("\\([^()]*([*+|]|\\{[0-9]+,\\})[^()]*\\)([*+]|\\{[0-9]+,\\})", p)) == 0
+      ])
+    ]), false)
+    error_message = "policy.rules[*].tag_regex, when given, must list at least one regular expression, each valid (the syntax Python's re and RE2 share: no lookarounds or backreferences) and without an unbounded quantifier applied to a group that holds another one or an alternation, as in (a+)+ or (a|aa)*, which can backtrack catastrophically."
+  }
+
+  validation {
+    condition = try(alltrue([
+      for r in var.policy.rules :
+      try(r.group_by, null) == null ? true : (
+        length(r.group_by) > 0 && can(regexall(r.group_by, "")) &&
+        length(regexall("\\([^()]*([*+|]|\\{[0-9]+,\\})[^()]*\\)([*+]|\\{[0-9]+,\\})", r.group_by)) == 0 &&
+        (strcontains(r.group_by, "(?P<line>") || length(regexall("\\((\\?P<[A-Za-z_][A-Za-z0-9_]*>|[^?])", r.group_by)) - (strcontains(r.group_by, "(?P<version>") ? 1 : 0) == 1)
+      )
+    ]), false)
+    error_message = "policy.rules[*].group_by must be a valid regular expression (see tag_regex) with one capture group that names an image's group, or a group named line, as in \"^(?P<line>[a-z0-9-]+)-[0-9a-f]{7,40}$\" (a group named version holds the version for order_by \"version\")."
+  }
+
+  validation {
+    condition = try(alltrue([
+      for r in var.policy.rules :
+      try(r.tag_status, null) != "untagged" ? true : (try(r.tag_regex, null) == null && try(r.group_by, null) == null && try(r.order_by, null) == null)
+    ]), false)
+    error_message = "policy.rules[*].tag_regex, group_by and order_by cannot be combined with tag_status = \"untagged\": untagged images have no tag to match or rank."
   }
 
   validation {
@@ -211,6 +281,17 @@ variable "policy" {
       false
     )
     error_message = "policy.protect.tag_patterns, when given, must list at least one glob such as \"latest\" or \"release-*\"; no pattern may be empty or leave a '[' unclosed (write '[[]' for a literal '[')."
+  }
+
+  validation {
+    condition = try(
+      try(var.policy.protect.tag_regex, null) == null ? true :
+      try(var.policy.protect.tag_patterns, null) == null && length(var.policy.protect.tag_regex) > 0 && alltrue([
+        for p in var.policy.protect.tag_regex : length(p) > 0 && can(regexall(p, "")) && length(regexall("\\([^()]*([*+|]|\\{[0-9]+,\\})[^()]*\\)([*+]|\\{[0-9]+,\\})", p)) == 0
+      ]),
+      false
+    )
+    error_message = "policy.protect.tag_regex, when given, must list at least one valid regular expression (see policy.rules[*].tag_regex) and cannot be combined with protect.tag_patterns."
   }
 
   validation {

@@ -6,11 +6,13 @@ Terraform reports each instance's invalid inputs in the same run, and each test 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.docs.test_readme import README, recipes
 from tests.module.conftest import PlannedCases, plan_cases
 
 pytestmark = pytest.mark.module
@@ -75,7 +77,7 @@ BAD_POLICIES = [
     (
         "unknown action",
         {"rules": [{"action": "compress", "keep_latest": 1}]},
-        'policy.rules[*].action must be "delete" or "archive"',
+        'policy.rules[*].action must be "delete", "archive" or "untag"',
     ),
     (
         "unknown image_status",
@@ -157,6 +159,61 @@ BAD_POLICIES = [
         "in_use_accounts eks not a list of patterns",
         {"rules": [GOOD_RULE], "protect": {"in_use_accounts": [{"role_arn": READER, "eks": [""]}]}},
         "policy.protect.in_use_accounts must be a list of objects",
+    ),
+    (
+        "group_by without a group",
+        {"rules": [{"group_by": "^main-.*$", "keep_latest": 3}]},
+        "policy.rules[*].group_by must be a valid regular expression",
+    ),
+    (
+        "group_by with two unnamed groups",
+        {"rules": [{"group_by": "^(main)-([0-9a-f]+)$", "keep_latest": 3}]},
+        "policy.rules[*].group_by must be a valid regular expression",
+    ),
+    (
+        "tag_regex with tag_patterns",
+        {"rules": [{"tag_regex": ["^v.*$"], "tag_patterns": ["v*"], "keep_latest": 3}]},
+        "policy.rules[*].tag_regex cannot be combined with tag_patterns",
+    ),
+    (
+        "evil tag_regex (a+)+",
+        {"rules": [{"tag_regex": ["(a+)+$"], "keep_latest": 3}]},
+        "policy.rules[*].tag_regex, when given, must list at least one regular expression",
+    ),
+    (
+        "evil tag_regex (a|aa)*",
+        {"rules": [{"tag_regex": ["(a|aa)*"], "keep_latest": 3}]},
+        "policy.rules[*].tag_regex, when given, must list at least one regular expression",
+    ),
+    (
+        "invalid tag_regex",
+        {"rules": [{"tag_regex": ["[a-"], "keep_latest": 3}]},
+        "policy.rules[*].tag_regex, when given, must list at least one regular expression",
+    ),
+    (
+        "order_by without keep_latest",
+        {"rules": [{"order_by": "version", "older_than_days": 3}]},
+        "policy.rules[*].group_by and order_by need keep_latest",
+    ),
+    (
+        "group_by without keep_latest",
+        {"rules": [{"group_by": "^(main)-.*$", "older_than_days": 3}]},
+        "policy.rules[*].group_by and order_by need keep_latest",
+    ),
+    (
+        "untag without a tag filter",
+        {"rules": [{"action": "untag", "older_than_days": 3}]},
+        'policy.rules[*].action = "untag" needs tag_patterns, tag_regex or group_by',
+    ),
+    (
+        "group_by on untagged images",
+        {"rules": [{"tag_status": "untagged", "group_by": "^(main)-.*$", "keep_latest": 3}]},
+        'cannot be combined with tag_status = "untagged"',
+    ),
+    (
+        "evil protect tag_regex",
+        {"rules": [GOOD_RULE], "protect": {"tag_regex": ["(x+)*y"]}},
+        "policy.protect.tag_regex, when given, must list at least one valid regular expression",
     ),
     (
         "in_use_sagemaker not a bool",
@@ -248,7 +305,16 @@ BAD_VARIABLES = [
 
 GOOD_POLICY = {
     "repositories": {"include": ["app-*"], "exclude": ["app-legacy"]},
-    "rules": [{"tag_patterns": ["dev-*"], "older_than_days": 30, "keep_latest": 10}],
+    "rules": [
+        {"tag_patterns": ["dev-*"], "older_than_days": 30, "keep_latest": 10},
+        {
+            "tag_regex": [r"^v?\d+\.\d+\.\d+(?:-[0-9a-z.]+)?$"],
+            "group_by": r"^v?(?P<line>\d+\.\d+)\.(?P<version>.+)$",
+            "order_by": "version",
+            "keep_latest": 2,
+        },
+        {"group_by": "^([a-z0-9-]+)-[0-9a-f]{7,40}$", "keep_latest": 3, "action": "untag"},
+    ],
     "protect": {
         "tag_patterns": ["latest"],
         "younger_than_days": 1,
@@ -281,6 +347,8 @@ def planned(terraform_environment: dict[str, str], tmp_path_factory: pytest.Temp
         cases[_case("misspelt", number)] = {"policy": policy}
     for number, (_, variables, _) in enumerate(BAD_VARIABLES):
         cases[_case("input", number)] = {"policy": {"rules": [GOOD_RULE]}, **variables}
+    for number, (json_text, _) in enumerate(recipes(README.read_text(encoding="utf-8"))):
+        cases[_case("recipe", number)] = {"policy": json.loads(json_text)}
     cases["good"] = {
         "policy": GOOD_POLICY,
         "report_bucket": "audit.reports-2024",
@@ -332,6 +400,12 @@ def test_a_bad_input_fails_at_plan_with_its_message(planned: PlannedCases, numbe
 def test_a_good_policy_with_every_input_raises_nothing(planned: PlannedCases) -> None:
     assert "Error" in planned.output
     assert planned.diagnostics["good"] == ""
+
+
+def test_every_recipe_of_the_readme_passes_the_modules_checks(planned: PlannedCases) -> None:
+    recipes_planned = {case: text for case, text in planned.diagnostics.items() if case.startswith("recipe_")}
+    assert len(recipes_planned) == 5
+    assert recipes_planned == dict.fromkeys(recipes_planned, "")
 
 
 def test_a_good_policy_plans(terraform_environment: dict[str, str], tmp_path: Path) -> None:
