@@ -2,16 +2,21 @@
 
 * the Inputs and outputs tables with the module's ``variable`` and ``output`` blocks (``make docs``);
 * the policy reference table with the fields the engine accepts (``ecr_cleanup.policy.POLICY_FIELDS``);
-* every JSON policy example with the engine's validation;
+* every JSON policy example with the engine's validation, each recipe's HCL with its JSON, and every
+  regular expression of the examples against tags crafted to make it backtrack;
 * every ``make <target>`` with the Makefile.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
+import hcl2
 import pytest
 
 from ecr_cleanup.policy import POLICY_FIELDS, PolicyError, parse_policy
@@ -148,3 +153,92 @@ def test_every_make_target_the_readme_mentions_exists(readme: str) -> None:
     missing = mentioned_make_targets(readme) - makefile_targets()
 
     assert not missing, f"README.md mentions `make` targets the Makefile lacks: {sorted(missing)}"
+
+
+# --------------------------------------------------------------------------- recipes
+
+
+def recipes(readme: str) -> list[tuple[str, str]]:
+    """Each recipe of the Recipes section: its ```json policy and the ```hcl `policy = ...` after it."""
+    text = section(readme, "## Recipes", "## Command-line tool")
+    blocks = FENCED_BLOCK.findall(text)
+    pairs = list(zip(blocks[::2], blocks[1::2], strict=True))
+    assert all(json_block[0] == "json" and hcl_block[0] == "hcl" for json_block, hcl_block in pairs)
+    return [(json_block[1], hcl_block[1]) for json_block, hcl_block in pairs]
+
+
+def hcl_value(value: object) -> object:
+    """A value as python-hcl2 reads it, with its strings unquoted as Terraform reads them."""
+    if isinstance(value, dict):
+        return {key: hcl_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [hcl_value(item) for item in value]
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return json.loads(value)
+    return value
+
+
+def test_the_readme_has_five_recipes(readme: str) -> None:
+    assert len(recipes(readme)) == 5
+
+
+def test_each_recipe_says_the_same_policy_in_json_and_in_hcl(readme: str) -> None:
+    for json_text, hcl_text in recipes(readme):
+        assert hcl_value(hcl2.load(io.StringIO(hcl_text))) == {"policy": json.loads(json_text)}, hcl_text
+
+
+def regular_expressions(readme: str) -> list[str]:
+    """Every regular expression of the README's JSON policies."""
+    found = []
+    for body in policy_examples(readme):
+        document = json.loads(body)
+        if not isinstance(document, dict) or "rules" not in document:
+            continue
+        for rule in document["rules"]:
+            found += rule.get("tag_regex", [])
+            found += [rule["group_by"]] if "group_by" in rule else []
+        found += document.get("protect", {}).get("tag_regex", [])
+    return found
+
+
+ADVERSARIAL_ALPHABET = "av0V9.-_"
+ECR_TAG_LENGTH = 128
+
+
+def adversarial_tags() -> list[str]:
+    """128-character tags that make a backtracking expression try every split: runs of one
+    character, and of pairs, that fail to match at the very end."""
+    tags = []
+    for first in ADVERSARIAL_ALPHABET:
+        tags += [first * ECR_TAG_LENGTH, first * (ECR_TAG_LENGTH - 1) + "!"]
+        for second in ADVERSARIAL_ALPHABET:
+            pair = (first + second) * (ECR_TAG_LENGTH // 2)
+            tags += [pair, pair[:-1] + "!"]
+    return tags
+
+
+def test_the_readme_has_regular_expressions(readme: str) -> None:
+    assert len(regular_expressions(readme)) >= 5
+
+
+def matches_within(expression: str, seconds: float) -> bool:
+    """Whether `expression` runs over every adversarial tag within `seconds`, in a process of its own
+    (a regular expression holds the interpreter until it is done: no thread could stop it)."""
+    script = "import re, sys; c = re.compile(sys.argv[1]); [c.fullmatch(t) for t in sys.argv[2:]]"
+    try:
+        subprocess.run(
+            [sys.executable, "-c", script, expression, *adversarial_tags()], timeout=seconds, check=True
+        )
+    except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
+def test_no_regular_expression_of_the_readme_backtracks_on_a_128_character_tag(readme: str) -> None:
+    """One that backtracks catastrophically would not finish before the universe does; a minute of a
+    busy machine is far more than any acceptable expression needs (each takes microseconds)."""
+    assert [e for e in regular_expressions(readme) if not matches_within(e, seconds=60)] == []
+
+
+def test_the_adversarial_tags_do_catch_a_backtracking_expression() -> None:
+    assert not matches_within("(a+)+$", seconds=3)
