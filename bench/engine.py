@@ -2,7 +2,9 @@
 
 Prints the time to merely `json.load` the saved describe-images files, the time of the real
 `ecr-cleanup preview` command over the same files (read, plan, report as a table or as JSON, written
-to /dev/null), their ratio (targets: table <= 2x, JSON <= 3x) and the peak memory of each. Each
+to /dev/null), their ratio (targets: table <= 2x, JSON <= 3x) and the peak memory of each, and the
+same JSON preview with a policy that ranks per release line (`group_by`, `order_by: "version"`;
+target: <= 3x). Each
 measurement runs in a fresh process so that peak RSS is its own; the preview's worker processes
 are its children, and their RSS is added (see `TreeMemory`). `--repeat N` keeps the fastest of
 N runs of each measurement (and the peak of that run); `--data DIR` keeps the generated files there
@@ -47,6 +49,29 @@ POLICY = {
     "protect": {"tag_patterns": ["latest", "prod*", "v*"], "younger_than_days": 1},
     "limits": {"max_deletions_per_repository": 500},
 }
+GROUPED_POLICY = {
+    "rules": [
+        {
+            "description": "the latest 10 of each kind of build, after 30 days",
+            "group_by": "^(?P<line>dev|pr)-[0-9]+$",
+            "keep_latest": 10,
+            "older_than_days": 30,
+        },
+        {
+            "description": "the 5 highest releases of each major version",
+            "tag_regex": ["^v\\d+\\.\\d+$"],
+            "group_by": "^v(?P<line>\\d+)\\.\\d+$",
+            "order_by": "version",
+            "keep_latest": 5,
+        },
+        {
+            "description": "untagged, not pulled for 14 days",
+            "tag_status": "untagged",
+            "not_pulled_for_days": 14,
+        },
+    ],
+    "protect": {"tag_patterns": ["latest"], "younger_than_days": 1},
+}
 
 
 def generate(folder: Path, repositories: int, images: int) -> list[Path]:
@@ -87,6 +112,11 @@ def generate(folder: Path, repositories: int, images: int) -> list[Path]:
         paths.append(path)
     (folder / "policy.json").write_text(json.dumps(POLICY))
     return paths
+
+
+def write_policies(folder: Path) -> None:
+    (folder / "policy.json").write_text(json.dumps(POLICY))
+    (folder / "policy-grouped.json").write_text(json.dumps(GROUPED_POLICY))
 
 
 def measure(task: str, folder: Path, repeat: int) -> tuple[float, float, float, float]:
@@ -166,9 +196,10 @@ def run_task(task: str, folder: Path) -> None:
     else:
         from ecr_cleanup.cli import main as cli
 
-        policy = folder / "policy.json"
+        grouped = task.endswith("-grouped")
+        policy = folder / ("policy-grouped.json" if grouped else "policy.json")
         images = [argument for path in paths for argument in ("--images", str(path))]
-        output_format = task.removeprefix("preview-")
+        output_format = task.removeprefix("preview-").removesuffix("-grouped")
         with open("/dev/null", "w") as sink:
             cli(
                 [
@@ -198,7 +229,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=1, help="keep the fastest of this many runs")
     parser.add_argument("--data", type=Path, help="keep the generated files in this folder, and reuse them")
-    parser.add_argument("--task", choices=("load", "preview-table", "preview-json"))
+    parser.add_argument("--task", choices=("load", "preview-table", "preview-json", "preview-json-grouped"))
     parser.add_argument("--folder", type=Path)
     args = parser.parse_args()
     if args.task:
@@ -211,6 +242,7 @@ def main() -> None:
         started = time.perf_counter()
         if not (folder / "policy.json").exists():
             generate(folder, args.repositories, args.images)
+        write_policies(folder)
         paths = sorted(folder.glob("repo-*.json"))
         size = sum(path.stat().st_size for path in paths) / 1024**2
         print(f"input: {len(paths):,} files of describe-images output, {size:,.0f} MiB of JSON")
@@ -219,12 +251,14 @@ def main() -> None:
         load = measure("load", folder, args.repeat)
         table = measure("preview-table", folder, args.repeat)
         json_ = measure("preview-json", folder, args.repeat)
+        grouped = measure("preview-json-grouped", folder, args.repeat)
         cores_after = cores_available()
     load_s, load_tree, load_own, _ = load
     print(f"{'json.load of every file':36} {load_s:7.2f} s   peak {max(load_tree, load_own):5.0f} MiB")
     for label, (seconds, tree, own, child) in (
         ("ecr-cleanup preview --format table", table),
         ("ecr-cleanup preview --format json", json_),
+        ("  the same, per release line", grouped),
     ):
         peak = max(tree, own)
         print(
@@ -235,7 +269,7 @@ def main() -> None:
     print("  command's own high-water mark if higher (RUSAGE_SELF; the sampler cannot run while one long")
     print("  C call holds the GIL). RUSAGE_CHILDREN gives the largest worker's high-water mark, not a sum.")
     print(f"cores two busy processes got: {cores_before:.1f} before the runs, {cores_after:.1f} after")
-    print("target: preview --format table <= 2x json.load, --format json <= 3x")
+    print("target: preview --format table <= 2x json.load, --format json <= 3x (per release line too)")
 
 
 if __name__ == "__main__":
