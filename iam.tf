@@ -17,7 +17,7 @@ data "aws_iam_policy_document" "lambda_assume" {
 }
 
 resource "aws_iam_role" "lambda" {
-  name               = "${var.name}-lambda"
+  name               = "${local.role_prefix}-lambda"
   description        = "Lets the ${var.name} Lambda functions read and delete images in the ECR repositories its policy selects."
   assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
 
@@ -25,7 +25,7 @@ resource "aws_iam_role" "lambda" {
 }
 
 data "aws_iam_policy_document" "lambda" {
-  #checkov:skip=CKV_AWS_356:Only calls IAM cannot scope are on "*": the read-only listings of FindImagesInUse, FindScheduledTasks, FindRecentRevisions, FindSageMakerImages and FindCodeBuildImages, and the registry-wide pull-time exclusions of ExcludeOwnPulls; every image action, report and notification is on named ARNs.
+  #checkov:skip=CKV_AWS_356:Only calls IAM cannot scope are on "*": the read-only listings of FindImagesInUse, FindScheduledTasks, FindRecentRevisions, FindSageMakerImages and FindCodeBuildImages, and the registry-wide pull-time exclusions of ExcludeOwnPulls and replication configuration of ReadReplication; every image action, report and notification is on named ARNs.
 
   # Listing runs before any repository is known: DescribeRepositories without
   # names describes the repositories of this registry the caller may describe.
@@ -33,7 +33,7 @@ data "aws_iam_policy_document" "lambda" {
   statement {
     sid       = "ListRepositories"
     actions   = ["ecr:DescribeRepositories"]
-    resources = ["arn:${local.partition}:ecr:${local.region}:${local.account_id}:repository/*"]
+    resources = [for region in local.regions : "arn:${local.partition}:ecr:${region}:${local.account_id}:repository/*"]
   }
 
   # Everything that touches images, deletion included, only on the repositories
@@ -70,6 +70,19 @@ data "aws_iam_policy_document" "lambda" {
     }
   }
 
+  # replicas_follow_source: each listed region's replication configuration
+  # says which repositories are replicas, and of which region (a registry-wide
+  # setting, no resource to name).
+  dynamic "statement" {
+    for_each = var.replicas_follow_source ? [1] : []
+
+    content {
+      sid       = "ReadReplication"
+      actions   = ["ecr:DescribeRegistry"]
+      resources = ["*"]
+    }
+  }
+
   # Images in use in EKS (policy.protect.in_use_eks): the clusters are listed
   # and described here; what runs in them is read from each cluster's
   # Kubernetes API with a token of this role (access entries: eks.tf).
@@ -89,7 +102,7 @@ data "aws_iam_policy_document" "lambda" {
     content {
       sid       = "ReadEksClusters"
       actions   = ["eks:DescribeCluster"]
-      resources = ["arn:${local.partition}:eks:${local.region}:${local.account_id}:cluster/*"]
+      resources = [for region in local.regions : "arn:${local.partition}:eks:${region}:${local.account_id}:cluster/*"]
     }
   }
 
@@ -169,11 +182,13 @@ data "aws_iam_policy_document" "lambda" {
     content {
       sid     = "ReadWorkloadsInUse"
       actions = ["ecs:DescribeServices", "ecs:DescribeTasks", "lambda:GetFunction"]
-      resources = [
-        "arn:${local.partition}:ecs:${local.region}:${local.account_id}:service/*",
-        "arn:${local.partition}:ecs:${local.region}:${local.account_id}:task/*",
-        "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:*",
-      ]
+      resources = flatten([
+        for region in local.regions : [
+          "arn:${local.partition}:ecs:${region}:${local.account_id}:service/*",
+          "arn:${local.partition}:ecs:${region}:${local.account_id}:task/*",
+          "arn:${local.partition}:lambda:${region}:${local.account_id}:function:*",
+        ]
+      ])
     }
   }
 
@@ -186,11 +201,13 @@ data "aws_iam_policy_document" "lambda" {
     content {
       sid     = "ReadServiceDeployments"
       actions = ["ecs:DescribeServiceDeployments", "ecs:DescribeServiceRevisions", "ecs:ListServiceDeployments"]
-      resources = [
-        "arn:${local.partition}:ecs:${local.region}:${local.account_id}:service/*",
-        "arn:${local.partition}:ecs:${local.region}:${local.account_id}:service-deployment/*",
-        "arn:${local.partition}:ecs:${local.region}:${local.account_id}:service-revision/*",
-      ]
+      resources = flatten([
+        for region in local.regions : [
+          "arn:${local.partition}:ecs:${region}:${local.account_id}:service/*",
+          "arn:${local.partition}:ecs:${region}:${local.account_id}:service-deployment/*",
+          "arn:${local.partition}:ecs:${region}:${local.account_id}:service-revision/*",
+        ]
+      ])
     }
   }
 
@@ -213,11 +230,13 @@ data "aws_iam_policy_document" "lambda" {
     content {
       sid     = "ReadSageMakerImages"
       actions = ["sagemaker:DescribeEndpoint", "sagemaker:DescribeInferenceComponent", "sagemaker:DescribeModel"]
-      resources = [
-        "arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:endpoint/*",
-        "arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:inference-component/*",
-        "arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:model/*",
-      ]
+      resources = flatten([
+        for region in local.regions : [
+          "arn:${local.partition}:sagemaker:${region}:${local.account_id}:endpoint/*",
+          "arn:${local.partition}:sagemaker:${region}:${local.account_id}:inference-component/*",
+          "arn:${local.partition}:sagemaker:${region}:${local.account_id}:model/*",
+        ]
+      ])
     }
   }
 
@@ -239,7 +258,7 @@ data "aws_iam_policy_document" "lambda" {
     content {
       sid       = "ReadCodeBuildImages"
       actions   = ["codebuild:BatchGetProjects"]
-      resources = ["arn:${local.partition}:codebuild:${local.region}:${local.account_id}:project/*"]
+      resources = [for region in local.regions : "arn:${local.partition}:codebuild:${region}:${local.account_id}:project/*"]
     }
   }
 
@@ -264,10 +283,12 @@ data "aws_iam_policy_document" "lambda" {
     content {
       sid     = "ReadScheduledTasks"
       actions = ["events:ListTargetsByRule", "scheduler:GetSchedule"]
-      resources = [
-        "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/*",
-        "arn:${local.partition}:scheduler:${local.region}:${local.account_id}:schedule/*",
-      ]
+      resources = flatten([
+        for region in local.regions : [
+          "arn:${local.partition}:events:${region}:${local.account_id}:rule/*",
+          "arn:${local.partition}:scheduler:${region}:${local.account_id}:schedule/*",
+        ]
+      ])
     }
   }
 
@@ -376,7 +397,7 @@ data "aws_iam_policy_document" "states_assume" {
 }
 
 resource "aws_iam_role" "states" {
-  name               = "${var.name}-states"
+  name               = "${local.role_prefix}-states"
   description        = "Lets the ${var.name} state machine invoke its three Lambda functions, run its group executions and read and write its run data."
   assume_role_policy = data.aws_iam_policy_document.states_assume.json
 
@@ -455,7 +476,7 @@ data "aws_iam_policy_document" "scheduler_assume" {
 }
 
 resource "aws_iam_role" "scheduler" {
-  name               = "${var.name}-scheduler"
+  name               = "${local.role_prefix}-scheduler"
   description        = "Lets EventBridge Scheduler start the ${var.name} state machine."
   assume_role_policy = data.aws_iam_policy_document.scheduler_assume.json
 

@@ -9,11 +9,13 @@
 # The archive provider zeroes modification times and output_file_mode fixes the
 # permissions, so the same sources give the same hash on every machine and a
 # second plan shows no change. It is written next to the root configuration, not
-# into the module, which may be read-only or shared by several configurations.
+# into the module, which may be read-only or shared by several configurations,
+# under a name of its own for each instance (two instances in one root, in two
+# regions, must not write one file).
 data "archive_file" "this" {
   type             = "zip"
   source_dir       = "${path.module}/lambda"
-  output_path      = "${path.root}/builds/${var.name}-lambda.zip"
+  output_path      = "${path.root}/builds/${var.name}-${local.region}-lambda.zip"
   output_file_mode = "0644"
   excludes         = ["**/__pycache__", "**/*.pyc", "**/*.egg-info"]
 }

@@ -10,6 +10,15 @@ locals {
   # `id` is the region's name in provider 5 and 6 alike (6 deprecates `name`).
   region = data.aws_region.current.id
 
+  # The regions whose registries a run cleans and whose workloads it reads: the
+  # functions run in `region` and call the others' APIs.
+  regions = var.regions == null ? [local.region] : distinct(var.regions)
+
+  # IAM role names are global to the account: each embeds the region, so that
+  # one account holds an instance of the module per region (variables.tf keeps
+  # `name` short enough for the longest region name).
+  role_prefix = "${var.name}-${local.region}"
+
   # The three Lambda functions, all from the one `ecr_cleanup` package. The keys
   # are part of every derived name and of the map outputs.
   functions = {
@@ -36,7 +45,7 @@ locals {
   # Built from the name rather than read from the resource, so that the trust
   # policy of the state machine's role can name the state machine before it exists.
   state_machine_arn = "arn:${local.partition}:states:${local.region}:${local.account_id}:stateMachine:${var.name}"
-  lambda_role_arn   = "arn:${local.partition}:iam::${local.account_id}:role/${var.name}-lambda"
+  lambda_role_arn   = "arn:${local.partition}:iam::${local.account_id}:role/${local.role_prefix}-lambda"
 
   # The roles of protect.in_use_accounts, which the Lambda role may assume (iam.tf).
   usage_reader_roles = local.in_use ? distinct(
@@ -60,10 +69,12 @@ locals {
   repository_arn_patterns = contains(local.repository_patterns, "*") ? ["*"] : distinct([
     for pattern in local.repository_patterns : replace(pattern, "/\\[!?\\]?[^\\]]*\\]/", "?")
   ])
-  repository_arns = [
-    for pattern in local.repository_arn_patterns :
-    "arn:${local.partition}:ecr:${local.region}:${local.account_id}:repository/${pattern}"
-  ]
+  repository_arns = flatten([
+    for region in local.regions : [
+      for pattern in local.repository_arn_patterns :
+      "arn:${local.partition}:ecr:${region}:${local.account_id}:repository/${pattern}"
+    ]
+  ])
 
   # Images in use are protected unless the policy says `protect.in_use = false`;
   # only then does the engine read ECS, Lambda and the listed sources. Each source
@@ -116,6 +127,8 @@ locals {
       USAGE_MAX_AGE_MINUTES  = tostring(var.usage_max_age_minutes)
       EXCLUDE_OWN_PULLS      = tostring(var.exclude_own_pulls)
       LAMBDA_ROLE_ARN        = var.exclude_own_pulls ? local.lambda_role_arn : null
+      REGIONS                = join(",", local.regions)
+      REPLICAS_FOLLOW_SOURCE = tostring(var.replicas_follow_source)
     } : key => value if value != null
   }
 }

@@ -3,15 +3,35 @@
 ################################################################################
 
 variable "name" {
-  description = "Name of the cleanup. It is used as is for the state machine and the schedule, and as the prefix of the Lambda functions, IAM roles and log groups, so it must be unique in the account and region."
+  description = "Name of the cleanup. It is used as is for the state machine and the schedule, and as the prefix of the Lambda functions and log groups, so it must be unique in the account and region; the IAM roles, which are global to the account, are named <name>-<region>-<role>, so the same name can be deployed in several regions of one account."
   type        = string
   default     = "ecr-cleanup"
   nullable    = false
 
+  # The longest derived name is the scheduler's IAM role, <name>-<region>-scheduler,
+  # at most 64 characters with a region name of up to 16 (the longest today has 14).
   validation {
-    condition     = can(regex("^[A-Za-z][A-Za-z0-9_-]{0,39}$", var.name))
-    error_message = "name must start with a letter and use at most 40 letters, digits, hyphens or underscores, so that every derived name (for example \"<name>-summarise\" or \"<name>-scheduler\") stays within AWS limits."
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_-]{0,36}$", var.name))
+    error_message = "name must start with a letter and use at most 37 letters, digits, hyphens or underscores, so that every derived name (the IAM roles are \"<name>-<region>-lambda\", \"<name>-<region>-states\" and \"<name>-<region>-scheduler\") stays within AWS limits in every region."
   }
+}
+
+variable "regions" {
+  description = "The regions whose registries one run cleans, null (the default) for the provider's region alone. The functions run in the provider's region and call ECR in each listed region; images in use are read in every listed region (ECS, Lambda, EKS, Batch, the schedules, SageMaker, CodeBuild), and a workload's image reference protects the image of the registry it names, so a workload in one region running another region's image protects that image there. A source that cannot be read in any region stops every deletion in every region. Reports stay in the bucket of the provider's region, one folder per region; the summary, the notification and the metrics (dimension Region) are per region and in total. With exclude_own_pulls the Lambda role is registered in the pull-time update exclusions of every listed region's registry."
+  type        = list(string)
+  default     = null
+
+  validation {
+    condition     = var.regions == null ? true : length(var.regions) > 0 && length(distinct(var.regions)) == length(var.regions) && alltrue([for region in var.regions : can(regex("^[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}$", region))])
+    error_message = "regions must be a non-empty list of distinct region names such as [\"us-east-1\", \"eu-west-1\"], or null for the provider's region."
+  }
+}
+
+variable "replicas_follow_source" {
+  description = "Whether a replica image (in a region that ECR replication writes to, per the registry's replication configuration) is deleted only when its source region no longer holds the same digest, so that a replica never outlives or pre-empts its source because of the policy. The replica's cleanup reads its source repository just before it plans, so an image its source deleted earlier in the run goes with it, and one its source still holds goes in a later run. false (the default): replicas are cleaned by the policy like any repository."
+  type        = bool
+  default     = false
+  nullable    = false
 }
 
 variable "tags" {
@@ -73,10 +93,10 @@ variable "policy" {
   validation {
     condition = try(alltrue([
       for r in var.policy.rules : alltrue([
-        for key in keys(r) : contains(["description", "repositories", "tag_status", "tag_patterns", "tag_regex", "group_by", "order_by", "older_than_days", "not_pulled_for_days", "archived_for_days", "keep_latest", "action", "image_status"], key)
+        for key in keys(r) : contains(["description", "repositories", "tag_status", "tag_patterns", "tag_regex", "group_by", "order_by", "older_than_days", "not_pulled_for_days", "archived_for_days", "keep_latest", "action", "image_status", "regions"], key)
       ])
     ]), false)
-    error_message = "policy.rules[*] may only have the attributes description, repositories, tag_status, tag_patterns, tag_regex, group_by, order_by, older_than_days, not_pulled_for_days, archived_for_days, keep_latest, action and image_status; unknown: ${try(join(", ", distinct(flatten([for r in var.policy.rules : [for key in keys(r) : key if !contains(["description", "repositories", "tag_status", "tag_patterns", "tag_regex", "group_by", "order_by", "older_than_days", "not_pulled_for_days", "archived_for_days", "keep_latest", "action", "image_status"], key)]]))), "(a rule is not an object)")}."
+    error_message = "policy.rules[*] may only have the attributes description, repositories, tag_status, tag_patterns, tag_regex, group_by, order_by, older_than_days, not_pulled_for_days, archived_for_days, keep_latest, action, image_status and regions; unknown: ${try(join(", ", distinct(flatten([for r in var.policy.rules : [for key in keys(r) : key if !contains(["description", "repositories", "tag_status", "tag_patterns", "tag_regex", "group_by", "order_by", "older_than_days", "not_pulled_for_days", "archived_for_days", "keep_latest", "action", "image_status", "regions"], key)]]))), "(a rule is not an object)")}."
   }
 
   validation {
@@ -260,6 +280,16 @@ variable "policy" {
       ])
     ]), false)
     error_message = "policy.rules[*].repositories, when given, must list at least one repository name glob such as \"app-*\": lower-case letters, digits, \".\", \"_\", \"-\", \"/\" and the wildcards \"*\", \"?\" and \"[...]\" with every '[' closed. Leave it out for every selected repository."
+  }
+
+  validation {
+    condition = try(alltrue([
+      for r in var.policy.rules :
+      try(r.regions, null) == null ? true : length(r.regions) > 0 && alltrue([
+        for p in r.regions : can(regex("^[a-z0-9*?\\[\\]!-]+$", p)) && can(regex("^([^\\[]|\\[!?\\]?[^\\]]*\\])*$", p))
+      ])
+    ]), false)
+    error_message = "policy.rules[*].regions, when given, must list at least one region name or glob such as \"eu-*\": lower-case letters, digits, \"-\" and the wildcards \"*\", \"?\" and \"[...]\" with every '[' closed. Leave it out for every region the cleanup runs in."
   }
 
   validation {

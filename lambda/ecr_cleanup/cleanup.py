@@ -95,6 +95,13 @@ class DeleteResult:
 
 
 class Registry(Protocol):
+    """A registry of one region. `identity` is its host (`<account>.dkr.ecr.<region>.amazonaws.com`)
+    once known, so that an image reference that names another registry protects nothing here; None
+    when unknown (every reference then counts, the safe reading)."""
+
+    @property
+    def identity(self) -> str | None: ...
+
     def repositories(self) -> Iterable[str]: ...
 
     def images(self, repository: str) -> list[Image]: ...
@@ -118,8 +125,11 @@ class Registry(Protocol):
 class UsageSnapshot(Protocol):
     """The images in use as read at one moment, valid for a bounded time."""
 
-    def in_use(self, repository: str, images: Sequence[Image]) -> Mapping[str, str]:
-        """Digest -> reason for the images of `repository` that run somewhere."""
+    def in_use(
+        self, repository: str, images: Sequence[Image], registry: str | None = None
+    ) -> Mapping[str, str]:
+        """Digest -> reason for the images of `repository` (of the registry whose host is `registry`,
+        or of any when None) that run somewhere."""
         ...
 
     def expired(self) -> bool:
@@ -188,6 +198,7 @@ class RepositoryOutcome:
     counted: int = 0
     archived: tuple[str, ...] = ()
     untagged: tuple[str, ...] = ()
+    region: str | None = None
 
     @property
     def failed(self) -> bool:
@@ -226,10 +237,14 @@ class LivePlan:
     listed_at: float
     usage: UsageSnapshot | None
     view: Mapping[str, Image] = field(default_factory=dict)
+    region: str | None = None
+    held: Mapping[str, str] | None = None
 
 
 class InMemoryRegistry:
     """A registry held in memory, e.g. loaded from saved describe-images files. It cannot delete."""
+
+    identity = None
 
     def __init__(self, images: Mapping[str, Sequence[Image]]) -> None:
         self._images = {name: list(found) for name, found in images.items()}
@@ -272,22 +287,35 @@ def plan_live(
     usage: UsageSource | None = None,
     counted: int = 0,
     clock: Clock = time.monotonic,
+    region: str | None = None,
+    held: Mapping[str, str] | None = None,
 ) -> LivePlan:
     """Read one repository (its images, the manifests of its image indexes) and plan it.
 
     `counted` deletions already made in this run (by an earlier invocation) count against
-    `limits.max_deletions_per_repository`. A registry failure propagates as `RegistryError`.
+    `limits.max_deletions_per_repository`; `region` and `held` as for `plan_repository`. A registry
+    failure propagates as `RegistryError`.
     """
     listed_at = clock()
     images = registry.images(repository)
     indexes = [image.digest for image in images if image.media_type in INDEX_MEDIA_TYPES]
     children = registry.manifests(repository, indexes) if indexes else {}
     snapshot = usage.snapshot() if usage is not None and policy.protect.in_use else None
-    used = snapshot.in_use(repository, images) if snapshot is not None else {}
+    identity = getattr(registry, "identity", None)
+    used = snapshot.in_use(repository, images, identity) if snapshot is not None else {}
     plan = plan_repository(
-        policy, repository, images, now, children=children, in_use=used, deletions_made=counted
+        policy,
+        repository,
+        images,
+        now,
+        children=children,
+        in_use=used,
+        deletions_made=counted,
+        region=region,
+        held=held,
     )
-    return LivePlan(plan, len(images), listed_at, snapshot, {image.digest: image for image in images})
+    view = {image.digest: image for image in images}
+    return LivePlan(plan, len(images), listed_at, snapshot, view, region, held)
 
 
 def execute_plan(
@@ -313,9 +341,11 @@ def execute_plan(
     """
     plan = live.plan
     if plan.error is not None:
-        return RepositoryOutcome(plan.repository, plan, executed=execute, error=plan.error)
+        return RepositoryOutcome(
+            plan.repository, plan, executed=execute, error=plan.error, region=live.region
+        )
     if not execute or not plan.acting:
-        return RepositoryOutcome(plan.repository, plan, executed=execute, counted=counted)
+        return RepositoryOutcome(plan.repository, plan, executed=execute, counted=counted, region=live.region)
     approved = {decision.image.digest: decision.action for decision in plan.acting}
     done: list[Decision] = []
     deleted: list[str] = []
@@ -340,7 +370,17 @@ def execute_plan(
         counted += sum(1 for decision in acting if decision.rules and decision.image.digest in acted)
         if state != "expired":
             break
-        current = plan_live(registry, policy, plan.repository, now, usage=usage, counted=counted, clock=clock)
+        current = plan_live(
+            registry,
+            policy,
+            plan.repository,
+            now,
+            usage=usage,
+            counted=counted,
+            clock=clock,
+            region=live.region,
+            held=live.held,
+        )
         current = replace(current, plan=_restricted(current.plan, approved))
         if current.plan.error is not None:
             break
@@ -356,6 +396,7 @@ def execute_plan(
         counted=counted,
         archived=tuple(archived),
         untagged=tuple(untagged),
+        region=live.region,
     )
 
 
@@ -542,9 +583,13 @@ def clean_repository(
     counted: int = 0,
     clock: Clock = time.monotonic,
     on_batch: OnBatch | None = None,
+    region: str | None = None,
+    held: Mapping[str, str] | None = None,
 ) -> RepositoryOutcome:
     """Plan one repository and, if `execute`, carry the plan out (see `plan_live`, `execute_plan`)."""
-    live = plan_live(registry, policy, repository, now, usage=usage, counted=counted, clock=clock)
+    live = plan_live(
+        registry, policy, repository, now, usage=usage, counted=counted, clock=clock, region=region, held=held
+    )
     return execute_plan(
         registry,
         policy,
@@ -571,9 +616,10 @@ def run_cleanup(
     progress: Callable[[RepositoryOutcome], None] | None = None,
     repositories: Sequence[str] | None = None,
     on_batch: OnBatch | None = None,
+    region: str | None = None,
 ) -> list[RepositoryOutcome]:
-    """Every selected repository (or the given `repositories`), `concurrency` at a time, in name order
-    in the result.
+    """Every selected repository (or the given `repositories`) of `registry` (of `region`),
+    `concurrency` at a time, in name order in the result.
 
     A repository that fails is recorded and the others still run. `progress` is called as each
     repository ends (from the worker threads). An exception in the caller's thread (a Ctrl-C) stops
@@ -592,9 +638,10 @@ def run_cleanup(
                 usage=usage,
                 cancelled=cancelled.is_set,
                 on_batch=on_batch,
+                region=region,
             )
         except RegistryError as error:
-            outcome = RepositoryOutcome(repository, None, executed=execute, error=str(error))
+            outcome = RepositoryOutcome(repository, None, executed=execute, error=str(error), region=region)
         if progress is not None:
             progress(outcome)
         return outcome
@@ -613,20 +660,21 @@ def plan_repositories(
     concurrency: int = 1,
     progress: Callable[[RepositoryOutcome], None] | None = None,
     repositories: Sequence[str] | None = None,
+    region: str | None = None,
 ) -> list[LivePlan | RepositoryOutcome]:
     """Every selected repository (or the given `repositories`) planned, `concurrency` at a time; one
     that cannot be read becomes a failed outcome. Nothing is deleted."""
 
     def plan(repository: str) -> LivePlan | RepositoryOutcome:
         try:
-            live = plan_live(registry, policy, repository, now, usage=usage)
+            live = plan_live(registry, policy, repository, now, usage=usage, region=region)
         except RegistryError as error:
-            failed = RepositoryOutcome(repository, None, error=str(error))
+            failed = RepositoryOutcome(repository, None, error=str(error), region=region)
             if progress is not None:
                 progress(failed)
             return failed
         if progress is not None:
-            progress(RepositoryOutcome(repository, live.plan, error=live.plan.error))
+            progress(RepositoryOutcome(repository, live.plan, error=live.plan.error, region=region))
         return live
 
     if repositories is None:
@@ -665,7 +713,7 @@ def execute_plans(
             )
         except RegistryError as error:
             outcome = RepositoryOutcome(
-                planned.plan.repository, planned.plan, executed=True, error=str(error)
+                planned.plan.repository, planned.plan, executed=True, error=str(error), region=planned.region
             )
         if progress is not None:
             progress(outcome)

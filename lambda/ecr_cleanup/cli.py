@@ -18,10 +18,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
@@ -128,7 +129,15 @@ def _parser() -> argparse.ArgumentParser:
         sub.epilog = PULL_TIMES_NOTE
         sub.add_argument(
             "--region",
-            help="AWS region; default: AWS_REGION, then AWS_DEFAULT_REGION, then the profile's region",
+            action="append",
+            metavar="REGION",
+            help="AWS region (repeat to clean several); default: AWS_REGION, then AWS_DEFAULT_REGION, "
+            "then the profile's region",
+        )
+        sub.add_argument(
+            "--regions",
+            metavar="A,B",
+            help="the regions whose registries to clean, separated by commas (instead of --region)",
         )
         sub.add_argument(
             "--concurrency",
@@ -178,30 +187,35 @@ def _parser() -> argparse.ArgumentParser:
 
 
 class Deleted:
-    """What a run deleted or archived, batch by batch, as the registry confirmed it (thread-safe):
-    the partial report of a run that is interrupted or fails part-way."""
+    """What a run deleted, archived or untagged, batch by batch, as the registry confirmed it
+    (thread-safe): the partial report of a run that is interrupted or fails part-way."""
 
     def __init__(self) -> None:
-        self.done: list[tuple[BatchDone, datetime]] = []
-        self.under_way: dict[tuple[str, int], BatchDone] = {}
+        self.done: list[tuple[BatchDone, datetime, str]] = []
+        self.under_way: dict[tuple[str, str, int], BatchDone] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, batch: BatchDone) -> None:
-        key = (batch.repository, threading.get_ident())
-        with self._lock:
-            if batch.confirmed:
-                self.under_way.pop(key, None)
-                self.done.append((batch, datetime.now(UTC)))
-            else:
-                self.under_way[key] = batch
+    def in_region(self, region: str) -> Callable[[BatchDone], None]:
+        """What records the batches of one region's registry."""
 
-    def settle(self, registry: EcrRegistry) -> list[str]:
+        def record(batch: BatchDone) -> None:
+            key = (region, batch.repository, threading.get_ident())
+            with self._lock:
+                if batch.confirmed:
+                    self.under_way.pop(key, None)
+                    self.done.append((batch, datetime.now(UTC), region))
+                else:
+                    self.under_way[key] = batch
+
+        return record
+
+    def settle(self, registries: Mapping[str, EcrRegistry]) -> list[str]:
         """Ask ECR what became of the batches under way; returns what could not be checked."""
         unknown = []
-        for batch in list(self.under_way.values()):
+        for (region, _, _), batch in list(self.under_way.items()):
             digests = [decision.image.digest for decision in batch.done]
             try:
-                now = registry.describe(batch.repository, digests)
+                now = registries[region].describe(batch.repository, digests)
             except RegistryError as error:
                 unknown.append(f"{batch.repository}: {len(digests)} images may or may not be gone ({error})")
                 continue
@@ -210,12 +224,12 @@ class Deleted:
                 for decision in batch.done
                 if took_effect(batch.action, now.get(decision.image.digest), decision.removed)
             )
-            self.done.append((replace(batch, done=acted, confirmed=True), datetime.now(UTC)))
+            self.done.append((replace(batch, done=acted, confirmed=True), datetime.now(UTC), region))
         self.under_way.clear()
         return unknown
 
     def write(self, out: TextIO, output_format: str, now: datetime) -> None:
-        records = [batch_record(batch, at) for batch, at in self.done]
+        records = [{**batch_record(batch, at), "region": region} for batch, at, region in self.done]
         if output_format == "json":
             document = {"now": now.isoformat(), "interrupted": True, "batches": records}
             out.write(json.dumps(document) + "\n")
@@ -228,7 +242,7 @@ class Deleted:
 
     @property
     def count(self) -> int:
-        return sum(len(batch.done) for batch, _ in self.done)
+        return sum(len(batch.done) for batch, _, _ in self.done)
 
 
 class Progress:
@@ -261,10 +275,11 @@ class Progress:
 
 
 def _run(
-    args: argparse.Namespace, region: str, now: datetime, deleted: Deleted
+    args: argparse.Namespace, regions: Sequence[str], now: datetime, deleted: Deleted
 ) -> tuple[list[RepositoryOutcome], str] | None:
     """The outcomes and the report mode, or None when the user did not confirm the deletions;
-    `deleted` sees every batch as it goes."""
+    `deleted` sees every batch as it goes. The regions are cleaned one after the other, from one
+    reading of the images in use in all of them."""
     policy = load_policy(args.policy)
     mode = {"plan": "plan", "run": "dry-run" if args.dry_run else "run"}[args.command]
     ask = mode == "run" and not args.yes
@@ -273,59 +288,78 @@ def _run(
             "run deletes images: pass --yes to run without confirmation, or run it in a terminal to "
             "confirm the plan"
         )
-    ecr = EcrRegistry(region=region)
+    registries = {region: EcrRegistry(region=region) for region in regions}
     usage = None
     if policy.protect.in_use:
-        collector = UsageCollector(region=region)
-        usage = LocalUsage(lambda: collector.scan(policy), max_age=timedelta(minutes=args.usage_max_age))
+        collector = UsageCollector(region=regions[0])
+        usage = LocalUsage(
+            lambda: collector.scan(policy, regions=regions), max_age=timedelta(minutes=args.usage_max_age)
+        )
         usage.snapshot()
-    repositories = selected_repositories(policy, ecr.repositories())
+    repositories = {
+        region: selected_repositories(policy, registry.repositories())
+        for region, registry in registries.items()
+    }
+    total = sum(len(names) for names in repositories.values())
 
     def progress(verb: str) -> Progress | None:
-        return Progress(sys.stderr, len(repositories), verb) if sys.stderr.isatty() else None
+        return Progress(sys.stderr, total, verb) if sys.stderr.isatty() else None
 
     if not ask:
         reporter = progress("cleaning" if mode == "run" else "planning")
-        outcomes = run_cleanup(
-            ecr,
-            policy,
-            now,
-            execute=mode == "run",
-            usage=usage,
-            concurrency=args.concurrency,
-            progress=reporter,
-            repositories=repositories,
-            on_batch=deleted,
-        )
+        outcomes = [
+            outcome
+            for region, registry in registries.items()
+            for outcome in run_cleanup(
+                registry,
+                policy,
+                now,
+                execute=mode == "run",
+                usage=usage,
+                concurrency=args.concurrency,
+                progress=reporter,
+                repositories=repositories[region],
+                on_batch=deleted.in_region(region),
+                region=region,
+            )
+        ]
         if reporter is not None:
             reporter.finish()
         return outcomes, mode
 
     reporter = progress("planning")
-    plans = plan_repositories(
-        ecr,
-        policy,
-        now,
-        usage=usage,
-        concurrency=args.concurrency,
-        progress=reporter,
-        repositories=repositories,
-    )
+    plans = [
+        plan
+        for region, registry in registries.items()
+        for plan in plan_repositories(
+            registry,
+            policy,
+            now,
+            usage=usage,
+            concurrency=args.concurrency,
+            progress=reporter,
+            repositories=repositories[region],
+            region=region,
+        )
+    ]
     if reporter is not None:
         reporter.finish()
     planned = [
         planned
         if isinstance(planned, RepositoryOutcome)
-        else RepositoryOutcome(planned.plan.repository, planned.plan)
+        else RepositoryOutcome(planned.plan.repository, planned.plan, region=planned.region)
         for planned in plans
     ]
-    to_delete = sum(len(outcome.plan.delete) for outcome in planned if outcome.plan is not None)
-    if not to_delete:
+    acting = [decision for outcome in planned if outcome.plan is not None for decision in outcome.plan.acting]
+    if not acting:
         return planned, "plan"
     sys.stderr.write(to_table(RunReport(now=now, mode="plan", outcomes=planned)))
+    to_delete = sum(len(outcome.plan.delete) for outcome in planned if outcome.plan is not None)
     reclaimed = sum(outcome.plan.bytes for outcome in planned if outcome.plan is not None)
+    others = len(acting) - to_delete
+    also = f" and archive or untag {others:,} more" if others else ""
     sys.stderr.write(
-        f"\nDelete these {to_delete:,} images ({human_bytes(reclaimed)})? Deleting cannot be undone.\n"
+        f"\nDelete these {to_delete:,} images ({human_bytes(reclaimed)}){also}? Deleting cannot be undone.\n"
         f"  Only '{CONFIRMATION}' will be accepted to approve.\n\n  Enter a value: "
     )
     sys.stderr.flush()
@@ -336,19 +370,42 @@ def _run(
     # deleted (see cleanup.RECHECK_AFTER_SECONDS).
     approved = [replace(plan, listed_at=-math.inf) if isinstance(plan, LivePlan) else plan for plan in plans]
     reporter = progress("deleting")
-    outcomes = execute_plans(
-        ecr,
-        policy,
-        approved,
-        now,
-        usage=usage,
-        concurrency=args.concurrency,
-        progress=reporter,
-        on_batch=deleted,
-    )
+    outcomes = [
+        outcome
+        for region, registry in registries.items()
+        for outcome in execute_plans(
+            registry,
+            policy,
+            [plan for plan in approved if plan.region == region],
+            now,
+            usage=usage,
+            concurrency=args.concurrency,
+            progress=reporter,
+            on_batch=deleted.in_region(region),
+        )
+    ]
     if reporter is not None:
         reporter.finish()
     return outcomes, mode
+
+
+REGION_NAME = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$")
+
+
+def _regions(args: argparse.Namespace) -> list[str]:
+    """`--regions a,b`, or `--region` as often as given, or the one region of the configuration."""
+    if args.regions and args.region:
+        raise InputError("give the regions with --regions a,b or with --region repeated, not both")
+    if args.regions:
+        regions = [region.strip() for region in args.regions.split(",") if region.strip()]
+    elif args.region:
+        regions = list(args.region)
+    else:
+        return [resolve_region(None)]
+    for region in regions:
+        if not REGION_NAME.match(region):
+            raise InputError(f"{region!r} is not a region name (such as eu-west-1)")
+    return list(dict.fromkeys(regions))
 
 
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int:
@@ -367,10 +424,10 @@ def _main(args: argparse.Namespace, now: datetime, out: TextIO) -> int:
         return _explain(args, now, out)
     deleted = Deleted()
     output_format = args.format or ("table" if out.isatty() else "json")
-    region = None
+    regions: list[str] = []
     try:
-        region = resolve_region(args.region)
-        done = _run(args, region, now, deleted)
+        regions = _regions(args)
+        done = _run(args, regions, now, deleted)
     except (PolicyError, InputError, Refused) as error:
         print(f"ecr-cleanup: {error}", file=sys.stderr)
         return EXIT_INVALID
@@ -380,7 +437,7 @@ def _main(args: argparse.Namespace, now: datetime, out: TextIO) -> int:
                 print(f"ecr-cleanup: {error}", file=sys.stderr)
                 return EXIT_AWS
             raise
-        return _stopped(error, deleted, output_format, now, out, region=region)
+        return _stopped(error, deleted, output_format, now, out, regions=regions)
     if done is None:
         return EXIT_OK
     outcomes, mode = done
@@ -393,7 +450,8 @@ def _main(args: argparse.Namespace, now: datetime, out: TextIO) -> int:
     failed = [outcome for outcome in outcomes if outcome.failed]
     for outcome in failed:
         problem = outcome.error or f"{len(outcome.failures)} images could not be deleted"
-        print(f"ecr-cleanup: {outcome.repository}: {problem}", file=sys.stderr)
+        where = f" ({outcome.region})" if len(regions) > 1 else ""
+        print(f"ecr-cleanup: {outcome.repository}{where}: {problem}", file=sys.stderr)
     return EXIT_AWS if failed else EXIT_OK
 
 
@@ -404,12 +462,13 @@ def _stopped(
     now: datetime,
     out: TextIO,
     *,
-    region: str | None,
+    regions: Sequence[str],
 ) -> int:
     """A run that stopped part-way: say why, and write what it deleted until then."""
     interrupted = isinstance(error, KeyboardInterrupt)
     why = "interrupted" if interrupted else f"stopped by an error: {error}"
-    unknown = deleted.settle(EcrRegistry(region=region)) if deleted.under_way else []
+    registries = {region: EcrRegistry(region=region) for region in regions}
+    unknown = deleted.settle(registries) if deleted.under_way else []
     out.flush()
     deleted.write(out, output_format, now)
     out.flush()

@@ -66,6 +66,23 @@ class EcrRegistry:
             except BotoCoreError as error:
                 raise RegistryError(f"cannot reach ECR: {error}") from error
         self.client = client
+        self._registry_id: str | None = None
+
+    @property
+    def region(self) -> str | None:
+        return str(self.client.meta.region_name) if self.client.meta.region_name else None
+
+    @property
+    def identity(self) -> str | None:
+        """This registry's host, once a listing has told its account (every DescribeRepositories and
+        DescribeImages answer does); None before."""
+        if self._registry_id is None or self.region is None:
+            return None
+        return f"{self._registry_id}.dkr.ecr.{self.region}.amazonaws.com"
+
+    def _saw(self, registry_id: object) -> None:
+        if isinstance(registry_id, str) and registry_id:
+            self._registry_id = registry_id
 
     def repositories(self) -> Iterator[str]:
         try:
@@ -74,6 +91,7 @@ class EcrRegistry:
             )
             for page in pages:
                 for repository in page["repositories"]:
+                    self._saw(repository.get("registryId"))
                     yield repository["repositoryName"]
         except (ClientError, BotoCoreError) as error:
             raise RegistryError(f"listing repositories failed: {_describe(error)}") from error
@@ -85,7 +103,10 @@ class EcrRegistry:
                 repositoryName=repository, filter=EVERY_STATUS, PaginationConfig={"PageSize": PAGE_SIZE}
             )
             for page in pages:
-                images.extend(image_from_detail(detail) for detail in page["imageDetails"])
+                details = page["imageDetails"]
+                if details:
+                    self._saw(details[0].get("registryId"))
+                images.extend(image_from_detail(detail) for detail in details)
         except (ClientError, BotoCoreError) as error:
             raise RegistryError(f"{repository}: describing images failed: {_describe(error)}") from error
         except InputError as error:

@@ -23,7 +23,7 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,6 +32,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .cleanup import (
     Registry,
+    RegistryError,
     selected_repositories,
 )
 from .ecr import EcrRegistry, client_config
@@ -90,13 +91,30 @@ class AnotherRunInProgress(RuntimeError):
 
 
 @functools.cache
-def _client(service: str) -> Any:
-    """One client per service for the life of the execution environment, as Lambda reuses it."""
-    return boto3.client(service, config=client_config())
+def _client(service: str, region: str | None = None) -> Any:
+    """One client per service and region for the life of the execution environment, as Lambda reuses
+    it (region None: the function's own)."""
+    return boto3.client(service, region_name=region, config=client_config())
 
 
-def _registry() -> Registry:
-    return EcrRegistry(_client("ecr"))
+def _registry(region: str | None = None) -> Registry:
+    return EcrRegistry(_client("ecr", None if region == _home() else region))
+
+
+def _home() -> str | None:
+    """The function's region (the Lambda runtime sets AWS_REGION)."""
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+
+
+def _regions() -> list[str]:
+    """The regions a run cleans: REGIONS (the module's `regions`), else the function's own."""
+    listed = [region.strip() for region in _setting("REGIONS").split(",") if region.strip()]
+    if listed:
+        return list(dict.fromkeys(listed))
+    home = _home()
+    if not home:
+        raise InvalidInput("AWS_REGION: the function's environment must name its region")
+    return [home]
 
 
 def _setting(name: str, default: str = "") -> str:
@@ -128,8 +146,11 @@ def _usage_max_age() -> timedelta:
 
 
 def _scanner(policy: Policy) -> Callable[[UsageCache], UsageScan]:
+    """A scan of the images in use in every region of the run (one reading of the external sources)."""
+    regions = _regions()
+
     def scan(cache: UsageCache) -> UsageScan:
-        return UsageCollector(clients=_client, cache=cache).scan(policy)
+        return UsageCollector(clients=_client, cache=cache, region=_home()).scan(policy, regions=regions)
 
     return scan
 
@@ -180,11 +201,14 @@ def list_repositories(event: Mapping[str, Any], context: object = None) -> dict[
             )
             _report_stopped(run, moment, dry_run, reason)
             raise AnotherRunInProgress(reason)
-    repositories = selected_repositories(policy, _registry().repositories())
+    regions = _regions()
+    every = {region: list(_registry(region).repositories()) for region in regions}
+    repositories = {region: selected_repositories(policy, names) for region, names in every.items()}
     groups = group_repositories(repositories, concurrency)
     claim = event.get("execution_arn") or execution or str(uuid.uuid4())
-    run.write_items(groups, claim=str(claim))
-    notes = _exclude_own_pulls() if _setting("EXCLUDE_OWN_PULLS") == "true" else []
+    sources = _replica_sources(every) if _setting("REPLICAS_FOLLOW_SOURCE") == "true" else {}
+    run.write_items(groups, claim=str(claim), sources=sources)
+    notes = _exclude_own_pulls(regions) if _setting("EXCLUDE_OWN_PULLS") == "true" else []
     if notes:
         run.write_notes(notes)
     # Images in use are read once for the whole run, before any repository is touched: a source
@@ -200,7 +224,8 @@ def list_repositories(event: Mapping[str, Any], context: object = None) -> dict[
         json.dumps(
             {
                 "event": "repositories",
-                "count": len(repositories),
+                "count": sum(len(names) for names in repositories.values()),
+                "regions": regions,
                 "items": len(groups),
                 "dry_run": dry_run,
                 "now": now,
@@ -213,7 +238,7 @@ def list_repositories(event: Mapping[str, Any], context: object = None) -> dict[
         "dry_run": dry_run,
         "run": {"bucket": bucket, "folder": run.folder},
         "items_key": run.items_key,
-        "repositories": len(repositories),
+        "repositories": sum(len(names) for names in repositories.values()),
         "items": len(groups),
     }
 
@@ -260,17 +285,26 @@ def _may_delete(execution_input: object) -> bool:
         return False
 
 
-def _exclude_own_pulls() -> list[str]:
-    """Keep the functions' role out of ECR's pull-time updates, so that reading an image index's
-    manifest (BatchGetImage is a pull) does not make it look pulled. Returns what the summary must say
-    when that cannot be done; the run goes on either way (a refreshed pull time only keeps an index
-    longer)."""
+def _exclude_own_pulls(regions: Sequence[str]) -> list[str]:
+    """Keep the functions' role out of ECR's pull-time updates in the registry of every region of the
+    run, so that reading an image index's manifest (BatchGetImage is a pull) does not make it look
+    pulled. Returns what the summary must say where that cannot be done; the run goes on either way
+    (a refreshed pull time only keeps an index longer)."""
     role = _setting("LAMBDA_ROLE_ARN")
     if not role:
         raise InvalidInput(
             "LAMBDA_ROLE_ARN: the function's environment must name its role when EXCLUDE_OWN_PULLS"
         )
-    ecr = _client("ecr")
+    notes = []
+    for region in regions:
+        note = _exclude_in(role, region)
+        if note is not None:
+            notes.append(note if len(regions) == 1 else f"{region}: {note}")
+    return notes
+
+
+def _exclude_in(role: str, region: str) -> str | None:
+    ecr = _client("ecr", None if region == _home() else region)
     try:
         excluded: list[str] = []
         token = None
@@ -281,21 +315,51 @@ def _exclude_own_pulls() -> list[str]:
             if not token:
                 break
         if role in excluded:
-            return []
+            return None
         if len(excluded) >= PULL_TIME_EXCLUSIONS_LIMIT:
-            return [
+            return (
                 f"{role} is not excluded from pull-time updates: the registry already has "
                 f"{len(excluded)} exclusions, the most ECR allows; reading image index manifests may "
                 "refresh their pull times"
-            ]
+            )
         ecr.register_pull_time_update_exclusion(principalArn=role)
     except (ClientError, BotoCoreError) as error:
-        return [
+        return (
             f"{role} could not be excluded from pull-time updates ({describe_error(error)}); reading "
             "image index manifests may refresh their pull times"
-        ]
-    logger.info(json.dumps({"event": "pull-time-exclusion", "principal": role}))
-    return []
+        )
+    logger.info(json.dumps({"event": "pull-time-exclusion", "principal": role, "region": region}))
+    return None
+
+
+def _replica_sources(repositories: Mapping[str, Sequence[str]]) -> dict[str, dict[str, str]]:
+    """Region -> replica repository -> the region of its source, from each registry's replication
+    configuration (DescribeRegistry): a repository of a destination region that a rule of this
+    account replicates there, and that its source region holds too."""
+    sources: dict[str, dict[str, str]] = {}
+    for source, names in repositories.items():
+        try:
+            registry = _client("ecr", None if source == _home() else source).describe_registry()
+        except (ClientError, BotoCoreError) as error:
+            raise RegistryError(
+                f"{source}: reading the replication configuration failed: {describe_error(error)}"
+            ) from error
+        account = registry.get("registryId")
+        for rule in registry.get("replicationConfiguration", {}).get("rules", []):
+            prefixes = [
+                f["filter"]
+                for f in rule.get("repositoryFilters") or []
+                if f.get("filterType") == "PREFIX_MATCH"
+            ]
+            for destination in rule.get("destinations", []):
+                region = destination.get("region")
+                if region == source or region not in repositories or destination.get("registryId") != account:
+                    continue
+                held = set(names)
+                for name in repositories[region]:
+                    if name in held and (not prefixes or any(name.startswith(prefix) for prefix in prefixes)):
+                        sources.setdefault(region, {}).setdefault(name, source)
+    return sources
 
 
 def cleanup_repositories(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
@@ -329,13 +393,22 @@ def cleanup_repositories(event: Mapping[str, Any], context: object = None) -> di
 
 def _item(value: object) -> Item:
     if not isinstance(value, Mapping):
-        raise InvalidInput('item: required, {"index": n, "repositories": [...]} from the run\'s items')
+        raise InvalidInput(
+            'item: required, {"index": n, "region": "...", "repositories": [...]} from the run\'s items'
+        )
     index, repositories = value.get("index"), value.get("repositories")
+    region, sources = value.get("region"), value.get("sources") or {}
     if isinstance(index, bool) or not isinstance(index, int) or index < 0:
         raise InvalidInput(f"item.index: must be a whole number >= 0, got {json.dumps(index)}")
     if not isinstance(repositories, list) or not all(isinstance(name, str) and name for name in repositories):
         raise InvalidInput("item.repositories: must be a list of repository names")
-    return Item(index, tuple(repositories))
+    if not isinstance(region, str) or not region:
+        raise InvalidInput(
+            f"item.region: must be the region of the item's repositories, got {json.dumps(region)}"
+        )
+    if not isinstance(sources, Mapping) or not all(isinstance(v, str) for v in sources.values()):
+        raise InvalidInput("item.sources: must map replica repositories to the region of their source")
+    return Item(index, region, tuple(repositories), dict(sources))
 
 
 def _position(value: object, count: int) -> dict[str, Any]:

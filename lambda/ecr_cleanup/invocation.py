@@ -17,7 +17,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -91,7 +91,8 @@ class DeletionRefused(RuntimeError):
 class Environment:
     """What invocations reach AWS through, and the function's settings (the handlers make it)."""
 
-    registry: Callable[[], Registry]
+    registry: Callable[[str], Registry]
+    """The registry of a region."""
     s3: Any
     scanner: Callable[[Policy], Callable[[UsageCache], UsageScan]]
     report_prefix: str
@@ -101,10 +102,13 @@ class Environment:
 
 @dataclass(frozen=True)
 class Item:
-    """One item of the Distributed Map: a group of repositories."""
+    """One item of the Distributed Map: a group of repositories of one region, and of those that are
+    replicas the region of their source, when replicas follow their source."""
 
     index: int
+    region: str
     repositories: tuple[str, ...]
+    sources: Mapping[str, str] = field(default_factory=dict)
 
 
 def warn(message: str) -> None:
@@ -153,9 +157,9 @@ class CleanupInvocation:
             else None
         )
         part = f"{position['part']:04d}"
-        registry: Registry = CachedManifests(
-            environment.registry(), ManifestCache(environment.s3, run.bucket, environment.report_prefix), warn
-        )
+        region = self.item.region
+        cache = ManifestCache(environment.s3, run.bucket, environment.report_prefix, region=region)
+        registry: Registry = CachedManifests(environment.registry(region), cache, warn)
         results: list[dict[str, Any]] = []
         carry = position.get("carry") or {}
         on_batch = None if self.dry_run else self._recorder(f"{part}-{request_id[:8]}")
@@ -175,6 +179,8 @@ class CleanupInvocation:
                     stop=stop,
                     counted=int(carry.get("counted", 0)),
                     on_batch=on_batch,
+                    region=region,
+                    held=self._held(repository),
                 )
             except RegistryError as error:
                 results.append(self._failed(repository, "RegistryError", str(error)))
@@ -194,6 +200,15 @@ class CleanupInvocation:
             run.write_results(self.item.index, part, results)
         return {"done": True, "next": len(repositories), "part": position["part"], "carry": None}
 
+    def _held(self, repository: str) -> dict[str, str]:
+        """The images a replica keeps because its source still holds them (`replicas_follow_source`):
+        a replica never outlives or pre-empts its source because of the policy."""
+        source = self.item.sources.get(repository)
+        if source is None:
+            return {}
+        reason = f"kept: its source in {source} still holds it (replicas_follow_source)"
+        return {image.digest: reason for image in self.environment.registry(source).images(repository)}
+
     def record_failure(self, error: Mapping[str, Any]) -> dict[str, Any]:
         """Record every repository of the item without a result as failed with `error`; delete nothing."""
         run, position = self.run, self.position
@@ -203,6 +218,7 @@ class CleanupInvocation:
         failed = [
             {
                 "repository": name,
+                "region": self.item.region,
                 "status": "failed",
                 "dry_run": self.dry_run,
                 "error": dict(error),
@@ -234,7 +250,7 @@ class CleanupInvocation:
                 started.append(key)
             if batch.confirmed:
                 _log_acted(batch.repository, entry["action"], entry["images"])
-            run.write_batch(batch.repository, key, entry)
+            run.write_batch(batch.repository, key, entry, region=self.item.region)
 
         return record
 
@@ -246,10 +262,10 @@ class CleanupInvocation:
         assert plan is not None
         earlier_acted = carry.get("deleted") or carry.get("archived") or carry.get("untagged")
         records = self._earlier_records(outcome) if earlier_acted else []
-        run.put_repository_report(
-            repository, "json", json.dumps(repository_json(outcome, records)), "application/json"
-        )
-        run.put_repository_report(repository, "csv", to_csv(outcome, records), "text/csv")
+        region = self.item.region
+        document = json.dumps(repository_json(outcome, records))
+        run.put_repository_report(repository, "json", document, "application/json", region=region)
+        run.put_repository_report(repository, "csv", to_csv(outcome, records), "text/csv", region=region)
         earlier = int(carry.get("deleted", 0))
         deleted = len(outcome.deleted) + earlier
         reclaimed = plan.bytes if dry_run else outcome.deleted_bytes + int(carry.get("bytes", 0))
@@ -260,6 +276,7 @@ class CleanupInvocation:
         untagged_earlier = int(carry.get("untagged", 0))
         result: dict[str, Any] = {
             "repository": repository,
+            "region": region,
             "status": "failed" if outcome.failed else "ok",
             "dry_run": dry_run,
             "images": plan.images + earlier,
@@ -294,6 +311,7 @@ class CleanupInvocation:
                 "RepositoriesFailed": int(outcome.failed),
             },
             Repository=repository,
+            Region=region,
         )
         return result
 
@@ -304,7 +322,7 @@ class CleanupInvocation:
         """The batch records of earlier invocations in this repository (this one's are in `outcome`)."""
         now = {*outcome.deleted, *outcome.archived, *outcome.untagged}
         records = []
-        for record in self.run.read_batches(outcome.repository):
+        for record in self.run.read_batches(outcome.repository, region=self.item.region):
             if record.get("state") == "started":
                 continue
             images = [image for image in record["images"] if image["digest"] not in now]
@@ -313,28 +331,39 @@ class CleanupInvocation:
         return records
 
     def _failed(self, repository: str, error: str, cause: str) -> dict[str, Any]:
-        return failed_result(self.environment, self.run, repository, error, cause, dry_run=self.dry_run)
+        return failed_result(
+            self.environment, self.run, (self.item.region, repository), error, cause, dry_run=self.dry_run
+        )
 
     def _recorded(self, repository: str) -> dict[str, int]:
-        return recorded(self.environment, self.run, repository, self.dry_run)
+        return recorded(self.environment, self.run, (self.item.region, repository), self.dry_run)
 
 
 def failed_result(
-    environment: Environment, run: RunData, repository: str, error: str, cause: str, *, dry_run: bool
+    environment: Environment,
+    run: RunData,
+    where: tuple[str, str],
+    error: str,
+    cause: str,
+    *,
+    dry_run: bool,
 ) -> dict[str, Any]:
-    """The result of a repository that failed, with what it did before (from its batch records)."""
+    """The result of a repository (`where`: region and name) that failed, with what it did before
+    (from its batch records)."""
+    region, repository = where
     result = {
         "repository": repository,
+        "region": region,
         "status": "failed",
         "dry_run": dry_run,
         "error": {"Error": error, "Cause": cause},
-        **recorded(environment, run, repository, dry_run),
+        **recorded(environment, run, where, dry_run),
     }
     logger.info(json.dumps({"event": "repository", **result}))
     return result
 
 
-def recorded(environment: Environment, run: RunData, repository: str, dry_run: bool) -> dict[str, int]:
+def recorded(environment: Environment, run: RunData, where: tuple[str, str], dry_run: bool) -> dict[str, int]:
     """What the batch records of a repository add up to, for a repository that failed (the result
     fields `images`, `delete`, `deleted`, `bytes`, `archive`, `archived`, `archived_bytes`, `untag`,
     `untagged`).
@@ -344,8 +373,12 @@ def recorded(environment: Environment, run: RunData, repository: str, dry_run: b
     rewritten so."""
     if dry_run:
         return {}
+    region, repository = where
     try:
-        records = [_settled(environment, run, record) for record in run.read_batches(repository)]
+        records = [
+            _settled(environment, run, region, record)
+            for record in run.read_batches(repository, region=region)
+        ]
     except (RunDataError, RegistryError) as error:
         warn(f"{repository}: what it deleted before it failed could not be read: {error}")
         return {}
@@ -355,12 +388,12 @@ def recorded(environment: Environment, run: RunData, repository: str, dry_run: b
     return {**totals, "delete": totals["deleted"], "archive": totals["archived"], "untag": totals["untagged"]}
 
 
-def _settled(environment: Environment, run: RunData, record: dict[str, Any]) -> dict[str, Any]:
+def _settled(environment: Environment, run: RunData, region: str, record: dict[str, Any]) -> dict[str, Any]:
     """A batch record as ECR settles it: a started batch becomes done with the images it did act on."""
     if record.get("state") != "started":
         return record
     repository = record["repository"]
-    now = environment.registry().describe(repository, [image["digest"] for image in record["images"]])
+    now = environment.registry(region).describe(repository, [image["digest"] for image in record["images"]])
     action = {acted: action for action, acted in ACTED.items()}[record["action"]]
     acted = [
         image
@@ -369,7 +402,7 @@ def _settled(environment: Environment, run: RunData, record: dict[str, Any]) -> 
     ]
     name = str(record.pop("name"))
     settled = {**record, "state": "done", "settled": "after the invocation ended", "images": acted}
-    run.write_batch(repository, name, settled)
+    run.write_batch(repository, name, settled, region=region)
     _log_acted(repository, record["action"], acted)
     return settled
 
@@ -446,19 +479,19 @@ def summarise_run(
     """The run's summary and every repository's result, from what the invocations wrote; writes
     summary.json (every failed repository) and the run's metrics. The summary returned names the
     first `MAX_FAILURES_REPORTED` failed repositories and counts the rest."""
-    expected = [name for group in run.read_items() for name in group]
-    written = {result["repository"]: result for result in run.read_results()}
+    expected = [(region, name) for region, group in run.read_items() for name in group]
+    written = {(result.get("region"), result["repository"]): result for result in run.read_results()}
     results = [
-        written.get(name)
+        written.get((region, name))
         or failed_result(
             environment,
             run,
-            name,
+            (region, name),
             "NoResult",
             f"{name}: no result was recorded; its cleanup did not finish",
             dry_run=dry_run,
         )
-        for name in expected
+        for region, name in expected
     ]
     failed = [result for result in results if result.get("status") != "ok"]
     totals = {key: sum(int(result.get(key) or 0) for result in results) for key in TOTALS}
@@ -487,6 +520,17 @@ def summarise_run(
         "message": message + _failure_text(failed, len(failed)),
         "report": f"s3://{run.bucket}/{run.folder}summary.json",
     }
+    regions = sorted({region for region, _ in expected})
+    if len(regions) > 1:
+        summary["regions"] = {
+            region: _region_totals([result for result in results if result.get("region") == region])
+            for region in regions
+        }
+        summary["message"] += "; " + "; ".join(
+            f"{region}: {summary['regions'][region]['deleted' if not dry_run else 'delete']} of "
+            f"{summary['regions'][region]['images']} images"
+            for region in regions
+        )
     notes = run.read_notes()
     if notes:
         summary["notes"] = notes
@@ -495,24 +539,33 @@ def summarise_run(
     summary["failed"] = [result["repository"] for result in shown]
     summary["message"] = message + _failure_text(shown, len(failed))
     logger.info(json.dumps({"event": "summary", **summary}))
-    moment = parse_time(now, "now") if now else datetime.now().astimezone()
-    print(
-        emf_record(
-            environment.metrics_namespace,
-            {
-                "ImagesScanned": totals["images"],
-                "ImagesDeleted": totals["deleted"],
-                "BytesReclaimed": totals["bytes"],
-                "ImagesArchived": totals["archived"],
-                "BytesArchived": totals["archived_bytes"],
-                "ImagesUntagged": totals["untag" if dry_run else "untagged"],
-                "RepositoriesFailed": len(failed),
-            },
-            dimensions={},
-            now=moment,
-        )
-    )
+    for region, totals_of_region in summary.get("regions", {}).items():
+        _print_metrics(environment, now, totals_of_region, dry_run, Region=region)
+    _print_metrics(environment, now, {**totals, "failed_count": len(failed)}, dry_run)
     return summary, results
+
+
+def _region_totals(results: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    totals = {key: sum(int(result.get(key) or 0) for result in results) for key in TOTALS}
+    totals["failed_count"] = sum(1 for result in results if result.get("status") != "ok")
+    return totals
+
+
+def _print_metrics(
+    environment: Environment, now: str | None, totals: Mapping[str, int], dry_run: bool, **dimensions: str
+) -> None:
+    """The run's metrics (in a region, with the dimension Region), as an EMF record in the log."""
+    moment = parse_time(now, "now") if now else datetime.now().astimezone()
+    metrics = {
+        "ImagesScanned": totals["images"],
+        "ImagesDeleted": totals["deleted"],
+        "BytesReclaimed": totals["bytes"],
+        "ImagesArchived": totals["archived"],
+        "BytesArchived": totals["archived_bytes"],
+        "ImagesUntagged": totals["untag" if dry_run else "untagged"],
+        "RepositoriesFailed": totals["failed_count"],
+    }
+    print(emf_record(environment.metrics_namespace, metrics, dimensions=dimensions, now=moment))
 
 
 def _failure_text(shown: Sequence[Mapping[str, Any]], total: int) -> str:

@@ -138,6 +138,8 @@ def plan_repository(
     children: Mapping[str, Sequence[str]] | None = None,
     in_use: Mapping[str, str] | None = None,
     deletions_made: int = 0,
+    region: str | None = None,
+    held: Mapping[str, str] | None = None,
 ) -> RepositoryPlan:
     """Decide for every image of `repository` whether the policy deletes, keeps or defers it.
 
@@ -145,16 +147,20 @@ def plan_repository(
     missing from it (or `children=None`) makes every non-index image a possible child, kept. Children
     and referrers (images with a `subject_digest`) are never judged by rules: they follow the images
     they belong to. `in_use` maps digests that run somewhere to the reason; they are protected.
-    `deletions_made` earlier in the same run (by another invocation) count against
-    `limits.max_deletions_per_repository`.
+    `held` maps digests kept for a reason of the run's (a replica whose source still holds it) to
+    that reason; they are kept too. `deletions_made` earlier in the same run (by another invocation)
+    count against `limits.max_deletions_per_repository`. A rule whose `regions` do not match `region`
+    does not apply (every rule applies when `region` is None).
     """
     inventory = images if isinstance(images, list) else list(images)
     owners = _owners(inventory, children)
     top_level = [image for image in inventory if image.digest not in owners] if owners else inventory
     protected = _protected(policy, inventory, now, in_use or {})
+    if held:
+        protected = {**held, **protected}
     found = _Findings()
     for rule in policy.rules:
-        if rule.repositories.matches(repository):
+        if rule.repositories.matches(repository) and (region is None or rule.regions.matches(region)):
             _evaluate_rule(rule, top_level, now, found)
     matched, missed = found.matched, found.missed
 

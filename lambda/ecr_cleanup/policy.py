@@ -81,6 +81,7 @@ POLICY_FIELDS: Mapping[str, tuple[str, ...]] = {
     "rules[]": (
         "description",
         "repositories",
+        "regions",
         "tag_status",
         "tag_patterns",
         "tag_regex",
@@ -122,6 +123,7 @@ POLICY_FIELDS: Mapping[str, tuple[str, ...]] = {
 _CONDITIONS = ("older_than_days", "not_pulled_for_days", "archived_for_days", "keep_latest")
 _ROLE_ARN = re.compile(r"^arn:aws[\w-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_REGION_GLOB = re.compile(r"^[a-z0-9*?\[\]!-]+$")
 _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 _SOURCE = re.compile(r"^(s3://[^/\s]+/\S+|ssm:\S+|arn:[\w-]+:ssm:[\w-]+:\d{12}:parameter/\S+)$")
 
@@ -242,6 +244,7 @@ class Rule:
     index: int
     description: str | None = None
     repositories: Pattern = field(default_factory=lambda: Pattern(["*"]))
+    regions: Pattern = field(default_factory=lambda: Pattern(["*"]))
     tag_status: TagStatus = TagStatus.ANY
     tag_patterns: TagFilter | None = None
     older_than_days: int | None = None
@@ -466,6 +469,7 @@ def _read_rules(reader: _Reader, value: object) -> list[Rule]:
             continue
         description = reader.text(body.get("description"), f"{path}.description")
         repositories = reader.patterns(body.get("repositories"), f"{path}.repositories", default=["*"])
+        regions = reader.region_patterns(body.get("regions"), f"{path}.regions")
         tag_status = reader.choice(body.get("tag_status"), f"{path}.tag_status", TagStatus, TagStatus.ANY)
         action = reader.choice(body.get("action"), f"{path}.action", RuleAction, RuleAction.DELETE)
         image_status = reader.choice(
@@ -521,6 +525,7 @@ def _read_rules(reader: _Reader, value: object) -> list[Rule]:
                 index=index,
                 description=description,
                 repositories=Pattern(repositories or []),
+                regions=Pattern(regions or []),
                 tag_status=tag_status or TagStatus.ANY,
                 tag_patterns=(
                     RegexSet(tag_regex) if tag_regex else Pattern(tag_patterns) if tag_patterns else None
@@ -658,6 +663,18 @@ class _Reader:
                 self.error(item, problem)
             else:
                 patterns.append(pattern)
+        return patterns
+
+    def region_patterns(self, value: object, path: str) -> list[str] | None:
+        """Region name globs: a region is lower-case, so a pattern that is not matches nothing."""
+        patterns = self.patterns(value, path, default=["*"])
+        for index, pattern in enumerate(patterns or []):
+            if not _REGION_GLOB.match(pattern):
+                self.error(
+                    f"{path}[{index}]",
+                    f'must be a region name or glob such as "eu-*" (lower-case letters, digits, "-" '
+                    f"and the wildcards), got {pattern!r}",
+                )
         return patterns
 
     def regexes(self, value: object, path: str) -> list[re.Pattern[str]] | None:

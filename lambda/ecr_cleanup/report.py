@@ -171,6 +171,8 @@ def to_json(report: RunReport) -> dict[str, Any]:
 
 def _repository_entry(outcome: RepositoryOutcome) -> dict[str, Any]:
     entry: dict[str, Any] = {"name": outcome.repository}
+    if outcome.region is not None:
+        entry["region"] = outcome.region
     if outcome.plan is not None:
         entry["delete"] = [_decision(decision, rules=True) for decision in outcome.plan.delete]
         entry["archive"] = [_decision(decision, rules=True) for decision in outcome.plan.archive]
@@ -249,6 +251,8 @@ def repository_text(outcome: RepositoryOutcome, output_format: str, now: datetim
 def _repository_json_text(outcome: RepositoryOutcome) -> str:
     """`json.dumps(repository_json(outcome))`, written directly: a repository can hold many images."""
     text = f'{{"name": {encode_basestring_ascii(outcome.repository)}'
+    if outcome.region is not None:
+        text += f', "region": {encode_basestring_ascii(outcome.region)}'
     plan = outcome.plan
     if plan is not None:
         text += (
@@ -328,9 +332,11 @@ def _table_section(outcome: RepositoryOutcome, now: datetime, *, executed: bool)
     """A repository's lines of the table, and the blank line that ends them."""
     plan = outcome.plan
     if plan is None:
-        return f"! {outcome.repository}: failed: {outcome.error}\n\n"
+        where = f" ({outcome.region})" if outcome.region is not None else ""
+        return f"! {outcome.repository}{where}: failed: {outcome.error}\n\n"
     verb = "deleted" if executed else "to delete"
-    header = f"  {outcome.repository}: {plan.images} images, {len(plan.delete)} {verb}"
+    where = f" ({outcome.region})" if outcome.region is not None else ""
+    header = f"  {outcome.repository}{where}: {plan.images} images, {len(plan.delete)} {verb}"
     header += f" ({human_bytes(plan.bytes)})" if plan.delete else ""
     if plan.archive:
         archived = "archived" if executed else "to archive"
@@ -401,8 +407,9 @@ def _image_line(now: datetime, decision: Decision, mark: str) -> str:
     return f"    {mark} {image.digest[:19]}  {tags}  {age} days old  {size}{removes}  {decision.reason}"
 
 
-CSV_HEADER = ("repository", "digest", "action", "tags", "pushed_at", "size", "reason", "removed")
-"""`removed`: the tags an untag removes (or removed), joined by spaces."""
+CSV_HEADER = ("repository", "digest", "action", "tags", "pushed_at", "size", "reason", "removed", "region")
+"""`removed`: the tags an untag removes (or removed), joined by spaces; `region`: the registry's, so
+that the reports of a run's regions can be read as one table."""
 
 
 def to_csv(outcome: RepositoryOutcome, earlier: Sequence[Mapping[str, Any]] = ()) -> str:
@@ -423,6 +430,7 @@ def to_csv(outcome: RepositoryOutcome, earlier: Sequence[Mapping[str, Any]] = ()
                     image.get("size"),
                     image.get("reason"),
                     " ".join(image.get("removed", [])),
+                    outcome.region,
                 )
             )
     if outcome.plan is None:
@@ -453,6 +461,7 @@ def to_csv(outcome: RepositoryOutcome, earlier: Sequence[Mapping[str, Any]] = ()
                 image.size,
                 reason,
                 " ".join(decision.removed),
+                outcome.region,
             )
         )
     return buffer.getvalue()

@@ -2,15 +2,16 @@
 
     <prefix><YYYY/MM/DD/HHMMSSZ>-<execution>/        the run folder (the execution's start and name)
         summary.json                                 the run's totals and every failed repository
-        repositories/<repository>.json, .csv         each repository's report
-        _run/items.json                              the repositories, in groups: the Map's items
+        repositories/<region>/<repository>.json, .csv   each repository's report
+        _run/items.json                              the repositories, in groups of one region each: the
+                                                     Map's items
         _run/usage.json                              the snapshot of images in use, and its generation
         _run/usage-refresh-<generation>              who is reading the snapshot again
         _run/notes.json                              what the summary must add (set-up problems)
         _run/results/<item>-<part>.json              what each cleanup invocation did
-        _run/batches/<repository as one segment>/<part>-<invocation>-<n>.json
+        _run/batches/<region>/<repository as one segment>/<part>-<invocation>-<n>.json
                                                      each delete or archive batch, before and after
-    <prefix>_cache/index-children/<repository>.json  the child lists of image indexes, across runs
+    <prefix>_cache/index-children/<region>/<repository>.json   the child lists of image indexes
 
 Every key uses only the characters AWS's object key guidelines call safe (letters, digits,
 `! - _ . * ' ( )` and `/` between folders), so that every S3 tool lists, copies and deletes them
@@ -91,16 +92,22 @@ class RunDataError(Exception):
     """The run's objects in S3 could not be read or written."""
 
 
-def group_repositories(repositories: Sequence[str], concurrency: int) -> list[list[str]]:
-    """The Map's items: repositories in groups, at least `ITEMS_PER_WORKER` per concurrent child when
-    there are enough repositories (so that a slow group does not hold up the end of the run), and at
-    most `MAX_REPOSITORIES_PER_ITEM` per group."""
-    if not repositories:
+def group_repositories(
+    repositories: Mapping[str, Sequence[str]], concurrency: int
+) -> list[tuple[str, list[str]]]:
+    """The Map's items: the repositories of each region (region -> names), in groups of one region
+    each, at least `ITEMS_PER_WORKER` per concurrent child when there are enough repositories (so
+    that a slow group does not hold up the end of the run), and at most `MAX_REPOSITORIES_PER_ITEM`
+    per group."""
+    total = sum(len(names) for names in repositories.values())
+    if not total:
         return []
-    size = max(
-        1, min(MAX_REPOSITORIES_PER_ITEM, math.ceil(len(repositories) / (ITEMS_PER_WORKER * concurrency)))
-    )
-    return [list(repositories[start : start + size]) for start in range(0, len(repositories), size)]
+    size = max(1, min(MAX_REPOSITORIES_PER_ITEM, math.ceil(total / (ITEMS_PER_WORKER * concurrency))))
+    return [
+        (region, list(names[start : start + size]))
+        for region, names in repositories.items()
+        for start in range(0, len(names), size)
+    ]
 
 
 @dataclass(frozen=True)
@@ -127,19 +134,36 @@ class RunData:
         """A report of the run as a whole (`summary.json`), at the top of the run folder."""
         self._put(f"{self.folder}{name}", body, content_type)
 
-    def repository_report_key(self, repository: str, extension: str) -> str:
-        return f"{self.folder}repositories/{key_path(repository)}.{extension}"
+    def repository_report_key(self, repository: str, extension: str, *, region: str) -> str:
+        return f"{self.folder}repositories/{key_segment(region)}/{key_path(repository)}.{extension}"
 
-    def put_repository_report(self, repository: str, extension: str, body: str, content_type: str) -> None:
-        """A repository's report (`json` or `csv`), under `repositories/`, where no repository name
-        can take the place of a report of the whole run (a repository named `summary`)."""
-        self._put(self.repository_report_key(repository, extension), body, content_type)
+    def put_repository_report(
+        self, repository: str, extension: str, body: str, content_type: str, *, region: str
+    ) -> None:
+        """A repository's report (`json` or `csv`), under `repositories/<region>/`, where no repository
+        name can take the place of a report of the whole run (a repository named `summary`)."""
+        self._put(self.repository_report_key(repository, extension, region=region), body, content_type)
 
-    def write_items(self, groups: list[list[str]], claim: str) -> None:
-        """Claim the run folder by writing its items, unless another writer did. `claim` names this
+    def write_items(
+        self,
+        groups: list[tuple[str, list[str]]],
+        claim: str,
+        sources: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
+        """Claim the run folder by writing its items (each group's region and repositories, and the
+        region of the source of each that is a replica, from `sources`: region -> repository ->
+        source region), unless another writer did. `claim` names this
         writer (the execution): when the answer to the write is lost and botocore's retry finds the
         object, or Step Functions runs the step again, the object it finds is its own."""
-        items = [{"index": index, "repositories": group} for index, group in enumerate(groups)]
+        items: list[dict[str, Any]] = []
+        for index, (region, group) in enumerate(groups):
+            item: dict[str, Any] = {"index": index, "region": region, "repositories": group}
+            replicas = {
+                name: source for name, source in (sources or {}).get(region, {}).items() if name in group
+            }
+            if replicas:
+                item["sources"] = replicas
+            items.append(item)
         try:
             self._put(self.items_key, json.dumps(items), "application/json", if_none_match="*", claim=claim)
         except RunDataError as error:
@@ -151,9 +175,10 @@ class RunData:
                     "start this one again"
                 ) from error
 
-    def read_items(self) -> list[list[str]]:
+    def read_items(self) -> list[tuple[str, list[str]]]:
+        """Each item's region and repositories."""
         document = json.loads(self._get(self.items_key))
-        return [list(item["repositories"]) for item in document]
+        return [(str(item["region"]), list(item["repositories"])) for item in document]
 
     def write_results(self, item: int, part: str, results: list[dict[str, Any]]) -> None:
         body = json.dumps({"item": item, "part": part, "repositories": results})
@@ -180,25 +205,26 @@ class RunData:
             raise RunDataError(
                 f"s3://{self.bucket}/{self.results_prefix}: {describe_error(error)}"
             ) from error
-        results: dict[str, dict[str, Any]] = {}
+        results: dict[tuple[str | None, str], dict[str, Any]] = {}
         for key in sorted(keys):
             for result in json.loads(self._get(key))["repositories"]:
-                results[result["repository"]] = result
+                results[(result.get("region"), result["repository"])] = result
         return list(results.values())
 
-    def batches_prefix(self, repository: str) -> str:
-        """The folder of a repository's batch records, one segment (`team!api/`), so that no
-        repository's folder lies inside another's (`team/` and `team/api/`)."""
-        return f"{self.folder}_run/batches/{key_segment(repository)}/"
+    def batches_prefix(self, repository: str, *, region: str) -> str:
+        """The folder of a repository's batch records, one segment (`team!api/`) in its region's, so
+        that no repository's folder lies inside another's (`team/` and `team/api/`)."""
+        return f"{self.folder}_run/batches/{key_segment(region)}/{key_segment(repository)}/"
 
-    def write_batch(self, repository: str, name: str, record: Mapping[str, Any]) -> None:
+    def write_batch(self, repository: str, name: str, record: Mapping[str, Any], *, region: str) -> None:
         """Keep one batch's record (what it deleted or archived) under the repository, at once."""
-        self._put(f"{self.batches_prefix(repository)}{name}.json", json.dumps(record), "application/json")
+        prefix = self.batches_prefix(repository, region=region)
+        self._put(f"{prefix}{name}.json", json.dumps(record), "application/json")
 
-    def read_batches(self, repository: str) -> list[dict[str, Any]]:
+    def read_batches(self, repository: str, *, region: str) -> list[dict[str, Any]]:
         """Every batch record of the repository in this run, in the order of their names, each with
         its `name`."""
-        prefix = self.batches_prefix(repository)
+        prefix = self.batches_prefix(repository, region=region)
         try:
             pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
             keys = [entry["Key"] for page in pages for entry in page.get("Contents", [])]
@@ -370,10 +396,10 @@ class ManifestCache:
     no longer in the repository are dropped when the repository's entry is written again.
     """
 
-    def __init__(self, s3: Any, bucket: str, prefix: str) -> None:
+    def __init__(self, s3: Any, bucket: str, prefix: str, *, region: str) -> None:
         self.s3 = s3
         self.bucket = bucket
-        self.prefix = f"{prefix}_cache/index-children/"
+        self.prefix = f"{prefix}_cache/index-children/{key_segment(region)}/"
 
     def key(self, repository: str) -> str:
         return f"{self.prefix}{key_path(repository)}.json"

@@ -58,7 +58,7 @@ def test_each_repository_report_lands_in_s3_as_json(
     audit: dict[str, str], repository: dict[str, str]
 ) -> None:
     run_cleanup()
-    report = json.loads(report_object("audit/2026/11/28/220000Z/repositories/team/app.json"))
+    report = json.loads(report_object("audit/2026/11/28/220000Z/repositories/us-east-1/team/app.json"))
     assert report["name"] == "team/app"
     assert report["deleted"] == [repository["old"]]
     assert {entry["digest"] for entry in report["keep"]} == {repository["kept"], repository["new"]}
@@ -66,10 +66,13 @@ def test_each_repository_report_lands_in_s3_as_json(
 
 def test_each_repository_report_lands_in_s3_as_csv(audit: dict[str, str], repository: dict[str, str]) -> None:
     run_cleanup()
-    rows = list(csv.reader(io.StringIO(report_object("audit/2026/11/28/220000Z/repositories/team/app.csv"))))
+    rows = list(
+        csv.reader(io.StringIO(report_object("audit/2026/11/28/220000Z/repositories/us-east-1/team/app.csv")))
+    )
     assert tuple(rows[0]) == CSV_HEADER
     actions = {row[1]: row[2] for row in rows[1:]}
     assert actions == {repository["old"]: "deleted", repository["kept"]: "keep", repository["new"]: "keep"}
+    assert {row[CSV_HEADER.index("region")] for row in rows[1:]} == {"us-east-1"}
 
 
 def test_a_repository_prints_valid_emf_metrics(

@@ -20,6 +20,7 @@ from tests.support.ecr_seed import create_repository, days_ago, push_images, rem
 from tests.support.execution import NOW, TimeBudget, execute, items
 from tests.support.moto_patches import SandboxEnded
 
+REGION = "us-east-1"
 BUCKET = "cleanup-runs"
 POLICY: dict[str, Any] = {"rules": [{"older_than_days": 30}]}
 TIMED_OUT = {
@@ -89,7 +90,7 @@ def run_with_a_timeout() -> dict[str, Any]:
 
 def batch_records(repository: str) -> list[dict[str, Any]]:
     s3 = boto3.client("s3")
-    prefix = RunData(s3, BUCKET, "runs/2026/11/28/220000Z/").batches_prefix(repository)
+    prefix = RunData(s3, BUCKET, "runs/2026/11/28/220000Z/").batches_prefix(repository, region=REGION)
     listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix)
     return [
         json.loads(s3.get_object(Bucket=BUCKET, Key=entry["Key"])["Body"].read())
@@ -164,11 +165,11 @@ def test_a_repository_cleaned_in_several_invocations_has_one_report(run_bucket: 
     digests = push_images("app-big", 450, tags=lambda i: [f"b{i}"], pushed_at=lambda i: days_ago(40 + i))
     execution = execute(POLICY, context=TimeBudget(budget_ms=100_000, cost_ms=30_000).context)
     assert len(execution.invocations) > 1
-    report = execution.object("repositories/app-big.json")
+    report = execution.object("repositories/us-east-1/app-big.json")
     assert set(report["deleted"]) == set(digests)
     assert len(report["delete"]) == len(digests)
     csv_rows = boto3.client("s3").get_object(
-        Bucket=BUCKET, Key=f"{execution.folder}repositories/app-big.csv"
+        Bucket=BUCKET, Key=f"{execution.folder}repositories/us-east-1/app-big.csv"
     )["Body"]
     assert csv_rows.read().decode().count(",deleted,") == len(digests)
 
@@ -208,6 +209,8 @@ def test_the_records_of_a_repository_are_not_mixed_with_those_of_one_nested_in_i
     run_bucket: str,
 ) -> None:
     run = RunData(boto3.client("s3"), BUCKET, "runs/x/")
-    run.write_batch("team", "0000-a-00000", {"images": [{"digest": "sha256:1"}]})
-    run.write_batch("team/api", "0000-a-00000", {"images": [{"digest": "sha256:2"}]})
-    assert [record["images"] for record in run.read_batches("team")] == [[{"digest": "sha256:1"}]]
+    run.write_batch("team", "0000-a-00000", {"images": [{"digest": "sha256:1"}]}, region=REGION)
+    run.write_batch("team/api", "0000-a-00000", {"images": [{"digest": "sha256:2"}]}, region=REGION)
+    assert [record["images"] for record in run.read_batches("team", region=REGION)] == [
+        [{"digest": "sha256:1"}]
+    ]

@@ -371,7 +371,7 @@ def world() -> Iterator[World]:
         boto3.client("sns").create_topic(Name=TOPIC.rsplit(":", 1)[1])
         registry = seed_registry()
         seeded = World(registry, copy.deepcopy(ecr_seed.ecr_backend().repositories))
-        seeded.clean = run(seeded, reports=("repositories/empty.json",))
+        seeded.clean = run(seeded, reports=("repositories/us-east-1/empty.json",))
         yield seeded
 
 
@@ -428,7 +428,7 @@ class TestCleanRun:
 
     def test_cleans_an_empty_repository_with_nothing_deleted(self, clean: Outcome) -> None:
         assert "empty" not in clean.result["failed"]
-        report = clean.reports["repositories/empty.json"]
+        report = clean.reports["repositories/us-east-1/empty.json"]
         assert (report["delete"], report["keep"], report["deleted"], report["failures"]) == ([], [], [], [])
 
 
@@ -562,7 +562,7 @@ class TestDeletionsOfOneRepositoryAlwaysFailing:
     @classmethod
     def outcome(cls, world: World) -> Outcome:
         fault = Fault("server", services="ecr", operations="BatchDeleteImage", when=repository("web"))
-        return run(world, fault, reports=("repositories/web.json",))
+        return run(world, fault, reports=("repositories/us-east-1/web.json",))
 
     def test_report_that_repository_failed_with_the_count(self, outcome: Outcome) -> None:
         assert outcome.failures == []
@@ -574,7 +574,7 @@ class TestDeletionsOfOneRepositoryAlwaysFailing:
         assert (outcome.summary["failed"], outcome.summary["failed_count"]) == (["web"], 1)
 
     def test_are_reported_image_by_image_with_the_error(self, world: World, outcome: Outcome) -> None:
-        report = outcome.reports["repositories/web.json"]
+        report = outcome.reports["repositories/us-east-1/web.json"]
         assert report["deleted"] == []
         assert {failure["digest"] for failure in report["failures"]} == world.registry.digests(
             "web", *WEB_DELETIONS

@@ -60,8 +60,8 @@ def test_list_writes_the_selected_repositories_as_the_map_items(repositories: di
         "items": 2,
     }
     assert items(result) == [
-        {"index": 0, "repositories": ["app-api"]},
-        {"index": 1, "repositories": ["web"]},
+        {"index": 0, "region": "us-east-1", "repositories": ["app-api"]},
+        {"index": 1, "region": "us-east-1", "repositories": ["web"]},
     ]
 
 
@@ -192,7 +192,9 @@ def test_a_repository_gone_since_the_listing_fails_alone(repositories: dict[str,
     prepared = prepare()
     boto3.client("ecr").delete_repository(repositoryName="app-api", force=True)
     event = {"policy": POLICY, "now": NOW, "dry_run": False, "run": prepared["run"], "position": None}
-    cleanup_repositories({**event, "item": {"index": 0, "repositories": ["app-api", "web"]}})
+    cleanup_repositories(
+        {**event, "item": {"index": 0, "region": "us-east-1", "repositories": ["app-api", "web"]}}
+    )
     summary = summarise({"now": NOW, "dry_run": False, "run": prepared["run"]})
     assert summary["failed"] == ["app-api"]
     assert "RepositoryNotFoundException" in summary["message"]
@@ -207,7 +209,7 @@ def test_cleanup_requires_an_explicit_dry_run_flag(repositories: dict[str, list[
                 "policy": POLICY,
                 "now": NOW,
                 "run": prepared["run"],
-                "item": {"index": 0, "repositories": ["web"]},
+                "item": {"index": 0, "region": "us-east-1", "repositories": ["web"]},
             }
         )
 
@@ -216,8 +218,8 @@ def test_cleanup_requires_an_explicit_dry_run_flag(repositories: dict[str, list[
     ("field", "value", "message"),
     [
         ("item", None, "item: required"),
-        ("item", {"index": -1, "repositories": []}, "item.index"),
-        ("item", {"index": 0, "repositories": "web"}, "item.repositories"),
+        ("item", {"index": -1, "region": "us-east-1", "repositories": []}, "item.index"),
+        ("item", {"index": 0, "region": "us-east-1", "repositories": "web"}, "item.repositories"),
         ("position", {"next": "1", "part": 0}, "position.next"),
         ("run", None, "run: required"),
     ],
@@ -231,7 +233,7 @@ def test_a_malformed_cleanup_event_is_refused_before_anything_is_read(
         "now": NOW,
         "dry_run": False,
         "run": prepared["run"],
-        "item": {"index": 0, "repositories": ["web"]},
+        "item": {"index": 0, "region": "us-east-1", "repositories": ["web"]},
         "position": None,
         field: value,
     }
@@ -286,9 +288,16 @@ def test_a_failed_invocation_records_its_unfinished_repositories_as_failed(
     prepared = prepare()
     caught = {"Error": "Sandbox.Timedout", "Cause": "Task timed out after 900.00 seconds"}
     event = {"policy": POLICY, "now": NOW, "dry_run": False, "run": prepared["run"]}
-    cleanup_repositories({**event, "item": {"index": 0, "repositories": ["app-api"]}, "position": None})
     cleanup_repositories(
-        {**event, "item": {"index": 1, "repositories": ["web"]}, "position": None, "error": caught}
+        {**event, "item": {"index": 0, "region": "us-east-1", "repositories": ["app-api"]}, "position": None}
+    )
+    cleanup_repositories(
+        {
+            **event,
+            "item": {"index": 1, "region": "us-east-1", "repositories": ["web"]},
+            "position": None,
+            "error": caught,
+        }
     )
     summary = summarise({"now": NOW, "dry_run": False, "run": prepared["run"]})
     assert summary["failed"] == ["web"]

@@ -100,9 +100,11 @@ def test_a_run_of_the_functions_records_each_untag_batch_with_its_tags(
     execution = execute(UNTAG_CI)
     assert (execution.summary["untagged"], execution.summary["tags_removed"]) == (1, 2)
     assert "untagged 1 (2 tags)" in execution.summary["message"]
-    records = RunData(boto3.client("s3"), execution.bucket, execution.folder).read_batches("app")
+    records = RunData(boto3.client("s3"), execution.bucket, execution.folder).read_batches(
+        "app", region="us-east-1"
+    )
     assert [(r["action"], r["state"]) for r in records] == [("untagged", "done")]
     [entry] = records[0]["images"]
     assert (entry["digest"], entry["removed"]) == (app["release"], ["ci-1", "ci-2"])
-    report = execution.object("repositories/app.json")
+    report = execution.object("repositories/us-east-1/app.json")
     assert [image["digest"] for image in report["untag"]] == [app["release"]]

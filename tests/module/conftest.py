@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -102,8 +103,8 @@ def start(server: MotoServer, applied: Any, execution_input: dict[str, Any]) -> 
 
 
 def wait_for(server: MotoServer, arn: str, *, timeout: float = EXECUTION_TIMEOUT) -> dict[str, Any]:
-    """The execution once it has ended."""
-    states = server.client("stepfunctions")
+    """The execution once it has ended, asked of the region in its ARN."""
+    states = server.client("stepfunctions", region=arn.split(":")[3])
     deadline = time.monotonic() + timeout
     while (execution := states.describe_execution(executionArn=arn))["status"] == "RUNNING":
         assert time.monotonic() < deadline, f"execution still running after {timeout} s"
@@ -127,6 +128,22 @@ def plan_again(root: str, applied: Any, env: dict[str, str]) -> subprocess.Compl
 
 MODULE_ROOT = Path(__file__).resolve().parents[2]
 
+#: What a checkout holds besides the configuration: never copied.
+NOT_CONFIGURATION = shutil.ignore_patterns(
+    ".git",
+    ".venv*",
+    "*_cache",
+    ".hypothesis",
+    ".tools",
+    ".demo",
+    "__pycache__",
+    ".terraform",
+    ".terraform.lock.hcl",
+    "terraform.tfstate*",
+    "builds",
+    "*.zip",
+)
+
 
 @dataclass(frozen=True)
 class PlannedCases:
@@ -145,6 +162,8 @@ def plan_cases(env: dict[str, str], workdir: Path, cases: dict[str, dict[str, An
     A plan costs seconds, mostly in starting the providers; one plan of many module instances costs
     little more than one, and Terraform reports every instance's invalid inputs in the same run. The
     root is generated in `workdir` with JSON syntax and refers to the module by a relative path.
+    Every input goes through a variable: a literal argument that fails its validation ends the
+    plan in its validate walk, before any other instance's inputs are checked.
     """
     root = workdir / "root"
     root.mkdir(parents=True)
@@ -168,8 +187,8 @@ def plan_cases(env: dict[str, str], workdir: Path, cases: dict[str, dict[str, An
         "module": {
             case: {
                 "source": source,
-                "name": inputs.get("name", case.replace("_", "-")),
-                **{key: f"${{var.{case}.{key}}}" for key in inputs if key != "name"},
+                "name": case.replace("_", "-"),
+                **{key: f"${{var.{case}.{key}}}" for key in inputs},
             }
             for case, inputs in cases.items()
         },

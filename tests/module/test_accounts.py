@@ -94,7 +94,9 @@ def test_the_reader_role_lives_in_the_workload_account_and_trusts_only_the_clean
     role = get_backend("iam")[WORKLOAD]["aws"].get_role("ecr-cleanup-usage-reader")
     trust = json.loads(role.assume_role_policy_document)
     [statement] = trust["Statement"]
-    assert statement["Principal"]["AWS"] == f"arn:aws:iam::{CENTRAL}:role/ecr-cleanup-accounts-lambda"
+    assert (
+        statement["Principal"]["AWS"] == f"arn:aws:iam::{CENTRAL}:role/ecr-cleanup-accounts-us-east-1-lambda"
+    )
     assert statement["Condition"]["StringEquals"]["sts:ExternalId"] == "central-ecr-cleanup"
 
 

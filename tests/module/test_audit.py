@@ -41,7 +41,7 @@ ACCOUNT = DEFAULT_ACCOUNT_ID
 REGION = DEFAULT_REGION
 FUNCTIONS = ("list", "cleanup", "summarise")
 RULE = {"tag_patterns": ["dev-*"], "older_than_days": 30}
-CSV_HEADER = ["repository", "digest", "action", "tags", "pushed_at", "size", "reason"]
+CSV_HEADER = ["repository", "digest", "action", "tags", "pushed_at", "size", "reason", "removed", "region"]
 SUMMARY_KEYS = {
     "now",
     "dry_run",
@@ -54,6 +54,9 @@ SUMMARY_KEYS = {
     "archive",
     "archived",
     "archived_bytes",
+    "untag",
+    "untagged",
+    "tags_removed",
     "deferred",
     "bytes",
     "message",
@@ -120,6 +123,11 @@ PLAN_CASES: dict[str, dict[str, Any]] = {
         "policy": {"rules": [RULE], "protect": {"in_use_sagemaker": False, "in_use_codebuild": False}}
     },
     "own_bucket": {"policy": {"rules": [RULE]}, "report_bucket": "audit-bucket"},
+    "regions": {
+        "policy": {"repositories": {"include": ["app-*"]}, "rules": [RULE]},
+        "regions": [REGION, "eu-west-1"],
+        "replicas_follow_source": True,
+    },
 }
 
 
@@ -230,9 +238,45 @@ def test_by_default_the_role_reads_manifests_finds_images_in_use_and_keeps_run_d
         "METRICS_NAMESPACE": "ECRCleanup",
         "USAGE_MAX_AGE_MINUTES": "15",
         "EXCLUDE_OWN_PULLS": "true",
-        "LAMBDA_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/ecr-cleanup-lambda",
+        "LAMBDA_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/ecr-cleanup-{REGION}-lambda",
+        "REGIONS": REGION,
+        "REPLICAS_FOLLOW_SOURCE": "false",
     }
     assert list(default.environments.values()) == [expected] * len(FUNCTIONS)
+
+
+def test_with_regions_every_regional_grant_names_each_listed_region_and_no_other(
+    planned: dict[str, Planned],
+) -> None:
+    regions = planned["regions"]
+    both = (REGION, "eu-west-1")
+    assert regions.resources("ListRepositories") == {
+        f"arn:aws:ecr:{region}:{ACCOUNT}:repository/*" for region in both
+    }
+    assert regions.resources("CleanUpSelectedRepositories") == {
+        f"arn:aws:ecr:{region}:{ACCOUNT}:repository/app-*" for region in both
+    }
+    assert regions.resources("ReadWorkloadsInUse") == {
+        arn
+        for region in both
+        for arn in (
+            f"arn:aws:ecs:{region}:{ACCOUNT}:service/*",
+            f"arn:aws:ecs:{region}:{ACCOUNT}:task/*",
+            f"arn:aws:lambda:{region}:{ACCOUNT}:function:*",
+        )
+    }
+    assert regions.resources("ReadCodeBuildImages") == {
+        f"arn:aws:codebuild:{region}:{ACCOUNT}:project/*" for region in both
+    }
+    assert regions.actions("ReadReplication") == {"ecr:DescribeRegistry"}
+    assert "ReadReplication" not in planned["default"].statements
+    assert regions.resources("ReadWriteRunData") == {
+        f"arn:aws:s3:::regions-{ACCOUNT}-{REGION}/ecr-cleanup/*"
+    }, "one bucket, in the region the module is deployed in"
+    environment = regions.environments["list"]
+    assert environment is not None
+    assert environment["REGIONS"] == f"{REGION},eu-west-1"
+    assert environment["REPLICAS_FOLLOW_SOURCE"] == "true"
 
 
 def test_dormant_workloads_are_found_with_read_only_listings_and_reads_in_this_account(
@@ -433,7 +477,9 @@ def test_reports_and_the_summary_are_granted_on_the_prefix_and_the_topic_only(
         "METRICS_NAMESPACE": "Platform/ECR",
         "USAGE_MAX_AGE_MINUTES": "15",
         "EXCLUDE_OWN_PULLS": "true",
-        "LAMBDA_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/reports-lambda",
+        "LAMBDA_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/reports-{REGION}-lambda",
+        "REGIONS": REGION,
+        "REPLICAS_FOLLOW_SOURCE": "false",
     }
     assert list(reports.environments.values()) == [expected] * len(FUNCTIONS)
 
@@ -587,6 +633,8 @@ def test_the_functions_get_the_report_topic_and_metrics_settings(
             "USAGE_MAX_AGE_MINUTES": "15",
             "EXCLUDE_OWN_PULLS": "true",
             "LAMBDA_ROLE_ARN": output(audit_module, "lambda_role_arn"),
+            "REGIONS": REGION,
+            "REPLICAS_FOLLOW_SOURCE": "false",
         }
     assert output(audit_module, "report_location") == "s3://ecr-cleanup-audit-reports/audit/ecr/"
 
@@ -631,13 +679,13 @@ def test_a_run_writes_a_json_and_a_csv_report_per_repository_and_a_summary(
     objects = reports(moto_server, audit_module)
     folder = run_folder(execution)
     assert set(objects) == {f"{folder}summary.json"} | {
-        f"{folder}repositories/{name}"
+        f"{folder}repositories/{REGION}/{name}"
         for name in ("audit-api.json", "audit-api.csv", "audit-web.json", "audit-web.csv")
     }, sorted(objects)
 
     for repository, images in audit_registry.items():
         label_of = {digest: label for label, digest in images.items()}
-        report = json.loads(objects[f"{folder}repositories/{repository}.json"])
+        report = json.loads(objects[f"{folder}repositories/{REGION}/{repository}.json"])
         assert report["name"] == repository
         assert {label_of[entry["digest"]] for entry in report["delete"]} == EXPECTED_DELETED[repository]
         assert {label_of[digest] for digest in report["deleted"]} == EXPECTED_DELETED[repository]
@@ -651,7 +699,7 @@ def test_a_run_writes_a_json_and_a_csv_report_per_repository_and_a_summary(
             digest for label, digest in images.items() if label not in EXPECTED_DELETED[repository]
         }
 
-        rows = list(csv.reader(io.StringIO(objects[f"{folder}repositories/{repository}.csv"])))
+        rows = list(csv.reader(io.StringIO(objects[f"{folder}repositories/{REGION}/{repository}.csv"])))
         assert rows[0] == CSV_HEADER
         by_digest = {row[1]: dict(zip(CSV_HEADER, row, strict=True)) for row in rows[1:]}
         assert len(rows) - 1 == len(by_digest) == len(images)
@@ -662,14 +710,14 @@ def test_a_run_writes_a_json_and_a_csv_report_per_repository_and_a_summary(
         )
 
     # The usage sources named in the policy protect what they list, and the reports say which.
-    api = json.loads(objects[f"{folder}repositories/audit-api.json"])
+    api = json.loads(objects[f"{folder}repositories/{REGION}/audit-api.json"])
     kept = {entry["digest"]: entry["reason"] for entry in api["keep"]}
     assert (
         "s3://ecr-cleanup-audit-reports/config/images-in-use.txt"
         in kept[audit_registry["audit-api"]["pinned-s3"]]
     )
     assert "ssm:/ecr-cleanup-audit/images-in-use" in kept[audit_registry["audit-api"]["pinned-ssm"]]
-    api_rows = list(csv.DictReader(io.StringIO(objects[f"{folder}repositories/audit-api.csv"])))
+    api_rows = list(csv.DictReader(io.StringIO(objects[f"{folder}repositories/{REGION}/audit-api.csv"])))
     assert {row["tags"] for row in api_rows} >= {"dev-200 latest", "dev-80 pinned-s3"}
 
     summary = json.loads(objects[f"{folder}summary.json"])
@@ -723,7 +771,7 @@ def test_a_failed_repository_is_named_in_the_summary_the_notification_and_its_re
     folder = run_folder(execution)
     summary = json.loads(objects[f"{folder}summary.json"])
     assert (summary["failed"], summary["failed_count"]) == (["audit-bulk"], 1)
-    report = json.loads(objects[f"{folder}repositories/audit-bulk.json"])
+    report = json.loads(objects[f"{folder}repositories/{REGION}/audit-bulk.json"])
     assert report["name"] == "audit-bulk"
     assert report.get("deleted", []) == []
     assert "max_delete_fraction" in json.dumps(report)

@@ -553,23 +553,30 @@ def test_the_functions_role_is_kept_out_of_pull_time_updates_once(
 ################################################################################
 
 SCALE_REPOSITORIES = 2500
+SCALE_REGIONS = ("us-east-1", "eu-west-1", "ap-south-1")
+
+
+def scale_region(name: str) -> str:
+    """Where a repository of the large registry lives: the three regions of the root, in turn."""
+    return SCALE_REGIONS[int(name.rsplit("-", 1)[1]) % len(SCALE_REGIONS)]
 
 
 @pytest.fixture(scope="class")
 def large_registry(module: Any) -> Iterator[dict[str, tuple[str, str]]]:
-    """2,500 repositories, each with an old untagged image the policy deletes and a protected one."""
+    """2,500 repositories spread over three regions, each with an old untagged image the policy
+    deletes and a protected one."""
     seeded = {}
     for number in range(SCALE_REPOSITORIES):
         name = f"app-scale-{number:04d}"
-        create_repository(name)
+        region = scale_region(name)
+        create_repository(name, region=region)
         seeded[name] = (
-            push_image(name, pushed_at=days_ago(40)),
-            push_image(name, tags=["latest"], pushed_at=days_ago(400)),
+            push_image(name, pushed_at=days_ago(40), region=region),
+            push_image(name, tags=["latest"], pushed_at=days_ago(400), region=region),
         )
     yield seeded
-    backend = ecr_backend()
     for name in seeded:
-        backend.delete_repository(name, None, force=True)
+        ecr_backend(scale_region(name)).delete_repository(name, None, force=True)
     # Thousands of reports would make the destroy test below slow; a few stay to prove it empties
     # a bucket that is not empty. (When this class runs last, the module is already destroyed.)
     buckets = get_backend("s3")[DEFAULT_ACCOUNT_ID]["aws"].buckets
@@ -578,8 +585,16 @@ def large_registry(module: Any) -> Iterator[dict[str, tuple[str, str]]]:
         del bucket.keys[key]
 
 
+def per_region(count: int) -> dict[str, int]:
+    """How many of `count` leading repositories of the large registry each region holds."""
+    return {
+        region: sum(1 for number in range(count) if number % len(SCALE_REGIONS) == index)
+        for index, region in enumerate(SCALE_REGIONS)
+    }
+
+
 class TestThousandsOfRepositories:
-    """One registry of 2,500 repositories for both tests (seeding it takes a while)."""
+    """One registry of 2,500 repositories in three regions for both tests (seeding it takes a while)."""
 
     def test_a_dry_run_deletes_nothing(
         self, module: Any, moto_server: MotoServer, large_registry: dict[str, tuple[str, str]]
@@ -592,7 +607,13 @@ class TestThousandsOfRepositories:
             2500,
             0,
         )
-        assert all(remaining_digests(name) == set(images) for name, images in large_registry.items())
+        assert {region: totals["delete"] for region, totals in summary["regions"].items()} == per_region(
+            SCALE_REPOSITORIES
+        )
+        assert all(
+            remaining_digests(name, region=scale_region(name)) == set(images)
+            for name, images in large_registry.items()
+        )
 
     def test_one_execution_cleans_them_all(
         self, module: Any, moto_server: MotoServer, large_registry: dict[str, tuple[str, str]]
@@ -605,11 +626,16 @@ class TestThousandsOfRepositories:
             2500,
             0,
         )
-        assert all(remaining_digests(name) == {kept} for name, (_, kept) in large_registry.items())
+        assert all(
+            remaining_digests(name, region=scale_region(name)) == {kept}
+            for name, (_, kept) in large_registry.items()
+        )
         history = moto_server.client("stepfunctions").get_execution_history(
             executionArn=execution["executionArn"], maxResults=1000
         )["events"]
         assert len(history) < 50, "the execution's own history must not grow with the repositories"
+        largest = max(len(json.dumps(event, default=str)) for event in history)
+        assert largest < 8 * 1024, "no event of the execution carries the repositories or their results"
 
 
 def test_destroy_removes_everything(

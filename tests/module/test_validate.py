@@ -9,33 +9,20 @@ from the local mirror, ``hashicorp/archive`` from its stand-in.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.module.conftest import run_terraform
+from tests.module.conftest import NOT_CONFIGURATION, run_terraform
 from tests.support.terraform_cli import terraform_env, write_cli_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
 #: Root configurations: the module itself and each example.
 ROOTS = [".", *sorted(str(path.parent.relative_to(ROOT)) for path in ROOT.glob("examples/*/main.tf"))]
-
-#: What a checkout holds besides the configuration: never copied.
-NOT_CONFIGURATION = shutil.ignore_patterns(
-    ".git",
-    ".venv*",
-    "*_cache",
-    ".hypothesis",
-    "__pycache__",
-    ".terraform",
-    ".terraform.lock.hcl",
-    "terraform.tfstate*",
-    "builds",
-    "*.zip",
-)
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +54,31 @@ def test_every_example_is_validated() -> None:
 @pytest.mark.parametrize("root", ROOTS)
 def test_configuration_is_valid_without_warnings(copy: Path, env: dict[str, str], root: str) -> None:
     workdir = copy / root
+
+    run_terraform(workdir, "init", "-backend=false", "-input=false", env=env, timeout=300, check=True)
+    validation = json.loads(run_terraform(workdir, "validate", "-json", env=env, timeout=300).stdout)
+
+    assert validation["valid"], diagnostics(validation)
+    assert validation["warning_count"] == 0, diagnostics(validation)
+
+
+#: Configurations the examples' READMEs give in full, in ```hcl blocks: each must validate as written.
+README_CONFIGURATIONS = ["examples/multi-region/README.md"]
+
+
+@pytest.mark.parametrize("readme", README_CONFIGURATIONS)
+def test_a_configuration_in_an_examples_readme_is_valid_as_written(
+    copy: Path, env: dict[str, str], readme: str
+) -> None:
+    text = (copy / readme).read_text(encoding="utf-8")
+    blocks = re.findall(r"^```hcl\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL)
+    assert blocks, f"{readme} has no hcl block"
+    workdir = (copy / readme).parent / "readme-configuration"
+    workdir.mkdir()
+    configuration = re.sub(r'(source\s*=\s*)"\.\./\.\."', r'\1"../../.."', "\n".join(blocks))
+    assert configuration.count('"../../.."') == "".join(blocks).count('"../.."'), "every module source"
+    (workdir / "main.tf").write_text(configuration)
+    shutil.copy(copy / "examples" / "basic" / "versions.tf", workdir / "versions.tf")
 
     run_terraform(workdir, "init", "-backend=false", "-input=false", env=env, timeout=300, check=True)
     validation = json.loads(run_terraform(workdir, "validate", "-json", env=env, timeout=300).stdout)

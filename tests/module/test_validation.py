@@ -226,6 +226,11 @@ BAD_POLICIES = [
         "policy.protect.in_use_codebuild must be true or false",
     ),
     (
+        "rule region in capitals",
+        {"rules": [{**GOOD_RULE, "regions": ["EU-west-1"]}]},
+        "policy.rules[*].regions, when given, must list at least one region name or glob",
+    ),
+    (
         "pulled_within_days zero",
         {"rules": [GOOD_RULE], "protect": {"pulled_within_days": 0}},
         "policy.protect.pulled_within_days must be a whole number >= 1",
@@ -301,12 +306,20 @@ BAD_VARIABLES = [
         "usage_max_age_minutes must be a whole number of minutes from 1 to 1440",
     ),
     ("negative retention", {"report_retention_days": -1}, "report_retention_days must be a whole number"),
+    ("no regions", {"regions": []}, "regions must be a non-empty list of distinct region names"),
+    (
+        "a region twice",
+        {"regions": ["eu-west-1", "eu-west-1"]},
+        "regions must be a non-empty list of distinct region names",
+    ),
+    ("a region glob", {"regions": ["eu-*"]}, "regions must be a non-empty list of distinct region names"),
+    ("name too long for the role names", {"name": "n" * 38}, "use at most 37 letters"),
 ]
 
 GOOD_POLICY = {
     "repositories": {"include": ["app-*"], "exclude": ["app-legacy"]},
     "rules": [
-        {"tag_patterns": ["dev-*"], "older_than_days": 30, "keep_latest": 10},
+        {"tag_patterns": ["dev-*"], "older_than_days": 30, "keep_latest": 10, "regions": ["us-*"]},
         {
             "tag_regex": [r"^v?\d+\.\d+\.\d+(?:-[0-9a-z.]+)?$"],
             "group_by": r"^v?(?P<line>\d+\.\d+)\.(?P<version>.+)$",
@@ -355,6 +368,8 @@ def planned(terraform_environment: dict[str, str], tmp_path_factory: pytest.Temp
         "report_prefix": "ecr-cleanup/reports/",
         "notification_topic_arn": "arn:aws:sns:us-east-1:123456789012:ecr-cleanup",
         "metrics_namespace": "Platform/ECR Cleanup",
+        "regions": ["us-east-1", "eu-west-1"],
+        "replicas_follow_source": True,
     }
     return plan_cases(terraform_environment, tmp_path_factory.mktemp("validation"), cases)
 

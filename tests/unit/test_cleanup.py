@@ -141,7 +141,9 @@ class Snapshot:
         self.questions = itertools.count()
         self.lifetime = lifetime
 
-    def in_use(self, repository: str, images: Sequence[Image]) -> Mapping[str, str]:
+    def in_use(
+        self, repository: str, images: Sequence[Image], registry: str | None = None
+    ) -> Mapping[str, str]:
         return self.used
 
     def expired(self) -> bool:

@@ -170,6 +170,16 @@ BAD_POLICIES: list[tuple[str, object, str]] = [
         "protect.in_use_accounts[0].role_arn: required",
     ),
     (
+        "rule region in capitals",
+        {"rules": [{**GOOD_RULE, "regions": ["EU-west-1"]}]},
+        'rules[0].regions[0]: must be a region name or glob such as "eu-*"',
+    ),
+    (
+        "rule regions empty",
+        {"rules": [{**GOOD_RULE, "regions": []}]},
+        "rules[0].regions: must not be empty",
+    ),
+    (
         "account region misspelt",
         {"rules": [GOOD_RULE], "protect": {"in_use_accounts": [{"role_arn": ROLE, "regions": ["eu-west"]}]}},
         "protect.in_use_accounts[0].regions: must be a non-empty list of region names",
@@ -215,7 +225,7 @@ def test_every_problem_is_reported_at_once() -> None:
 
 def test_error_message_lists_the_allowed_fields() -> None:
     [message] = errors_of({"rules": [{"older_than": 3, "keep_latest": 1}]})
-    assert "allowed here: description, repositories, tag_status" in message
+    assert "allowed here: description, repositories, regions, tag_status" in message
 
 
 def test_policy_error_text_lists_each_problem_on_its_own_line() -> None:
@@ -306,6 +316,7 @@ def test_field_table_lists_every_accepted_field() -> None:
         "image_status": "archived",
         "archived_for_days": 365,
         "tag_regex": ["^v[0-9]+$"],
+        "regions": ["us-*", "eu-west-1"],
         "group_by": "^(?P<line>[a-z]+)-[0-9]+$",
         "order_by": "version",
     }

@@ -59,14 +59,14 @@ def is_safe(key: str) -> bool:
     return set(key) <= SAFE_KEY_CHARACTERS
 
 
-def keys_of(name: str) -> dict[str, str]:
+def keys_of(name: str, region: str = "eu-west-1") -> dict[str, str]:
     run = RunData(None, "bucket", FOLDER)
     return {
-        "json report": run.repository_report_key(name, "json"),
-        "csv report": run.repository_report_key(name, "csv"),
-        "batch folder": run.batches_prefix(name),
-        "batch record": f"{run.batches_prefix(name)}0000-abcd1234-00000.json",
-        "index cache": ManifestCache(None, "bucket", "ecr-cleanup/").key(name),
+        "json report": run.repository_report_key(name, "json", region=region),
+        "csv report": run.repository_report_key(name, "csv", region=region),
+        "batch folder": run.batches_prefix(name, region=region),
+        "batch record": f"{run.batches_prefix(name, region=region)}0000-abcd1234-00000.json",
+        "index cache": ManifestCache(None, "bucket", "ecr-cleanup/", region=region).key(name),
     }
 
 
@@ -81,10 +81,17 @@ def test_no_two_repositories_share_a_key() -> None:
     assert len(keys) == len(set(keys))
 
 
+def test_the_same_repository_in_two_regions_shares_no_key() -> None:
+    keys = [key for region in ("us-east-1", "eu-west-1") for key in keys_of("team/api", region).values()]
+    assert len(keys) == len(set(keys))
+
+
 def test_no_repository_report_takes_the_place_of_the_summary() -> None:
     run = RunData(None, "bucket", FOLDER)
     reports = {
-        run.repository_report_key(name, extension) for name in AWKWARD_NAMES for extension in ("json", "csv")
+        run.repository_report_key(name, extension, region="us-east-1")
+        for name in AWKWARD_NAMES
+        for extension in ("json", "csv")
     }
     assert f"{FOLDER}summary.json" not in reports
     assert all(key.startswith(f"{FOLDER}repositories/") for key in reports)
@@ -95,15 +102,19 @@ def test_no_repository_batch_folder_lies_inside_another() -> None:
     nested = [
         (one, other)
         for one, other in itertools.permutations(AWKWARD_NAMES, 2)
-        if run.batches_prefix(other).startswith(run.batches_prefix(one))
+        if run.batches_prefix(other, region="us-east-1").startswith(
+            run.batches_prefix(one, region="us-east-1")
+        )
     ]
     assert nested == []
 
 
 def test_a_nested_repository_reads_as_folders_in_its_report_and_as_one_segment_in_its_records() -> None:
     run = RunData(None, "bucket", FOLDER)
-    assert run.repository_report_key("team/api", "json") == f"{FOLDER}repositories/team/api.json"
-    assert run.batches_prefix("team/api") == f"{FOLDER}_run/batches/team!api/"
+    assert run.repository_report_key("team/api", "json", region="eu-west-1") == (
+        f"{FOLDER}repositories/eu-west-1/team/api.json"
+    )
+    assert run.batches_prefix("team/api", region="eu-west-1") == f"{FOLDER}_run/batches/eu-west-1/team!api/"
 
 
 @pytest.mark.parametrize(

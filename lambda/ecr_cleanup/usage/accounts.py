@@ -9,7 +9,7 @@ naming the account, the region and the cause: the run deletes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -42,6 +42,7 @@ def account_references(
 
     `collect(clients, cache)` reads one region through `clients` (a function of the service name), as
     this account's own scan does. What never changes is cached per account and region in `cache`.
+    `default_region` may name several regions, separated by commas (`regions` of the module).
     """
     credentials = _assume(account, sts)
     session = boto3.Session(
@@ -50,14 +51,14 @@ def account_references(
         aws_session_token=credentials["SessionToken"],
     )
     references: list[ImageReference] = []
-    for region in account.regions or (default_region,):
+    for region in account.regions or tuple(default_region.split(",")):
         where = f"account {account.account} {region}"
 
         def clients(service: str, region: str = region) -> Any:
             return session.client(service, region_name=region, config=client_config)
 
         try:
-            found = collect(clients, _region_cache(cache, account.account, region))
+            found = collect(clients, cache.scoped(f"{account.account}/{region}/"))
         except UsageError as error:
             raise UsageError(f"{where} (through {account.role_arn}): {error}") from error
         references += [replace(reference, source=f"{where} {reference.source}") for reference in found]
@@ -76,31 +77,3 @@ def _assume(account: AccountSource, sts: Any) -> dict[str, Any]:
             "role must trust this cleanup's Lambda role (modules/usage-reader creates such a role), with the "
             "same external ID"
         ) from error
-
-
-def _region_cache(cache: UsageCache, account: str, region: str) -> UsageCache:
-    """A view of the run's cache for one account and region: Lambda versions are named without their
-    account, so they are kept under `<account>/<region>/`; task definitions are named by ARN."""
-    versions = _Prefixed(cache.function_versions, f"{account}/{region}/")
-    return UsageCache(task_definitions=cache.task_definitions, function_versions=versions)  # type: ignore[arg-type]
-
-
-class _Prefixed(MutableMapping[str, list[str]]):
-    def __init__(self, data: dict[str, list[str]], prefix: str) -> None:
-        self.data = data
-        self.prefix = prefix
-
-    def __getitem__(self, key: str) -> list[str]:
-        return self.data[self.prefix + key]
-
-    def __setitem__(self, key: str, value: list[str]) -> None:
-        self.data[self.prefix + key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.data[self.prefix + key]
-
-    def __iter__(self) -> Iterator[str]:
-        return (key.removeprefix(self.prefix) for key in list(self.data) if key.startswith(self.prefix))
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -132,19 +133,34 @@ class UsageCollector:
             references += read()
         return list(dict.fromkeys(references))
 
-    def scan(self, policy: Policy, *, clock: Callable[[], datetime] | None = None) -> UsageScan:
+    def scan(
+        self,
+        policy: Policy,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        regions: Sequence[str] = (),
+    ) -> UsageScan:
         """One scan of what `policy` protects as in use, stamped with the moment it started: this
-        account and region, then every account of `protect.in_use_accounts`."""
+        account in this collector's region and every other one of `regions` (each reference's source
+        then names its region), then every account of `protect.in_use_accounts` (in its regions, or
+        in all of `regions`). The external sources are read once."""
         started = (clock or _utc_now)()
         revisions = policy.protect.task_definition_revisions
-        references = self.collect(
-            policy.protect.in_use_sources,
-            revisions=revisions,
-            schedules=True,
-            eks=policy.protect.in_use_eks,
-            sagemaker=policy.protect.in_use_sagemaker,
-            codebuild=policy.protect.in_use_codebuild,
-        )
+        own: list[str | None] = [*dict.fromkeys(regions)] or [self.region]
+        references: list[ImageReference] = []
+        for region in own:
+            collector = self if region == self.region else self._in(region)
+            found = collector.collect(
+                policy.protect.in_use_sources if region == own[0] else (),
+                revisions=revisions,
+                schedules=True,
+                eks=policy.protect.in_use_eks,
+                sagemaker=policy.protect.in_use_sagemaker,
+                codebuild=policy.protect.in_use_codebuild,
+            )
+            if len(own) > 1:
+                found = [replace(reference, source=f"{region} {reference.source}") for reference in found]
+            references += found
         for account in policy.protect.in_use_accounts:
 
             def collect(
@@ -164,12 +180,17 @@ class UsageCollector:
             references += account_references(
                 account,
                 self._client("sts"),
-                self._region(),
+                ",".join(region for region in own if region) if len(own) > 1 else self._region(),
                 self.cache,
                 collect,
                 client_config=client_config(),
             )
         return UsageScan(started, tuple(dict.fromkeys(references)), self.cache)
+
+    def _in(self, region: str | None) -> UsageCollector:
+        """A collector of this account in another region, sharing the run's cache (scoped to the
+        region for what is named without it)."""
+        return UsageCollector(region=region, cache=self.cache.scoped(f"{region}/"))
 
     def _region(self) -> str:
         """This scan's region: the one given, else that of the STS client's configuration."""

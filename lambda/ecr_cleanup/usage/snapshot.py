@@ -9,7 +9,7 @@ Lambda invocations of a run).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,9 +35,40 @@ class UsageCache:
     ECS service revisions (image and resolved digest per container) and SageMaker models."""
 
     task_definitions: dict[str, list[str]] = field(default_factory=dict)
-    function_versions: dict[str, list[str]] = field(default_factory=dict)
+    function_versions: MutableMapping[str, list[str]] = field(default_factory=dict)
     service_revisions: dict[str, list[list[str | None]]] = field(default_factory=dict)
     models: dict[str, list[str]] = field(default_factory=dict)
+
+    def scoped(self, prefix: str) -> UsageCache:
+        """A view for one account or region: published Lambda versions are named without either, so
+        they are kept under `prefix`; everything else is named by an ARN, which names both."""
+        return UsageCache(
+            self.task_definitions,
+            _Prefixed(self.function_versions, prefix),
+            self.service_revisions,
+            self.models,
+        )
+
+
+class _Prefixed(MutableMapping[str, list[str]]):
+    def __init__(self, data: MutableMapping[str, list[str]], prefix: str) -> None:
+        self.data = data
+        self.prefix = prefix
+
+    def __getitem__(self, key: str) -> list[str]:
+        return self.data[self.prefix + key]
+
+    def __setitem__(self, key: str, value: list[str]) -> None:
+        self.data[self.prefix + key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.data[self.prefix + key]
+
+    def __iter__(self) -> Iterator[str]:
+        return (key.removeprefix(self.prefix) for key in list(self.data) if key.startswith(self.prefix))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 @dataclass(frozen=True)
@@ -57,7 +88,7 @@ class UsageScan:
             ],
             "cache": {
                 "task_definitions": self.cache.task_definitions,
-                "function_versions": self.cache.function_versions,
+                "function_versions": dict(self.cache.function_versions),
                 "service_revisions": self.cache.service_revisions,
                 "models": self.cache.models,
             },
@@ -99,14 +130,18 @@ class BoundedSnapshot:
     def expired(self) -> bool:
         return self._clock() - self.scan.read_at > self.max_age
 
-    def in_use(self, repository: str, images: Sequence[Image]) -> Mapping[str, str]:
+    def in_use(
+        self, repository: str, images: Sequence[Image], registry: str | None = None
+    ) -> Mapping[str, str]:
+        """Digest -> reason for the images of `repository` in the registry whose host is `registry`
+        (any registry when None) that a reference of the scan names."""
         with self._lock:
             if self._by_repository is None:
                 by_repository: dict[str, list[ImageReference]] = {}
                 for reference in self.scan.references:
                     by_repository.setdefault(reference.repository, []).append(reference)
                 self._by_repository = by_repository
-        return resolve_in_use(self._by_repository.get(repository, ()), repository, images)
+        return resolve_in_use(self._by_repository.get(repository, ()), repository, images, registry=registry)
 
 
 class LocalUsage:

@@ -27,6 +27,9 @@ module "ecr_cleanup" {
 
   name = "ecr-cleanup-test"
 
+  # Three registries in one run: the scale test spreads its repositories over them.
+  regions = ["us-east-1", "eu-west-1", "ap-south-1"]
+
   policy = {
     repositories = {
       include = ["app-*", "web-*", "broken-*"]
