@@ -202,12 +202,21 @@ def run_execution(server: MotoServer, state_machine_arn: str) -> dict[str, Any]:
     return dict(execution)
 
 
+#: The examples the demo applies. multi-account needs a role in a second account (tests/module/
+#: test_accounts.py applies its shape) and multi-region a registry in two regions (tests/module/
+#: test_regions.py applies it as written).
+DEMO_EXAMPLES = ("basic", "complete")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Apply an example to a local AWS emulation and run a cleanup."
     )
     parser.add_argument(
-        "--example", default="complete", choices=sorted(p.name for p in (ROOT / "examples").iterdir())
+        "--example",
+        default="complete",
+        choices=DEMO_EXAMPLES,
+        help="the examples whose registry is this account's, in one region: the demo seeds one registry",
     )
     example = ROOT / "examples" / parser.parse_args(argv).example
     # moto notes that it does not evaluate ToleratedFailurePercentage (the children record their own
