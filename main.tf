@@ -120,15 +120,17 @@ locals {
   # one left unset is left out, so the handler uses its default.
   lambda_environment = {
     for key, value in {
-      REPORT_BUCKET          = local.bucket_name
-      REPORT_PREFIX          = var.report_prefix
-      NOTIFICATION_TOPIC_ARN = var.notification_topic_arn
-      METRICS_NAMESPACE      = var.metrics_namespace
-      USAGE_MAX_AGE_MINUTES  = tostring(var.usage_max_age_minutes)
-      EXCLUDE_OWN_PULLS      = tostring(var.exclude_own_pulls)
-      LAMBDA_ROLE_ARN        = var.exclude_own_pulls ? local.lambda_role_arn : null
-      REGIONS                = join(",", local.regions)
-      REPLICAS_FOLLOW_SOURCE = tostring(var.replicas_follow_source)
+      REPORT_BUCKET              = local.bucket_name
+      REPORT_PREFIX              = var.report_prefix
+      NOTIFICATION_TOPIC_ARN     = var.notification_topic_arn
+      METRICS_NAMESPACE          = var.metrics_namespace
+      USAGE_MAX_AGE_MINUTES      = tostring(var.usage_max_age_minutes)
+      EXCLUDE_OWN_PULLS          = tostring(var.exclude_own_pulls)
+      LAMBDA_ROLE_ARN            = var.exclude_own_pulls ? local.lambda_role_arn : null
+      REGIONS                    = join(",", local.regions)
+      REPLICAS_FOLLOW_SOURCE     = tostring(var.replicas_follow_source)
+      STORAGE_PRICE_PER_GB_MONTH = tostring(var.storage_price_per_gb_month)
+      ARCHIVE_PRICE_PER_GB_MONTH = tostring(var.archive_price_per_gb_month)
     } : key => value if value != null
   }
 }

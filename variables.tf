@@ -520,6 +520,30 @@ variable "metrics_namespace" {
   }
 }
 
+variable "storage_price_per_gb_month" {
+  description = "The price of ECR standard storage in US dollars per GB-month (GB = 1024^3 bytes, as AWS bills), for the savings the summary, the reports and the notification give: \"up to\" deleted bytes times this price per month (ECR sizes are compressed, and layers shared between images are stored once). 0.10 is AWS's published price in most regions."
+  type        = number
+  default     = 0.10
+  nullable    = false
+
+  validation {
+    condition     = var.storage_price_per_gb_month >= 0 && var.storage_price_per_gb_month < 1000
+    error_message = "storage_price_per_gb_month must be a price in US dollars per GB-month from 0, such as 0.10."
+  }
+}
+
+variable "archive_price_per_gb_month" {
+  description = "The price of ECR's archive storage class in US dollars per GB-month: archiving an image saves storage_price_per_gb_month minus this. The default, 0.10, is AWS's published 2026 price for the first 150 TB a month (0.07 above), so archiving saves nothing below that; restoring costs 0.03 per GB and archived images are billed for at least 90 days."
+  type        = number
+  default     = 0.10
+  nullable    = false
+
+  validation {
+    condition     = var.archive_price_per_gb_month >= 0 && var.archive_price_per_gb_month < 1000
+    error_message = "archive_price_per_gb_month must be a price in US dollars per GB-month from 0, such as 0.10 (0.07 above 150 TB a month)."
+  }
+}
+
 ################################################################################
 # Schedule
 ################################################################################

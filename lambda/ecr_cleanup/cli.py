@@ -43,6 +43,7 @@ from .cleanup import (
 from .ecr import EcrRegistry, resolve_region
 from .explain import ExplainError, explain
 from .inventory import InputError, load_image_files, parse_time, paused_gc, read_json
+from .money import DEFAULT_PRICES, Prices
 from .policy import Policy, PolicyError, parse_policy
 from .preview import write_preview
 from .report import RunReport, batch_record, human_bytes, to_table, write_report
@@ -87,6 +88,18 @@ def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
     return read
 
 
+def _price(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1000:
+        raise argparse.ArgumentTypeError(
+            f"must be a price in dollars per GB-month from 0, such as 0.10, got {text!r}"
+        )
+    return value
+
+
 def _version() -> str:
     try:
         return metadata.version("ecr-cleanup")
@@ -122,6 +135,22 @@ def _parser() -> argparse.ArgumentParser:
             "--format",
             choices=("table", "json"),
             help="output format; default: table on a terminal, json otherwise",
+        )
+        sub.add_argument(
+            "--storage-price",
+            type=_price,
+            default=DEFAULT_PRICES.storage,
+            metavar="USD",
+            help="ECR standard storage price per GB-month, for the savings "
+            f"(default {DEFAULT_PRICES.storage:.2f})",
+        )
+        sub.add_argument(
+            "--archive-price",
+            type=_price,
+            default=DEFAULT_PRICES.archive,
+            metavar="USD",
+            help=f"ECR archive storage price per GB-month (default {DEFAULT_PRICES.archive:.2f}: the same as "
+            "standard storage below 150 TB a month, so archiving saves nothing)",
         )
         return sub
 
@@ -353,7 +382,7 @@ def _run(
     acting = [decision for outcome in planned if outcome.plan is not None for decision in outcome.plan.acting]
     if not acting:
         return planned, "plan"
-    sys.stderr.write(to_table(RunReport(now=now, mode="plan", outcomes=planned)))
+    sys.stderr.write(to_table(RunReport(now=now, mode="plan", outcomes=planned, prices=_prices(args))))
     to_delete = sum(len(outcome.plan.delete) for outcome in planned if outcome.plan is not None)
     reclaimed = sum(outcome.plan.bytes for outcome in planned if outcome.plan is not None)
     others = len(acting) - to_delete
@@ -441,7 +470,7 @@ def _main(args: argparse.Namespace, now: datetime, out: TextIO) -> int:
     if done is None:
         return EXIT_OK
     outcomes, mode = done
-    report = RunReport(now=now, mode=mode, outcomes=outcomes)
+    report = RunReport(now=now, mode=mode, outcomes=outcomes, prices=_prices(args))
     try:
         write_report(report, output_format, out)
         out.flush()
@@ -505,11 +534,17 @@ def _explain(args: argparse.Namespace, now: datetime, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _prices(args: argparse.Namespace) -> Prices:
+    return Prices(storage=args.storage_price, archive=args.archive_price)
+
+
 def _preview(args: argparse.Namespace, now: datetime, out: TextIO) -> int:
     """`preview` reads, plans and writes in one pass over the files, on every core (see `write_preview`)."""
     output_format = args.format or ("table" if out.isatty() else "json")
     try:
-        failures = write_preview(load_policy(args.policy), args.images, now, output_format, out)
+        failures = write_preview(
+            load_policy(args.policy), args.images, now, output_format, out, prices=_prices(args)
+        )
         out.flush()
     except (PolicyError, InputError) as error:
         print(f"ecr-cleanup: {error}", file=sys.stderr)

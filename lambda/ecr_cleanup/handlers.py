@@ -46,6 +46,7 @@ from .invocation import (
     summarise_run,
     time_is_short,
 )
+from .money import Prices
 from .policy import Policy, parse_policy
 from .report import (
     format_time,
@@ -155,6 +156,24 @@ def _scanner(policy: Policy) -> Callable[[UsageCache], UsageScan]:
     return scan
 
 
+def _prices() -> Prices:
+    """The storage prices the savings are computed with (the module's storage_price_per_gb_month and
+    archive_price_per_gb_month)."""
+    given = {}
+    for name, field in (("STORAGE_PRICE_PER_GB_MONTH", "storage"), ("ARCHIVE_PRICE_PER_GB_MONTH", "archive")):
+        text = _setting(name)
+        if not text:
+            continue
+        try:
+            given[field] = float(text)
+        except ValueError:
+            raise InvalidInput(f"{name}: must be dollars per GB-month such as 0.10, got {text!r}") from None
+    try:
+        return Prices(**given)
+    except ValueError as error:
+        raise InvalidInput(f"{error} (STORAGE_PRICE_PER_GB_MONTH, ARCHIVE_PRICE_PER_GB_MONTH)") from None
+
+
 def _environment() -> Environment:
     return Environment(
         registry=_registry,
@@ -163,6 +182,7 @@ def _environment() -> Environment:
         report_prefix=_setting("REPORT_PREFIX", "ecr-cleanup/"),
         metrics_namespace=_setting("METRICS_NAMESPACE", "ECRCleanup"),
         usage_max_age=_usage_max_age(),
+        prices=_prices(),
     )
 
 

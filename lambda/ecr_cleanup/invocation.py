@@ -31,6 +31,7 @@ from .cleanup import (
     took_effect,
 )
 from .inventory import parse_time
+from .money import DEFAULT_PRICES, Prices, archive_note, savings, savings_text
 from .policy import Policy
 from .report import (
     ACTED,
@@ -39,6 +40,7 @@ from .report import (
     failure_line,
     format_time,
     human_bytes,
+    kept_by,
     recorded_totals,
     repository_json,
     to_csv,
@@ -98,6 +100,7 @@ class Environment:
     report_prefix: str
     metrics_namespace: str
     usage_max_age: timedelta
+    prices: Prices = DEFAULT_PRICES
 
 
 @dataclass(frozen=True)
@@ -263,8 +266,7 @@ class CleanupInvocation:
         earlier_acted = carry.get("deleted") or carry.get("archived") or carry.get("untagged")
         records = self._earlier_records(outcome) if earlier_acted else []
         region = self.item.region
-        document = json.dumps(repository_json(outcome, records))
-        run.put_repository_report(repository, "json", document, "application/json", region=region)
+        report = repository_json(outcome, records)
         run.put_repository_report(repository, "csv", to_csv(outcome, records), "text/csv", region=region)
         earlier = int(carry.get("deleted", 0))
         deleted = len(outcome.deleted) + earlier
@@ -297,6 +299,12 @@ class CleanupInvocation:
             "failures": [asdict(failure) for failure in outcome.failures[:MAX_FAILURES_REPORTED]],
             "failed_images": len(outcome.failures),
         }
+        saved = savings(self.environment.prices, reclaimed, archived_bytes)
+        result["savings_per_month"] = saved["per_month"]
+        result["kept_by"] = kept_by(plan.keep)
+        report["savings"] = saved
+        document = json.dumps(report)
+        run.put_repository_report(repository, "json", document, "application/json", region=region)
         if outcome.error is not None:
             result["error"] = {"Error": DeletionRefused.__name__, "Cause": f"{repository}: {outcome.error}"}
         logger.info(json.dumps({"event": "repository", **result}))
@@ -510,6 +518,8 @@ def summarise_run(
     untagged = totals["untag"] if dry_run else totals["untagged"]
     if untagged:
         message += f"; {'would untag' if dry_run else 'untagged'} {untagged} ({totals['tags_removed']} tags)"
+    saved = savings(environment.prices, totals["bytes"], totals["archived_bytes"])
+    message += f"; {savings_text(saved, dry_run=dry_run)}"
     summary: dict[str, Any] = {
         "now": now,
         "dry_run": dry_run,
@@ -518,6 +528,7 @@ def summarise_run(
         "failed_count": len(failed),
         **totals,
         "message": message + _failure_text(failed, len(failed)),
+        "savings": saved,
         "report": f"s3://{run.bucket}/{run.folder}summary.json",
     }
     regions = sorted({region for region, _ in expected})
@@ -532,6 +543,8 @@ def summarise_run(
             for region in regions
         )
     notes = run.read_notes()
+    if archived and (note := archive_note(environment.prices)) is not None:
+        notes.append(note)
     if notes:
         summary["notes"] = notes
     run.put_report("summary.json", json.dumps(summary), "application/json")

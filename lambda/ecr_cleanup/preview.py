@@ -29,6 +29,7 @@ from typing import BinaryIO, NamedTuple, TextIO
 
 from .cleanup import InMemoryRegistry, clean_repository, selected_repositories
 from .inventory import InputError, read_image_file
+from .money import DEFAULT_PRICES, Prices
 from .plan import Image
 from .policy import Policy
 from .report import report_text, repository_counts, repository_text, summary_of
@@ -78,6 +79,7 @@ def write_preview(
     out: TextIO,
     *,
     processes: int | None = None,
+    prices: Prices = DEFAULT_PRICES,
 ) -> list[tuple[str, str]]:
     """Plan every selected repository of the saved files and write the report to `out`.
 
@@ -97,7 +99,7 @@ def write_preview(
         planned = _whole_repositories(policy, shares, results, now, output_format)
         ordered = [planned[name] for name in sorted(planned)]
         summary = summary_of((repository.counts for repository in ordered), executed=False)
-        out.writelines(report_text(output_format, now, MODE, _texts(ordered), summary))
+        out.writelines(report_text(output_format, now, MODE, _texts(ordered), summary, prices=prices))
     return [(repository.name, repository.problem) for repository in ordered if repository.problem]
 
 

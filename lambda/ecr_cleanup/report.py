@@ -12,6 +12,7 @@ from json.encoder import encode_basestring_ascii
 from typing import Any, TextIO
 
 from .cleanup import BatchDone, RepositoryOutcome
+from .money import DEFAULT_PRICES, Prices, archive_note, money, savings, savings_text
 from .plan import ACTIVE, Action, Decision
 
 __all__ = [
@@ -23,6 +24,8 @@ __all__ = [
     "failure_reason",
     "format_time",
     "human_bytes",
+    "keep_category",
+    "kept_by",
     "notification",
     "recorded_totals",
     "report_text",
@@ -30,6 +33,7 @@ __all__ = [
     "repository_json",
     "repository_text",
     "summary_of",
+    "summary_savings",
     "to_csv",
     "to_json",
     "to_table",
@@ -44,6 +48,7 @@ class RunReport:
     now: datetime
     mode: str
     outcomes: Sequence[RepositoryOutcome]
+    prices: Prices = DEFAULT_PRICES
 
     @property
     def executed(self) -> bool:
@@ -123,6 +128,66 @@ def summary_of(counts: Iterable[Sequence[int]], *, executed: bool) -> dict[str, 
     return dict(zip(keys, totals, strict=True))
 
 
+def summary_savings(summary: Mapping[str, int], *, executed: bool, prices: Prices) -> dict[str, Any]:
+    """The `savings` of a report's summary: of what was deleted and archived, or would be."""
+    if executed:
+        return savings(prices, summary["deleted_bytes"], summary["archived_bytes"])
+    return savings(prices, summary["bytes"], summary["archive_bytes"])
+
+
+_IN_USE_KINDS = (
+    ("ECS service", "ECS service"),
+    ("ECS task", "ECS task"),
+    ("task definition", "ECS task definition"),
+    ("Lambda function", "Lambda"),
+    ("EKS ", "EKS"),
+    ("Batch job definition", "AWS Batch"),
+    ("EventBridge rule", "EventBridge schedule"),
+    ("Scheduler schedule", "EventBridge schedule"),
+    ("SageMaker", "SageMaker"),
+    ("CodeBuild", "CodeBuild"),
+)
+
+
+def keep_category(reason: str) -> str:
+    """What kind of reason kept an image, in a few words: the bars of the HTML report's "why kept"
+    chart (the reports give each image's exact reason)."""
+    if reason.startswith("protected: in use: "):
+        source = reason.removeprefix("protected: in use: ")
+        for marker, kind in _IN_USE_KINDS:
+            if marker in source:
+                return f"in use: {kind}"
+        return "in use: protect.in_use_sources"
+    if reason.startswith("protected: tag "):
+        return "protected tag"
+    if reason.startswith(("protected: pushed within", "protected: pulled")):
+        return "pushed or pulled recently"
+    if reason.startswith("protected: "):
+        return "protected: other"
+    if reason.startswith("kept: its source"):
+        return "replica of an image its source holds"
+    if "among the latest" in reason or "highest version" in reason:
+        return "among the latest of a rule"
+    if any(words in reason for words in ("not older than", "pulled within the last", "never pulled, and")):
+        return "too recent for a rule"
+    if "archived within the last" in reason:
+        return "archived too recently for a rule"
+    if reason == "no rule selects it":
+        return "no rule selects it"
+    if "image index" in reason or "referrer" in reason or "refers to itself" in reason:
+        return "part of a kept image"
+    return "other"
+
+
+def kept_by(decisions: Iterable[Decision]) -> dict[str, int]:
+    """How many kept images each `keep_category` holds, most first."""
+    counts: dict[str, int] = {}
+    for decision in decisions:
+        category = keep_category(decision.reason)
+        counts[category] = counts.get(category, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Reports format one time per image: each distinct date and each second of the day is formatted
 # once, as "2026-11-28T" and "12:00:00Z".
@@ -161,11 +226,15 @@ def to_json(report: RunReport) -> dict[str, Any]:
 
     `write_report` writes the same document as text without building it.
     """
+    summary = report.summary()
     return {
         "now": format_time(report.now),
         "mode": report.mode,
         "repositories": [_repository_entry(outcome) for outcome in report.outcomes],
-        "summary": report.summary(),
+        "summary": {
+            **summary,
+            "savings": summary_savings(summary, executed=report.executed, prices=report.prices),
+        },
     }
 
 
@@ -219,14 +288,21 @@ def write_report(report: RunReport, output_format: str, out: TextIO) -> None:
     """Write a run as the CLI prints it: `to_table`, or the `to_json` document on one line."""
     now, mode = report.now, report.mode
     sections = (repository_text(outcome, output_format, now, mode) for outcome in report.outcomes)
-    out.writelines(report_text(output_format, now, mode, sections, report.summary()))
+    out.writelines(report_text(output_format, now, mode, sections, report.summary(), prices=report.prices))
 
 
 def report_text(
-    output_format: str, now: datetime, mode: str, sections: Iterable[str], summary: Mapping[str, int]
+    output_format: str,
+    now: datetime,
+    mode: str,
+    sections: Iterable[str],
+    summary: Mapping[str, int],
+    *,
+    prices: Prices = DEFAULT_PRICES,
 ) -> Iterator[str]:
     """The text of a report in pieces: its opening, each repository's `repository_text` in the order
     given, and its totals. The JSON text is `json.dumps` of the `to_json` document, and a newline."""
+    executed = mode == "run"
     if output_format == "json":
         yield f'{{"now": "{format_time(now)}", "mode": {encode_basestring_ascii(mode)}, "repositories": ['
         separator = ""
@@ -234,11 +310,12 @@ def report_text(
             yield separator
             yield section
             separator = ", "
-        yield f'], "summary": {json.dumps(summary)}}}\n'
+        saved = summary_savings(summary, executed=executed, prices=prices)
+        yield f'], "summary": {json.dumps({**summary, "savings": saved})}}}\n'
         return
     yield f"{_TITLES.get(mode, mode)} at {format_time(now)}\n\n"
     yield from sections
-    yield _table_totals(summary, executed=mode == "run")
+    yield _table_totals(summary, executed=executed, prices=prices)
 
 
 def repository_text(outcome: RepositoryOutcome, output_format: str, now: datetime, mode: str) -> str:
@@ -324,6 +401,7 @@ def to_table(report: RunReport) -> str:
             report.mode,
             (_table_section(outcome, report.now, executed=report.executed) for outcome in report.outcomes),
             report.summary(),
+            prices=report.prices,
         )
     )
 
@@ -375,7 +453,7 @@ def _table_section(outcome: RepositoryOutcome, now: datetime, *, executed: bool)
     return "\n".join(lines)
 
 
-def _table_totals(summary: Mapping[str, int], *, executed: bool) -> str:
+def _table_totals(summary: Mapping[str, int], *, executed: bool, prices: Prices) -> str:
     verb = "deleted" if executed else "to delete"
     archiving = ""
     if summary["archive"]:
@@ -393,6 +471,16 @@ def _table_totals(summary: Mapping[str, int], *, executed: bool) -> str:
         f"{summary['deferred']} deferred, across {summary['repositories']} repositories "
         f"and {summary['images']} images.\n"
     )
+    saved = summary_savings(summary, executed=executed, prices=prices)
+    sentence = savings_text(saved, dry_run=not executed)
+    totals += (
+        f"{sentence[0].upper()}{sentence[1:]} "
+        f"(at {money(prices.storage)} per GB-month; sizes are compressed, and layers shared between "
+        "images are counted in each).\n"
+    )
+    note = archive_note(prices) if summary["archive"] else None
+    if note is not None:
+        totals += f"Note: {note}.\n"
     if summary["failed_repositories"]:
         totals += f"Failures in {summary['failed_repositories']} repositories: see the lines marked '!'.\n"
     return totals
@@ -564,6 +652,13 @@ def notification(summary: Mapping[str, Any], results: Sequence[Mapping[str, Any]
         f"Deferred to a later run: {summary.get('deferred', 0)}",
         f"Space reclaimed: {reclaimed}",
     ]
+    saved = summary.get("savings")
+    if saved:
+        text = savings_text(saved, dry_run=dry_run)
+        lines.append(
+            f"Storage cost: {text[0].upper()}{text[1:]} "
+            f"(at {money(float(saved['storage_price_per_gb_month']))} per GB-month)"
+        )
     archived = int(summary.get("archive" if dry_run else "archived") or 0)
     if archived:
         moved = human_bytes(int(summary.get("archived_bytes") or 0))

@@ -14,7 +14,7 @@ from moto.sns.models import sns_backends
 
 from ecr_cleanup.cleanup import RegistryError
 from ecr_cleanup.ecr import EcrRegistry
-from ecr_cleanup.handlers import list_repositories
+from ecr_cleanup.handlers import InvalidInput, list_repositories
 from ecr_cleanup.report import CSV_HEADER
 from ecr_cleanup.usage import UsageError
 from tests.support.ecr_seed import DEFAULT_REGION, create_repository, days_ago, push_image, remaining_digests
@@ -126,6 +126,44 @@ def test_the_summary_lands_in_s3_and_goes_to_the_topic(
     [record] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line][-1:]
     assert_valid_emf(record)
     assert record["RepositoriesFailed"] == 1
+
+
+def test_the_summary_and_the_notification_give_the_storage_cost_removed(
+    audit: dict[str, str], repository: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STORAGE_PRICE_PER_GB_MONTH", "100")
+    summary = run_cleanup().summary
+    assert summary["savings"]["per_month"] == 0.78, "8 MiB at $100 per GiB-month"
+    assert "saves up to $0.78 per month in storage" in summary["message"]
+    [(_, message, _, _, _)] = (
+        sns_backends[DEFAULT_ACCOUNT_ID][DEFAULT_REGION].topics[audit["topic"]].sent_notifications
+    )
+    assert "Storage cost: Saves up to $0.78 per month in storage (at $100.00 per GB-month)" in message
+    report = json.loads(report_object("audit/2026/11/28/220000Z/repositories/us-east-1/team/app.json"))
+    assert report["savings"]["per_month"] == 0.78
+
+
+def test_a_dry_run_would_save(audit: dict[str, str], repository: dict[str, str]) -> None:
+    summary = execute(POLICY, now=NOW, dry_run=True).summary
+    assert "would save up to $0.00 per month in storage" in summary["message"]
+
+
+def test_a_run_that_archives_says_archiving_saves_nothing_at_the_default_prices(
+    audit: dict[str, str], repository: dict[str, str]
+) -> None:
+    policy = {**POLICY, "rules": [{"older_than_days": 30, "action": "archive"}]}
+    summary = execute(policy, now=NOW).summary
+    assert summary["archived"] == 1
+    assert summary["savings"]["archived_per_month"] == 0.0
+    assert any("archiving saves nothing" in note for note in summary["notes"])
+
+
+def test_a_price_that_is_not_a_number_stops_the_summary_with_its_name(
+    audit: dict[str, str], repository: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ARCHIVE_PRICE_PER_GB_MONTH", "ten cents")
+    with pytest.raises(InvalidInput, match="ARCHIVE_PRICE_PER_GB_MONTH"):
+        run_cleanup()
 
 
 def test_an_image_an_ecs_task_runs_is_not_deleted(repository: dict[str, str]) -> None:

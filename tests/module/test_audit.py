@@ -60,6 +60,7 @@ SUMMARY_KEYS = {
     "deferred",
     "bytes",
     "message",
+    "savings",
     "report",
 }
 
@@ -241,6 +242,8 @@ def test_by_default_the_role_reads_manifests_finds_images_in_use_and_keeps_run_d
         "LAMBDA_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/ecr-cleanup-{REGION}-lambda",
         "REGIONS": REGION,
         "REPLICAS_FOLLOW_SOURCE": "false",
+        "STORAGE_PRICE_PER_GB_MONTH": "0.1",
+        "ARCHIVE_PRICE_PER_GB_MONTH": "0.1",
     }
     assert list(default.environments.values()) == [expected] * len(FUNCTIONS)
 
@@ -635,6 +638,8 @@ def test_the_functions_get_the_report_topic_and_metrics_settings(
             "LAMBDA_ROLE_ARN": output(audit_module, "lambda_role_arn"),
             "REGIONS": REGION,
             "REPLICAS_FOLLOW_SOURCE": "false",
+            "STORAGE_PRICE_PER_GB_MONTH": "0.1",
+            "ARCHIVE_PRICE_PER_GB_MONTH": "0.1",
         }
     assert output(audit_module, "report_location") == "s3://ecr-cleanup-audit-reports/audit/ecr/"
 

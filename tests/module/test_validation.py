@@ -306,6 +306,12 @@ BAD_VARIABLES = [
         "usage_max_age_minutes must be a whole number of minutes from 1 to 1440",
     ),
     ("negative retention", {"report_retention_days": -1}, "report_retention_days must be a whole number"),
+    ("negative price", {"storage_price_per_gb_month": -0.1}, "storage_price_per_gb_month must be a price"),
+    (
+        "archive price in cents",
+        {"archive_price_per_gb_month": 1000},
+        "archive_price_per_gb_month must be a price",
+    ),
     ("no regions", {"regions": []}, "regions must be a non-empty list of distinct region names"),
     (
         "a region twice",

@@ -104,6 +104,8 @@ def test_preview_json_puts_every_image_in_delete_keep_or_deferred(
     assert app["delete"][0]["rules"] == [0]
     assert {image["digest"] for image in app["keep"]} == {"sha256:aaa1", "sha256:aaa3", "sha256:aaa4"}
     assert [image["digest"] for image in by_name["web"]["delete"]] == ["sha256:bbb1"]
+    saved = report["summary"].pop("savings")
+    assert (saved["currency"], saved["per_month"], saved["storage_price_per_gb_month"]) == ("USD", 0.0, 0.1)
     assert report["summary"] == {
         "repositories": 2,
         "images": 5,
@@ -135,7 +137,7 @@ def test_preview_table_reads_like_a_terraform_plan(policy_file: Path, image_file
     assert "app: 4 images, 1 to delete (2.0 MiB)" in output
     assert "- sha256:aaa2  dev-2  392 days old  2.0 MiB" in output
     assert 'matched rules[0] "dev builds"' in output
-    assert output.rstrip().endswith("across 2 repositories and 5 images.")
+    assert "across 2 repositories and 5 images.\nWould save up to $0.00 per month in storage" in output
     assert "Plan: 2 to delete (2.0 MiB reclaimed)" in output
 
 
