@@ -410,7 +410,7 @@ data "aws_iam_policy_document" "states" {
   statement {
     sid       = "InvokeOwnFunctions"
     actions   = ["lambda:InvokeFunction"]
-    resources = flatten([for arn in local.function_arns : [arn, "${arn}:*"]])
+    resources = flatten([for key, arn in local.function_arns : [arn, "${arn}:*"] if contains(keys(local.run_functions), key)])
   }
 
   # The Distributed Map runs each group of repositories as a child execution

@@ -19,9 +19,10 @@ locals {
   # `name` short enough for the longest region name).
   role_prefix = "${var.name}-${local.region}"
 
-  # The three Lambda functions, all from the one `ecr_cleanup` package. The keys
-  # are part of every derived name and of the map outputs.
-  functions = {
+  # The Lambda functions the state machine invokes, all from the one
+  # `ecr_cleanup` package. The keys are part of every derived name and of the
+  # map outputs.
+  run_functions = {
     list = {
       handler     = "ecr_cleanup.handlers.list_repositories"
       description = "Lists the ECR repositories the cleanup policy selects and reads the images in use once per run."
@@ -35,6 +36,16 @@ locals {
       description = "Adds up the per-repository results of one cleanup run and reports them."
     }
   }
+
+  # A fourth function announces every run that ends without its summary
+  # (notify.tf); the state machine never invokes it. It exists with or without
+  # notification_topic_arn, whose value may only be known after apply.
+  functions = merge(local.run_functions, {
+    notify = {
+      handler     = "ecr_cleanup.handlers.notify"
+      description = "Announces a cleanup run that failed, timed out or was stopped before its summary."
+    }
+  })
 
   function_names = { for key, _ in local.functions : key => "${var.name}-${key}" }
   function_arns = {

@@ -14,12 +14,12 @@ output "schedule_arn" {
 }
 
 output "lambda_function_arns" {
-  description = "The ARNs of the Lambda functions, keyed list, cleanup and summarise."
+  description = "The ARNs of the Lambda functions, keyed list, cleanup, summarise and notify."
   value       = try({ for key, function in aws_lambda_function.this : key => function.arn }, {})
 }
 
 output "lambda_function_names" {
-  description = "The names of the Lambda functions, keyed list, cleanup and summarise."
+  description = "The names of the Lambda functions, keyed list, cleanup, summarise and notify."
   value       = try({ for key, function in aws_lambda_function.this : key => function.function_name }, {})
 }
 
@@ -56,4 +56,9 @@ output "bucket_name" {
 output "bucket_arn" {
   description = "The ARN of the bucket that holds the run data and reports."
   value       = local.bucket_arn
+}
+
+output "execution_ended_rule_arn" {
+  description = "The ARN of the EventBridge rule that sends executions that failed, timed out or were stopped to the notify function."
+  value       = aws_cloudwatch_event_rule.execution_ended.arn
 }

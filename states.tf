@@ -23,6 +23,7 @@ resource "aws_sfn_state_machine" "this" {
     max_concurrency        = var.max_concurrency
     bucket                 = local.bucket_name
     map_results_prefix     = local.map_results_prefix
+    timeout_seconds        = max(1, ceil(var.execution_timeout_minutes * 60))
   })
 
   tags = var.tags

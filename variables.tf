@@ -498,7 +498,7 @@ variable "bucket_force_destroy" {
 }
 
 variable "notification_topic_arn" {
-  description = "The ARN of an existing standard SNS topic that receives the summary of every run: the subject starts with \"ECR cleanup:\", the body gives the totals and the repositories that failed, with their reasons. The module does not create the topic; the Lambda role may publish only to it. null sends no notification. A topic encrypted with a customer managed KMS key also needs kms:GenerateDataKey and kms:Decrypt on that key for lambda_role_arn, which the module does not grant."
+  description = "The ARN of an existing standard SNS topic that receives exactly one message per run: the summary of a run that completed (the subject starts with \"ECR cleanup:\", the body gives the totals, the savings and the repositories that failed, with their reasons), or, from a fourth function that an EventBridge rule on this state machine's executions invokes, why a run failed, timed out or was stopped before its summary. The module does not create the topic; the Lambda role may publish only to it. null sends no notification (the notify function then only logs how each run ended). A topic encrypted with a customer managed KMS key also needs kms:GenerateDataKey and kms:Decrypt on that key for lambda_role_arn, which the module does not grant."
   type        = string
   default     = null
 
@@ -663,6 +663,18 @@ variable "lambda_timeout" {
   validation {
     condition     = var.lambda_timeout >= 1 && var.lambda_timeout <= 900 && floor(var.lambda_timeout) == var.lambda_timeout
     error_message = "lambda_timeout must be a whole number of seconds from 1 to 900."
+  }
+}
+
+variable "execution_timeout_minutes" {
+  description = "How long one execution may run before Step Functions stops it with TIMED_OUT (the state machine's TimeoutSeconds), in minutes; fractions are allowed. A run stopped this way deletes nothing more, and the next run carries on; with notification_topic_arn set, the timeout is announced. The default, a day, is far above a weekly run of thousands of repositories."
+  type        = number
+  default     = 1440
+  nullable    = false
+
+  validation {
+    condition     = var.execution_timeout_minutes > 0 && var.execution_timeout_minutes <= 525600
+    error_message = "execution_timeout_minutes must be a number of minutes above 0 and at most 525600 (a year, the longest a standard execution runs)."
   }
 }
 

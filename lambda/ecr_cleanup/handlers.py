@@ -24,7 +24,7 @@ import os
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -49,6 +49,7 @@ from .invocation import (
 from .money import Prices
 from .policy import Policy, parse_policy
 from .report import (
+    execution_notification,
     format_time,
     notification,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "InvalidInput",
     "cleanup_repositories",
     "list_repositories",
+    "notify",
     "summarise",
 ]
 
@@ -446,13 +448,9 @@ def _position(value: object, count: int) -> dict[str, Any]:
 
 
 def _report_stopped(run: RunData, now: datetime, dry_run: bool, reason: str) -> None:
-    """A run that stopped before any repository was touched: its summary and notification say why."""
-    message = report_stopped(run, now, dry_run, reason)
-    topic = _setting("NOTIFICATION_TOPIC_ARN")
-    if topic:
-        _client("sns").publish(
-            TopicArn=topic, Subject="ECR cleanup: run stopped, nothing deleted", Message=message + "\n"
-        )
+    """A run that stopped before any repository was touched: its summary says why (and `notify`
+    announces it, as every run that fails)."""
+    report_stopped(run, now, dry_run, reason)
 
 
 def summarise(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
@@ -463,9 +461,76 @@ def summarise(event: Mapping[str, Any], context: object = None) -> dict[str, Any
     )
     topic = _setting("NOTIFICATION_TOPIC_ARN")
     if topic:
-        subject, body = notification(summary, results)
+        subject, body = notification(summary, results, execution_arn=event.get("execution_arn"))
         _client("sns").publish(TopicArn=topic, Subject=subject, Message=body)
     return summary
+
+
+ENDED = ("FAILED", "TIMED_OUT", "ABORTED")
+ANNOUNCED_BY_SUMMARISE = "RepositoriesFailed"
+"""The one error of a run that Summarise announced itself: the state after it fails the execution
+when a repository failed. Every other failure ends the run before Summarise published."""
+
+
+def notify(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
+    """Announce a run that ended without its summary: the target of the EventBridge rule on this state
+    machine's executions that FAILED, TIMED_OUT or were ABORTED.
+
+    A run that completed is announced by `summarise` (also when it then fails with
+    RepositoriesFailed); everything else (a stop in the first step, a runtime error, a crash of a
+    function, a timeout, an abort) only by this, once: a claim in the run folder keeps a second
+    delivery of the event from sending a second message.
+    """
+    detail = event.get("detail")
+    if not isinstance(detail, Mapping) or not isinstance(detail.get("executionArn"), str):
+        raise InvalidInput("detail: required, the 'Step Functions Execution Status Change' event's detail")
+    status, error = detail.get("status"), detail.get("error")
+    execution = detail["executionArn"]
+    if status not in ENDED or (status == "FAILED" and error == ANNOUNCED_BY_SUMMARISE):
+        reason = "announced by Summarise" if error == ANNOUNCED_BY_SUMMARISE else f"status {status}"
+        logger.info(
+            json.dumps(
+                {"event": "notification", "execution": execution, "published": False, "reason": reason}
+            )
+        )
+        return {"published": False, "reason": reason}
+    topic = _setting("NOTIFICATION_TOPIC_ARN")
+    if not topic:
+        logged = {"published": False, "reason": "no topic", "status": status, "error": error}
+        logger.info(json.dumps({"event": "notification", "execution": execution, **logged}))
+        return {"published": False, "reason": "no topic"}
+    bucket = _setting("REPORT_BUCKET")
+    if not bucket:
+        raise InvalidInput("REPORT_BUCKET: the function's environment must name the run data bucket")
+    started = detail.get("startDate")
+    if isinstance(started, bool) or not isinstance(started, int | float):
+        raise InvalidInput(
+            f"detail.startDate: must be the execution's start in epoch milliseconds, got {started!r}"
+        )
+    moment = datetime.fromtimestamp(started / 1000, UTC)
+    run = RunData(
+        _s3(), bucket, run_folder(_setting("REPORT_PREFIX", "ecr-cleanup/"), moment, detail.get("name"))
+    )
+    if not run.claim_notification():
+        logger.info(
+            json.dumps(
+                {
+                    "event": "notification",
+                    "execution": execution,
+                    "published": False,
+                    "reason": "already announced",
+                }
+            )
+        )
+        return {"published": False, "reason": "already announced"}
+    summary = run.read_summary()
+    stopped = summary if summary is not None and "error" in summary else None
+    subject, body = execution_notification(detail, stopped=stopped, folder=f"s3://{bucket}/{run.folder}")
+    _client("sns").publish(TopicArn=topic, Subject=subject, Message=body)
+    logger.info(
+        json.dumps({"event": "notification", "execution": execution, "published": True, "subject": subject})
+    )
+    return {"published": True, "subject": subject}
 
 
 def _now(event: Mapping[str, Any]) -> str:

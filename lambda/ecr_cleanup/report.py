@@ -19,7 +19,9 @@ __all__ = [
     "CSV_HEADER",
     "RunReport",
     "batch_record",
+    "console_link",
     "emf_record",
+    "execution_notification",
     "failure_line",
     "failure_reason",
     "format_time",
@@ -27,6 +29,7 @@ __all__ = [
     "keep_category",
     "kept_by",
     "notification",
+    "readable_cause",
     "recorded_totals",
     "report_text",
     "repository_counts",
@@ -632,7 +635,9 @@ NOTIFIED_FAILURES = 50
 """Failed repositories a notification names one by one; SNS takes at most 256 KB."""
 
 
-def notification(summary: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
+def notification(
+    summary: Mapping[str, Any], results: Sequence[Mapping[str, Any]], *, execution_arn: str | None = None
+) -> tuple[str, str]:
     """The subject (at most 100 characters, as SNS allows) and body of the message a run sends."""
     dry_run = bool(summary.get("dry_run"))
     verb, key = ("would delete", "delete") if dry_run else ("deleted", "deleted")
@@ -685,6 +690,93 @@ def notification(summary: Mapping[str, Any], results: Sequence[Mapping[str, Any]
         if len(failed) > len(shown):
             where = f" in {summary['report']}" if summary.get("report") else ""
             lines.append(f"  ... and {len(failed) - len(shown)} more, every one listed{where}")
+    link = console_link(execution_arn) if execution_arn else None
+    if execution_arn:
+        lines += ["", f"Execution: {link or execution_arn}"]
+    if summary.get("report"):
+        lines.append(f"Summary: {summary['report']}")
+    return subject[:100], "\n".join(lines) + "\n"
+
+
+_ENDINGS = {"FAILED": "failed", "TIMED_OUT": "timed out", "ABORTED": "was stopped"}
+_CONSOLES = {
+    "aws": "console.aws.amazon.com",
+    "aws-cn": "console.amazonaws.cn",
+    "aws-us-gov": "console.amazonaws-us-gov.com",
+}
+CAUSE_LENGTH = 2000
+"""The most of an error's cause a notification quotes."""
+
+
+def readable_cause(cause: object) -> str:
+    """An execution's cause in one readable line: a Lambda error's JSON (message, type, stack trace)
+    becomes `<type>: <message>`, other text is kept; both cut to `CAUSE_LENGTH`."""
+    if not isinstance(cause, str) or not cause.strip():
+        return ""
+    text = cause
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, Mapping) and parsed.get("errorMessage") is not None:
+        kind = parsed.get("errorType")
+        text = f"{kind}: {parsed['errorMessage']}" if kind else str(parsed["errorMessage"])
+    text = " ".join(text.split())
+    return text if len(text) <= CAUSE_LENGTH else text[: CAUSE_LENGTH - 1] + "…"
+
+
+def console_link(execution_arn: str) -> str | None:
+    """The execution's page in the Step Functions console, or None for a partition without one."""
+    parts = execution_arn.split(":")
+    if len(parts) < 8 or parts[1] not in _CONSOLES:
+        return None
+    region = parts[3]
+    return (
+        f"https://{region}.{_CONSOLES[parts[1]]}/states/home?region={region}"
+        f"#/v2/executions/details/{execution_arn}"
+    )
+
+
+def execution_notification(
+    detail: Mapping[str, Any], *, stopped: Mapping[str, Any] | None, folder: str | None
+) -> tuple[str, str]:
+    """The message of a run that ended without its summary: it failed, timed out or was stopped
+    (`detail`: the "Step Functions Execution Status Change" event's). `stopped` is the summary the
+    first step wrote when it stopped the run before cleaning anything; `folder` the run folder."""
+    status = str(detail.get("status"))
+    name = detail.get("name")
+    if stopped is not None:
+        subject = "ECR cleanup: run stopped, nothing deleted"
+    else:
+        subject = f"ECR cleanup: run {_ENDINGS.get(status, status.lower())}"
+    lines = [f"ECR cleanup run {name}: {status}", ""]
+    if stopped is not None and stopped.get("message"):
+        lines += [str(stopped["message"]), ""]
+    elif status == "TIMED_OUT":
+        lines += ["The execution reached its time limit (execution_timeout_hours) before it ended.", ""]
+    elif status == "ABORTED":
+        lines += ["The execution was stopped before it ended (StopExecution).", ""]
+    if detail.get("error"):
+        lines.append(f"Error: {detail['error']}")
+    cause = readable_cause(detail.get("cause"))
+    if cause:
+        lines.append(f"Cause: {cause}")
+    for label, key in (("Started", "startDate"), ("Ended", "stopDate")):
+        moment = detail.get(key)
+        if isinstance(moment, int | float):
+            lines.append(f"{label}: {format_time(datetime.fromtimestamp(moment / 1000, UTC))}")
+    if stopped is None:
+        lines += [
+            "",
+            "Images deleted before the run ended are recorded, batch by batch, under _run/batches/ in "
+            "the run folder; the next run carries on where this one stopped.",
+        ]
+    link = console_link(str(detail.get("executionArn", "")))
+    lines.append("")
+    if link:
+        lines.append(f"Execution: {link}")
+    if folder:
+        lines.append(f"Run folder: {folder}")
     return subject[:100], "\n".join(lines) + "\n"
 
 

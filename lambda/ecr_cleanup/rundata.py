@@ -277,6 +277,26 @@ class RunData:
             raise UsageError(str(error)) from error
         return True
 
+    def claim_notification(self) -> bool:
+        """Whether this caller is the one to announce the run's end (first claim wins): EventBridge
+        may deliver an event, and Lambda run its target, more than once."""
+        try:
+            self._put(f"{self.folder}_run/notified", "", "text/plain", if_none_match="*")
+        except RunDataError as error:
+            if "PreconditionFailed" in str(error):
+                return False
+            raise
+        return True
+
+    def read_summary(self) -> dict[str, Any] | None:
+        """The run's summary.json, or None when the run wrote none."""
+        try:
+            return dict(json.loads(self._get(f"{self.folder}summary.json")))
+        except RunDataError as error:
+            if "NoSuchKey" in str(error):
+                return None
+            raise
+
     def _claim_of(self, key: str) -> str | None:
         try:
             head = self.s3.head_object(Bucket=self.bucket, Key=key)

@@ -7,7 +7,7 @@ import json
 import sys
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 
 PROBE_HANDLERS = """
+import json
 import os
 
 import boto3
@@ -79,6 +80,11 @@ def whoami(event, context):
         "access_key": os.environ["AWS_ACCESS_KEY_ID"],
         "session_token": os.environ.get("AWS_SESSION_TOKEN"),
     }
+
+
+def record(event, context):
+    with open(os.environ["RECORD_FILE"], "a") as records:
+        records.write(json.dumps(event) + "\\n")
 
 
 def pull(event, context):
@@ -1331,6 +1337,109 @@ def test_unnamed_executions_each_get_a_unique_name(sfn: Any, role_arn: str) -> N
 
     assert first != second
     assert [finished(sfn, e)["status"] for e in (first, second)] == ["SUCCEEDED", "SUCCEEDED"]
+
+
+# Step Functions status changes on EventBridge
+
+
+STATUS_CHANGE = {"source": ["aws.states"], "detail-type": ["Step Functions Execution Status Change"]}
+
+
+@pytest.fixture
+def status_changes(server: MotoServer, events: Any) -> Callable[[], list[dict[str, Any]]]:
+    """Every status change event of the account's executions, through a rule that targets a queue."""
+    sqs = server.client("sqs")
+    queue = sqs.create_queue(QueueName="status-changes")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_rule(Name="status-changes", EventPattern=json.dumps(STATUS_CHANGE))
+    events.put_targets(Rule="status-changes", Targets=[{"Id": "queue", "Arn": queue_arn}])
+
+    def received() -> list[dict[str, Any]]:
+        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(message["Body"]) for message in messages]
+
+    return received
+
+
+def test_a_failed_execution_sends_its_start_and_its_failure_in_aws_shape(
+    sfn: Any, role_arn: str, deploy: Any, status_changes: Callable[[], list[dict[str, Any]]]
+) -> None:
+    deploy("fail", "fail")
+    arn = state_machine(sfn, role_arn, {"Call": lambda_task("fail", End=True)}, "Call")
+    execution = finished(sfn, sfn.start_execution(stateMachineArn=arn, name="run-1")["executionArn"])
+
+    running, failed = status_changes()
+    assert (running["detail"]["status"], failed["detail"]["status"]) == ("RUNNING", "FAILED")
+    assert (failed["source"], failed["detail-type"]) == (
+        "aws.states",
+        "Step Functions Execution Status Change",
+    )
+    assert failed["resources"] == [execution["executionArn"]]
+    detail = failed["detail"]
+    assert (detail["executionArn"], detail["stateMachineArn"], detail["name"]) == (
+        execution["executionArn"],
+        arn,
+        "run-1",
+    )
+    assert (detail["error"], detail["output"]) == ("CleanupFailed", None)
+    assert json.loads(detail["cause"])["errorMessage"] == "repository is on fire"
+    assert detail["startDate"] == int(execution["startDate"].timestamp() * 1000)
+    assert isinstance(detail["stopDate"], int)
+    assert detail["stopDate"] >= detail["startDate"]
+
+
+def test_a_timed_out_and_an_aborted_execution_say_so(
+    sfn: Any, role_arn: str, status_changes: Callable[[], list[dict[str, Any]]]
+) -> None:
+    waits = {"Wait": {"Type": "Wait", "Seconds": 30, "End": True}}
+    arn = state_machine(sfn, role_arn, waits, "Wait")
+    slow = sfn.create_state_machine(
+        name="times-out",
+        roleArn=role_arn,
+        definition=json.dumps({"StartAt": "Wait", "TimeoutSeconds": 1, "States": waits}),
+    )["stateMachineArn"]
+    timed_out = finished(sfn, sfn.start_execution(stateMachineArn=slow)["executionArn"])
+    stopped = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    sfn.stop_execution(executionArn=stopped, error="Operator", cause="stopped by hand")
+    finished(sfn, stopped)
+
+    ended = {}
+    deadline = time.monotonic() + 30
+    while len(ended) < 2 and time.monotonic() < deadline:
+        for event in status_changes():
+            if event["detail"]["status"] != "RUNNING":
+                ended[event["detail"]["executionArn"]] = event["detail"]["status"]
+    assert ended == {timed_out["executionArn"]: "TIMED_OUT", stopped: "ABORTED"}
+
+
+def test_a_rule_invokes_a_lambda_target_that_allows_it(
+    server: MotoServer, events: Any, deploy: Any, tmp_path: Path
+) -> None:
+    records = tmp_path / "records"
+    function = deploy("record", "record", RECORD_FILE=str(records))
+    denied = deploy("denied", "record", RECORD_FILE=str(tmp_path / "denied"))
+    rule = events.put_rule(Name="ended", EventPattern=json.dumps({"source": ["app"]}))["RuleArn"]
+    server.client("lambda").add_permission(
+        FunctionName="record",
+        StatementId="events",
+        Action="lambda:InvokeFunction",
+        Principal="events.amazonaws.com",
+        SourceArn=rule,
+    )
+    events.put_targets(Rule="ended", Targets=[{"Id": "f", "Arn": function}, {"Id": "d", "Arn": denied}])
+
+    events.put_events(Entries=[{"Source": "app", "DetailType": "done", "Detail": json.dumps({"n": 1})}])
+
+    deadline = time.monotonic() + 30
+    while not records.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [event] = [json.loads(line) for line in records.read_text().splitlines()]
+    assert (event["source"], event["detail"]) == ("app", {"n": 1})
+    assert not (tmp_path / "denied").exists(), (
+        "a function whose policy does not allow the rule is not invoked"
+    )
 
 
 # Lambda, in process

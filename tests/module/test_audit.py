@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +23,7 @@ from moto.backends import get_backend
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from pytest_terraform import terraform
 
-from tests.module.conftest import execute, plan_again, plan_cases
+from tests.module.conftest import execute, plan_again, plan_cases, wait_for
 from tests.support.ecr_seed import (
     DEFAULT_REGION,
     create_repository,
@@ -31,6 +32,7 @@ from tests.support.ecr_seed import (
     push_image,
     remaining_digests,
 )
+from tests.support.faults import Fault, injecting
 from tests.support.moto_server import MotoServer
 
 pytestmark = pytest.mark.module
@@ -483,8 +485,34 @@ def test_reports_and_the_summary_are_granted_on_the_prefix_and_the_topic_only(
         "LAMBDA_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/reports-{REGION}-lambda",
         "REGIONS": REGION,
         "REPLICAS_FOLLOW_SOURCE": "false",
+        "STORAGE_PRICE_PER_GB_MONTH": "0.1",
+        "ARCHIVE_PRICE_PER_GB_MONTH": "0.1",
     }
     assert list(reports.environments.values()) == [expected] * len(FUNCTIONS)
+
+
+def test_with_a_topic_a_rule_sends_every_execution_that_ends_badly_to_a_notify_function(
+    planned: dict[str, Planned],
+) -> None:
+    resources = planned["reports"].resources_planned
+    notify = resources['aws_lambda_function.this["notify"]']
+    assert notify["handler"] == "ecr_cleanup.handlers.notify"
+    pattern = json.loads(resources["aws_cloudwatch_event_rule.execution_ended"]["event_pattern"])
+    assert pattern == {
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {
+            "stateMachineArn": [f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:reports"],
+            "status": ["FAILED", "TIMED_OUT", "ABORTED"],
+        },
+    }
+    permission = resources["aws_lambda_permission.execution_ended"]
+    assert (permission["principal"], permission["function_name"]) == (
+        "events.amazonaws.com",
+        "reports-notify",
+    )
+    invoked = planned["reports"].state_machine_statements["InvokeOwnFunctions"]["Resource"]
+    assert not [arn for arn in _as_list(invoked) if "notify" in arn], "the state machine never invokes it"
 
 
 def test_by_default_the_module_creates_a_private_bucket_whose_runs_expire(
@@ -613,6 +641,49 @@ def reports(server: MotoServer, module: Any) -> dict[str, str]:
         if "/_" not in item["Key"]
     ]
     return {key: s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode() for key in keys}
+
+
+class Inbox:
+    """What the topic sent, read from the queue subscribed to it (SNS -> SQS), kept across tests."""
+
+    def __init__(self, server: MotoServer, queue_url: str) -> None:
+        self.sqs = server.client("sqs")
+        self.queue_url = queue_url
+        self.received: list[tuple[str | None, str]] = []
+
+    def about(self, execution_name: str) -> list[tuple[str | None, str]]:
+        """(subject, message) of every message that names the execution."""
+        while batch := self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
+            for message in batch:
+                body = json.loads(message["Body"])
+                self.received.append((body.get("Subject"), body["Message"]))
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return [(subject, text) for subject, text in self.received if execution_name in text]
+
+
+@pytest.fixture(scope="session")
+def inbox(audit_module: Any, moto_server: MotoServer) -> Inbox:
+    return Inbox(moto_server, output(audit_module, "queue_url"))
+
+
+def notified(server: MotoServer, function: str, execution_arn: str, timeout: float = 120) -> dict[str, Any]:
+    """What the notify function logged about the execution once it has handled its end (it runs
+    asynchronously, after the execution ended)."""
+    logs = server.client("logs")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            pages = logs.get_paginator("filter_log_events").paginate(logGroupName=f"/aws/lambda/{function}")
+            lines = [event["message"] for page in pages for event in page["events"]]
+        except logs.exceptions.ResourceNotFoundException:
+            lines = []
+        for line in lines:
+            if '"event": "notification"' in line and execution_arn in line:
+                return dict(json.loads(line[line.index("{") :]))
+        assert time.monotonic() < deadline, f"notify did not handle {execution_arn} within {timeout} s"
+        time.sleep(0.2)
 
 
 def notifications(module: Any) -> list[tuple[str | None, str]]:
@@ -758,7 +829,7 @@ def test_a_run_publishes_its_summary_to_the_topic(
 
 
 def test_a_failed_repository_is_named_in_the_summary_the_notification_and_its_report(
-    audit_module: Any, moto_server: MotoServer, audit_registry: dict[str, dict[str, str]]
+    audit_module: Any, moto_server: MotoServer, audit_registry: dict[str, dict[str, str]], inbox: Inbox
 ) -> None:
     # Every image of audit-bulk is an old dev build: deleting them all is above
     # limits.max_delete_fraction (0.9), so the guard fails the repository and deletes nothing.
@@ -788,6 +859,50 @@ def test_a_failed_repository_is_named_in_the_summary_the_notification_and_its_re
     assert subject.startswith("ECR cleanup:"), subject
     assert summary["message"] in message
     assert re.search(r"^\s*audit-bulk: .*max_delete_fraction", message, re.MULTILINE), message
+
+    handled = notified(moto_server, "ecr-cleanup-audit-notify", execution["executionArn"])
+    assert (handled["published"], handled["reason"]) == (False, "announced by Summarise")
+    assert inbox.about(execution["name"]) == [(subject, message)], "exactly one message for the run"
+
+
+def test_a_run_stopped_in_its_first_step_sends_one_message_naming_the_execution_and_the_error(
+    audit_module: Any, moto_server: MotoServer, audit_registry: dict[str, dict[str, str]], inbox: Inbox
+) -> None:
+    ssm = moto_server.client("ssm")
+    parameter = ssm.get_parameter(Name="/ecr-cleanup-audit/images-in-use")["Parameter"]
+    ssm.delete_parameter(Name=parameter["Name"])
+    try:
+        execution = execute(moto_server, audit_module, {})
+    finally:
+        ssm.put_parameter(Name=parameter["Name"], Type=parameter["Type"], Value=parameter["Value"])
+    assert (execution["status"], execution["error"]) == ("FAILED", "UsageError")
+
+    handled = notified(moto_server, "ecr-cleanup-audit-notify", execution["executionArn"])
+    assert handled["published"] is True
+    [(subject, message)] = inbox.about(execution["name"])
+    assert subject == "ECR cleanup: run stopped, nothing deleted"
+    assert "Error: UsageError" in message
+    assert "/ecr-cleanup-audit/images-in-use" in message
+    assert all(
+        remaining_digests(repository) == set(images.values()) for repository, images in audit_registry.items()
+    )
+
+
+def test_a_run_that_times_out_sends_one_message_saying_so(
+    audit_module: Any, moto_server: MotoServer, inbox: Inbox
+) -> None:
+    states = moto_server.client("stepfunctions")
+    short = output(audit_module, "short_state_machine_arn")
+    # The first step takes longer than the execution may run (3 s).
+    with injecting(Fault("slow", services="ecr", operations="DescribeRepositories", delay=6)):
+        arn = states.start_execution(stateMachineArn=short, input="{}")["executionArn"]
+        execution = wait_for(moto_server, arn)
+        assert execution["status"] == "TIMED_OUT"
+        handled = notified(moto_server, "ecr-cleanup-audit-short-notify", arn)
+    assert handled["published"] is True
+    [(subject, message)] = inbox.about(execution["name"])
+    assert subject == "ECR cleanup: run timed out"
+    assert "reached its time limit" in message
 
 
 def _document(document: Any) -> dict[str, Any]:

@@ -1,12 +1,17 @@
 """EventBridge and EventBridge Scheduler: the named patches of moto's events and scheduler.
 
-The limits of their listings, and ListTargetsByRule paged by target Id.
+The limits of their listings, ListTargetsByRule paged by target Id, and rules that invoke Lambda.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
+import json
+import logging
+import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from tests.support.moto_patches.paging import (
@@ -17,6 +22,8 @@ from tests.support.moto_patches.registry import _patch
 
 EVENTS_MAX_LIMIT = 100
 """ListRules, ListTargetsByRule, ListEventBuses: Limit 1..100 (moto's own default page is 50)."""
+
+_log = logging.getLogger(__name__)
 
 SCHEDULER_MAX_RESULTS = 100
 """ListSchedules: MaxResults 1..100 (moto's own default page is 50)."""
@@ -93,3 +100,70 @@ def scheduler_list_schedules_max_results() -> None:
         return original(self)
 
     EventBridgeSchedulerResponse.list_schedules = list_schedules  # type: ignore[method-assign]
+
+
+@_patch(
+    "EventBridge rules cannot target Lambda in moto (only logs, SQS, archives, buses, API destinations); "
+    "invoke a Lambda target asynchronously with the event (or the target's constant Input), and only "
+    "when the function's resource policy lets events.amazonaws.com invoke it for this rule, as AWS does."
+)
+def events_lambda_targets() -> None:
+    from moto.events.models import Rule
+
+    original = Rule.send_to_targets
+
+    @functools.wraps(original)
+    def send_to_targets(self: Rule, original_event: Any, transform_input: bool = True) -> None:
+        functions = [target for target in self.targets if target["Arn"].split(":")[2] == "lambda"]
+        others = copy.copy(self)
+        others.targets = [target for target in self.targets if target not in functions]
+        original(others, original_event, transform_input)
+        if self.state != "ENABLED" or not self.event_pattern.matches_event(original_event):
+            return
+        for target in functions:
+            payload = json.loads(target["Input"]) if target.get("Input") else _as_delivered(original_event)
+            threading.Thread(
+                target=_invoke_lambda_target, args=(self.arn, target["Arn"], payload), daemon=True
+            ).start()
+
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+
+def _as_delivered(event: dict[str, Any]) -> dict[str, Any]:
+    """An event as AWS delivers it to a target: `time` in ISO 8601, without moto's ingestion time."""
+    delivered = {key: value for key, value in event.items() if key != "ingestion-time"}
+    if isinstance(delivered.get("time"), int | float):
+        delivered["time"] = datetime.fromtimestamp(delivered["time"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return delivered
+
+
+def _invoke_lambda_target(rule_arn: str, function_arn: str, event: Any) -> None:
+    """An asynchronous invocation by EventBridge: dropped, as on AWS, when the function's policy does
+    not allow the rule (AWS retries, then gives up or sends the event to the target's DLQ)."""
+    from moto.awslambda.models import lambda_backends
+
+    _, _, _, region, account, _, name = function_arn.split(":")[:7]
+    backend = lambda_backends[account][region]
+    try:
+        function = backend.get_function(name)
+        policy = function.policy.get_policy()["Policy"]
+    except Exception:
+        _log.warning("EventBridge target %s: no such function, or no resource policy", function_arn)
+        return
+    allowed = any(
+        statement.get("Effect") == "Allow"
+        and statement.get("Principal", {}).get("Service") == "events.amazonaws.com"
+        and statement.get("Action") in ("lambda:InvokeFunction", "lambda:*")
+        and statement.get("Condition", {}).get("ArnLike", {}).get("AWS:SourceArn", rule_arn) == rule_arn
+        for statement in policy.get("Statement", [])
+    )
+    if not allowed:
+        _log.warning("EventBridge rule %s may not invoke %s: the event is dropped", rule_arn, function_arn)
+        return
+    response_headers: dict[str, str] = {}
+    try:
+        result = function.invoke(json.dumps(event), {"x-amz-invocation-type": "Event"}, response_headers)
+        if response_headers.get("x-amz-function-error"):
+            _log.warning("EventBridge rule %s: %s failed: %s", rule_arn, function_arn, result)
+    except Exception:
+        _log.exception("EventBridge rule %s: invoking %s failed", rule_arn, function_arn)

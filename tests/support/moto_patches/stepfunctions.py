@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 import uuid
 from typing import Any
 
@@ -160,3 +161,72 @@ def sfn_history_event_limit() -> None:
     Environment.__init__ = __init__  # type: ignore[method-assign]
     Environment.set_error = set_error  # type: ignore[method-assign]
     EventManager.add_event = add_event  # type: ignore[method-assign]
+
+
+@_patch(
+    "Step Functions sends an 'Execution Status Change' event to the default EventBridge bus when a "
+    "STANDARD execution starts and when it ends (SUCCEEDED, FAILED, TIMED_OUT, ABORTED); moto sends "
+    "none. Send AWS's shape to the rules of the execution's account and region."
+)
+def sfn_execution_status_change_events() -> None:
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
+
+    start = Execution.start
+
+    @functools.wraps(start)
+    def started(self: Execution) -> None:
+        start(self)
+        _status_changed(self)
+
+    terminated = BaseExecutionWorkerCommunication.terminated
+
+    @functools.wraps(terminated)
+    def ended(self: BaseExecutionWorkerCommunication) -> None:
+        terminated(self)
+        _status_changed(self.execution)
+
+    Execution.start = started  # type: ignore[method-assign]
+    BaseExecutionWorkerCommunication.terminated = ended  # type: ignore[method-assign]
+
+
+def _millis(moment: Any) -> int | None:
+    return None if moment is None else int(moment.timestamp() * 1000)
+
+
+def _status_changed(execution: Any) -> None:
+    """The execution's status change, as EventBridge delivers it, to every rule of the default bus."""
+    from moto.events.models import events_backends
+
+    if str(execution.sm_type) not in ("STANDARD", "StateMachineType.STANDARD"):
+        return
+    status = execution.exec_status.value if hasattr(execution.exec_status, "value") else execution.exec_status
+    succeeded = status == "SUCCEEDED"
+    event = {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": execution.account_id,
+        "region": execution.region_name,
+        "resources": [execution.exec_arn],
+        "detail": {
+            "executionArn": execution.exec_arn,
+            "stateMachineArn": execution.state_machine.arn,
+            "name": execution.name,
+            "status": status,
+            "startDate": _millis(execution.start_date),
+            "stopDate": _millis(execution.stop_date),
+            "input": json.dumps(execution.input_data, separators=(",", ":")),
+            "output": json.dumps(execution.output, separators=(",", ":")) if succeeded else None,
+            "inputDetails": {"included": True},
+            "outputDetails": {"included": True} if succeeded else None,
+            "error": execution.error,
+            "cause": execution.cause,
+        },
+    }
+    # moto's rules want the times as numbers (their default input template writes `time` unquoted)
+    # and read when EventBridge received the event; the Lambda targets get AWS's ISO time again.
+    event["time"] = event["ingestion-time"] = time.time()
+    backend = events_backends[execution.account_id][execution.region_name]
+    for rule in list(backend.describe_event_bus("default").rules.values()):
+        rule.send_to_targets(event)

@@ -35,6 +35,17 @@ resource "aws_sns_topic" "summary" {
   name = "ecr-cleanup-audit-summary"
 }
 
+# What the topic sends, where a test can read it: every message, with its subject.
+resource "aws_sqs_queue" "notifications" {
+  name = "ecr-cleanup-audit-notifications"
+}
+
+resource "aws_sns_topic_subscription" "notifications" {
+  topic_arn = aws_sns_topic.summary.arn
+  protocol  = "sqs"
+  endpoint  = aws_sqs_queue.notifications.arn
+}
+
 # Two lists of images in use that neither ECS nor Lambda knows about.
 resource "aws_s3_object" "images_in_use" {
   bucket  = aws_s3_bucket.reports.bucket
@@ -83,6 +94,38 @@ module "ecr_cleanup" {
   metrics_namespace      = "ECRCleanupAudit"
 
   schedule_enabled = false
+}
+
+# A second cleanup whose executions time out after three seconds, announced
+# through the same topic.
+module "short" {
+  source = "../../.."
+
+  name = "ecr-cleanup-audit-short"
+
+  policy = {
+    repositories = { include = ["audit-short-*"] }
+    rules        = [{ older_than_days = 30 }]
+  }
+
+  report_bucket             = aws_s3_bucket.reports.bucket
+  report_prefix             = "audit/short/"
+  notification_topic_arn    = aws_sns_topic.summary.arn
+  execution_timeout_minutes = 0.05
+
+  schedule_enabled = false
+}
+
+output "short_state_machine_arn" {
+  value = module.short.state_machine_arn
+}
+
+output "queue_url" {
+  value = aws_sqs_queue.notifications.url
+}
+
+output "execution_ended_rule_arn" {
+  value = module.ecr_cleanup.execution_ended_rule_arn
 }
 
 output "state_machine_arn" {
