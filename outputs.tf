@@ -62,3 +62,16 @@ output "execution_ended_rule_arn" {
   description = "The ARN of the EventBridge rule that sends executions that failed, timed out or were stopped to the notify function."
   value       = aws_cloudwatch_event_rule.execution_ended.arn
 }
+
+output "dashboard_name" {
+  description = "The name of the CloudWatch dashboard (null unless create_dashboard)."
+  value       = try(aws_cloudwatch_dashboard.this[0].dashboard_name, null)
+}
+
+output "alarm_arns" {
+  description = "The ARNs of the alarms, keyed repositories_failed and executions_failed (empty without alarm_actions)."
+  value = length(var.alarm_actions) > 0 ? {
+    repositories_failed = aws_cloudwatch_metric_alarm.repositories_failed[0].arn
+    executions_failed   = aws_cloudwatch_metric_alarm.executions_failed[0].arn
+  } : {}
+}

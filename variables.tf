@@ -520,6 +520,25 @@ variable "metrics_namespace" {
   }
 }
 
+variable "create_dashboard" {
+  description = "Whether to create a CloudWatch dashboard named after the cleanup: images deleted, archived and untagged, bytes reclaimed and archived, failed repositories and executions, run duration, and the top 20 repositories by bytes reclaimed, from the metrics the functions emit in metrics_namespace and Step Functions' own."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "alarm_actions" {
+  description = "ARNs to notify (an SNS topic, for instance) when a run could not clean a repository (RepositoriesFailed above 0) and when an execution failed or timed out (AWS/States ExecutionsFailed and ExecutionsTimedOut of this state machine): one alarm each. Empty (the default) creates no alarm."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in var.alarm_actions : can(regex("^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]{0,12}:.+$", arn))])
+    error_message = "alarm_actions must list ARNs, such as \"arn:aws:sns:eu-west-1:123456789012:alerts\"."
+  }
+}
+
 variable "storage_price_per_gb_month" {
   description = "The price of ECR standard storage in US dollars per GB-month (GB = 1024^3 bytes, as AWS bills), for the savings the summary, the reports and the notification give: \"up to\" deleted bytes times this price per month (ECR sizes are compressed, and layers shared between images are stored once). 0.10 is AWS's published price in most regions."
   type        = number

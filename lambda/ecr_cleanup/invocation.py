@@ -308,14 +308,16 @@ class CleanupInvocation:
         if outcome.error is not None:
             result["error"] = {"Error": DeletionRefused.__name__, "Cause": f"{repository}: {outcome.error}"}
         logger.info(json.dumps({"event": "repository", **result}))
+        # What was done: a dry run did nothing (its report says what it would do).
+        acted = 0 if dry_run else 1
         self._metrics(
             {
                 "ImagesScanned": result["images"],
                 "ImagesDeleted": deleted,
-                "BytesReclaimed": reclaimed,
+                "BytesReclaimed": reclaimed * acted,
                 "ImagesArchived": result["archived"],
-                "BytesArchived": archived_bytes,
-                "ImagesUntagged": result["untag" if dry_run else "untagged"],
+                "BytesArchived": archived_bytes * acted,
+                "ImagesUntagged": result["untagged"],
                 "RepositoriesFailed": int(outcome.failed),
             },
             Repository=repository,
@@ -569,13 +571,14 @@ def _print_metrics(
 ) -> None:
     """The run's metrics (in a region, with the dimension Region), as an EMF record in the log."""
     moment = parse_time(now, "now") if now else datetime.now().astimezone()
+    acted = 0 if dry_run else 1
     metrics = {
         "ImagesScanned": totals["images"],
         "ImagesDeleted": totals["deleted"],
-        "BytesReclaimed": totals["bytes"],
+        "BytesReclaimed": totals["bytes"] * acted,
         "ImagesArchived": totals["archived"],
-        "BytesArchived": totals["archived_bytes"],
-        "ImagesUntagged": totals["untag" if dry_run else "untagged"],
+        "BytesArchived": totals["archived_bytes"] * acted,
+        "ImagesUntagged": totals["untagged"],
         "RepositoriesFailed": totals["failed_count"],
     }
     print(emf_record(environment.metrics_namespace, metrics, dimensions=dimensions, now=moment))

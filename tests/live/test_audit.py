@@ -86,6 +86,16 @@ def test_a_repository_prints_valid_emf_metrics(
     assert record["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Test/ECRCleanup"
 
 
+def test_a_dry_run_emits_metrics_of_nothing_done(
+    audit: dict[str, str], repository: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    execute(POLICY, now=NOW, dry_run=True)
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert {
+        (record["ImagesScanned"], record["ImagesDeleted"], record["BytesReclaimed"]) for record in records
+    } == {(3, 0, 0)}
+
+
 def assert_valid_emf(record: dict[str, Any]) -> None:
     """The Embedded Metric Format's rules: a timestamp, and names that point at top-level values."""
     metadata = record["_aws"]

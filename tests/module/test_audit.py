@@ -741,6 +741,86 @@ def test_the_applied_role_holds_every_grant_its_inputs_ask_for(
     assert _as_list(statements["PublishSummary"]["Resource"]) == [output(audit_module, "topic_arn")]
 
 
+def emitted_metrics(server: MotoServer, functions: Any) -> set[tuple[str, tuple[str, ...], str]]:
+    """(namespace, dimension names, metric name) of every EMF record the functions logged."""
+    logs = server.client("logs")
+    found = set()
+    for name in functions.values():
+        pages = logs.get_paginator("filter_log_events").paginate(logGroupName=f"/aws/lambda/{name}")
+        for line in (event["message"] for page in pages for event in page["events"]):
+            if '"_aws"' not in line:
+                continue
+            record = json.loads(line[line.index("{") :])
+            for directive in record["_aws"]["CloudWatchMetrics"]:
+                for dimensions in directive["Dimensions"]:
+                    for metric in directive["Metrics"]:
+                        found.add((directive["Namespace"], tuple(sorted(dimensions)), metric["Name"]))
+    return found
+
+
+def test_the_dashboard_shows_only_metrics_the_functions_emit(
+    audit_module: Any, moto_server: MotoServer, audit_registry: dict[str, dict[str, str]]
+) -> None:
+    execution = execute(moto_server, audit_module, {})
+    assert execution["status"] == "SUCCEEDED", execution
+    emitted = emitted_metrics(moto_server, output(audit_module, "lambda_function_names"))
+    body = json.loads(
+        moto_server.client("cloudwatch").get_dashboard(DashboardName=output(audit_module, "dashboard_name"))[
+            "DashboardBody"
+        ]
+    )
+    state_machine = output(audit_module, "state_machine_arn")
+    named = []
+    for widget in body["widgets"]:
+        assert {"type", "x", "y", "width", "height", "properties"} <= set(widget), widget
+        for metric in widget["properties"].get("metrics", []):
+            if isinstance(metric[0], dict):
+                query = re.fullmatch(
+                    r'SELECT SUM\((\w+)\) FROM SCHEMA\("([^"]+)", ([\w, ]+)\) GROUP BY [\w, ]+ '
+                    r"ORDER BY SUM\(\) DESC LIMIT 20",
+                    metric[0]["expression"],
+                )
+                assert query is not None, metric
+                named.append((query[2], tuple(sorted(query[3].split(", "))), query[1]))
+            elif metric[0] == "AWS/States":
+                assert metric[2:] == ["StateMachineArn", state_machine], metric
+            else:
+                dimensions = metric[2:]
+                named.append((metric[0], tuple(sorted(dimensions[0::2])), metric[1]))
+    assert named, "the dashboard names metrics"
+    assert {metric[0] for metric in named} == {"ECRCleanupAudit"}
+    assert set(named) <= emitted, set(named) - emitted
+
+
+def test_the_alarms_watch_failed_repositories_and_failed_executions_and_notify_the_actions(
+    audit_module: Any, moto_server: MotoServer
+) -> None:
+    arns = output(audit_module, "alarm_arns")
+    alarms = {
+        alarm["AlarmArn"]: alarm
+        for alarm in moto_server.client("cloudwatch").describe_alarms()["MetricAlarms"]
+        if alarm["AlarmArn"] in arns.values()
+    }
+    repositories = alarms[arns["repositories_failed"]]
+    assert (repositories["Namespace"], repositories["MetricName"], repositories["Dimensions"]) == (
+        "ECRCleanupAudit",
+        "RepositoriesFailed",
+        [],
+    )
+    assert (repositories["ComparisonOperator"], repositories["Threshold"]) == ("GreaterThanThreshold", 0)
+    executions = alarms[arns["executions_failed"]]
+    metrics = {query["Id"]: query for query in executions["Metrics"]}
+    assert {metrics[id_]["MetricStat"]["Metric"]["MetricName"] for id_ in ("failed", "timed_out")} == {
+        "ExecutionsFailed",
+        "ExecutionsTimedOut",
+    }
+    assert metrics["failed"]["MetricStat"]["Metric"]["Dimensions"] == [
+        {"Name": "StateMachineArn", "Value": output(audit_module, "state_machine_arn")}
+    ]
+    for alarm in (repositories, executions):
+        assert alarm["AlarmActions"] == [output(audit_module, "topic_arn")]
+
+
 def test_a_second_plan_shows_no_changes(audit_module: Any, terraform_environment: dict[str, str]) -> None:
     result = plan_again("audit", audit_module, terraform_environment)
     assert result.returncode == 0, result.stdout + result.stderr

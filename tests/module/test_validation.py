@@ -307,6 +307,12 @@ BAD_VARIABLES = [
     ),
     ("negative retention", {"report_retention_days": -1}, "report_retention_days must be a whole number"),
     ("negative price", {"storage_price_per_gb_month": -0.1}, "storage_price_per_gb_month must be a price"),
+    ("alarm action by name", {"alarm_actions": ["alerts"]}, "alarm_actions must list ARNs"),
+    (
+        "no time to run",
+        {"execution_timeout_minutes": 0},
+        "execution_timeout_minutes must be a number of minutes",
+    ),
     (
         "archive price in cents",
         {"archive_price_per_gb_month": 1000},
@@ -376,6 +382,11 @@ def planned(terraform_environment: dict[str, str], tmp_path_factory: pytest.Temp
         "metrics_namespace": "Platform/ECR Cleanup",
         "regions": ["us-east-1", "eu-west-1"],
         "replicas_follow_source": True,
+        "create_dashboard": True,
+        "alarm_actions": ["arn:aws:sns:us-east-1:123456789012:alerts"],
+        "storage_price_per_gb_month": 0.1,
+        "archive_price_per_gb_month": 0.07,
+        "execution_timeout_minutes": 120,
     }
     return plan_cases(terraform_environment, tmp_path_factory.mktemp("validation"), cases)
 

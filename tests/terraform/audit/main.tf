@@ -92,6 +92,8 @@ module "ecr_cleanup" {
   report_prefix          = "audit/ecr/"
   notification_topic_arn = aws_sns_topic.summary.arn
   metrics_namespace      = "ECRCleanupAudit"
+  create_dashboard       = true
+  alarm_actions          = [aws_sns_topic.summary.arn]
 
   schedule_enabled = false
 }
@@ -130,6 +132,14 @@ output "execution_ended_rule_arn" {
 
 output "state_machine_arn" {
   value = module.ecr_cleanup.state_machine_arn
+}
+
+output "dashboard_name" {
+  value = module.ecr_cleanup.dashboard_name
+}
+
+output "alarm_arns" {
+  value = module.ecr_cleanup.alarm_arns
 }
 
 output "lambda_function_names" {
