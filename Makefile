@@ -26,8 +26,12 @@ RUNTIME_PYTHON ?=
 RUNTIME_VENV ?= .venv-runtime
 RUNTIME_INSTALLED := $(RUNTIME_VENV)/.installed-$(RUNTIME_PYTHON_VERSION)
 
+# Debian's chromium renders the HTML report in the browser tests (tests/live/test_html_report.py);
+# `make browser` installs it with apt when it is missing (as root, or through sudo).
+CHROMIUM ?= chromium
+
 .DEFAULT_GOAL := help
-.PHONY: help setup lint docs docs-check validate renders checkov check test unit runtime-tests demo bench clean
+.PHONY: help setup browser lint docs docs-check validate renders checkov check test unit runtime-tests demo bench clean
 
 help: ## List the targets with one line each
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-13s %s\n", $$1, $$2}'
@@ -76,6 +80,11 @@ $(RUNTIME_INSTALLED): pyproject.toml
 
 setup: $(VENV)/.installed $(ASL_VALIDATOR_INSTALLED) ## Create .venv (engine, tools) and .tools (asl-validator, npm)
 
+browser: ## Install Debian's chromium for the browser tests, unless it is there
+	@command -v $(CHROMIUM) >/dev/null || { \
+	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -q && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q chromium; }
+
 lint: setup ## ruff, ruff format --check, mypy --strict and terraform fmt
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -100,15 +109,15 @@ checkov: $(CHECKOV_INSTALLED) ## Scan the module with checkov (installed into .v
 
 check: lint docs-check validate renders checkov ## Every check without the test suite: lint, docs, validate, renders, checkov
 
-unit: setup ## The engine's tests only (no Terraform)
+unit: setup browser ## The engine's tests only (no Terraform)
 	$(PY) -m pytest tests/unit tests/live
 
-runtime-tests: $(RUNTIME_INSTALLED) ## The engine's tests on the Lambda runtime's Python (in .venv-runtime)
+runtime-tests: $(RUNTIME_INSTALLED) browser ## The engine's tests on the Lambda runtime's Python (in .venv-runtime)
 	$(RUNTIME_VENV)/bin/python -m pytest -q -n 2 tests/unit tests/live
 
 # tests/module runs in a pytest of its own and must stay serial (no -n): pytest-terraform breaks
 # under pytest-xdist. The other tests run on two workers.
-test: setup ## Set up, then run every check and the whole test suite (CI runs this)
+test: setup browser ## Set up, then run every check and the whole test suite (CI runs this)
 	$(MAKE) lint checkov
 	$(PY) -m pytest -n 2 tests/unit tests/live tests/docs
 	$(PY) -m pytest tests/module

@@ -42,6 +42,7 @@ from .cleanup import (
 )
 from .ecr import EcrRegistry, resolve_region
 from .explain import ExplainError, explain
+from .html import from_report, render_text
 from .inventory import InputError, load_image_files, parse_time, paused_gc, read_json
 from .money import DEFAULT_PRICES, Prices
 from .policy import Policy, PolicyError, parse_policy
@@ -123,7 +124,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+    def command(
+        name: str, help_text: str, formats: tuple[str, ...] = ("table", "json")
+    ) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.add_argument("--policy", required=True, type=Path, help="the JSON policy document")
         sub.add_argument(
@@ -133,8 +136,9 @@ def _parser() -> argparse.ArgumentParser:
         )
         sub.add_argument(
             "--format",
-            choices=("table", "json"),
-            help="output format; default: table on a terminal, json otherwise",
+            choices=formats,
+            help="output format; default: table on a terminal, json otherwise"
+            + ("; html: one self-contained page" if "html" in formats else ""),
         )
         sub.add_argument(
             "--storage-price",
@@ -205,10 +209,16 @@ def _parser() -> argparse.ArgumentParser:
     which = explain.add_mutually_exclusive_group(required=True)
     which.add_argument("--digest", help="the image's digest (or its start)")
     which.add_argument("--tag", help="a tag the image holds")
-    plan = command("plan", "Read live ECR and show what a run would delete; deletes nothing.")
+    plan = command(
+        "plan", "Read live ECR and show what a run would delete; deletes nothing.", ("table", "json", "html")
+    )
     live(plan)
     plan.set_defaults(dry_run=True, yes=True)
-    run = command("run", "Read live ECR, show the plan, and delete what the policy selects once you confirm.")
+    run = command(
+        "run",
+        "Read live ECR, show the plan, and delete what the policy selects once you confirm.",
+        ("table", "json", "html"),
+    )
     live(run)
     run.add_argument("--dry-run", action="store_true", help="plan and report, but call no delete API")
     run.add_argument("--yes", action="store_true", help="delete without asking for confirmation")
@@ -263,11 +273,13 @@ class Deleted:
             document = {"now": now.isoformat(), "interrupted": True, "batches": records}
             out.write(json.dumps(document) + "\n")
             return
-        out.write("Deleted, archived or untagged before the run stopped:\n")
+        lines = ["Deleted, archived or untagged before the run stopped:\n"]
         for record in records:
             for image in record["images"]:
                 tags = ",".join(image["tags"]) or "<untagged>"
-                out.write(f"  {record['action']:<8} {record['repository']}  {image['digest']}  {tags}\n")
+                lines.append(f"  {record['action']:<8} {record['repository']}  {image['digest']}  {tags}\n")
+        text = "".join(lines)
+        out.write(render_text("ECR cleanup run interrupted", text) if output_format == "html" else text)
 
     @property
     def count(self) -> int:
@@ -472,7 +484,10 @@ def _main(args: argparse.Namespace, now: datetime, out: TextIO) -> int:
     outcomes, mode = done
     report = RunReport(now=now, mode=mode, outcomes=outcomes, prices=_prices(args))
     try:
-        write_report(report, output_format, out)
+        if output_format == "html":
+            out.write(from_report(report))
+        else:
+            write_report(report, output_format, out)
         out.flush()
     except BrokenPipeError:
         sys.stderr.close()

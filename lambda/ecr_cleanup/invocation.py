@@ -30,6 +30,7 @@ from .cleanup import (
     clean_repository,
     took_effect,
 )
+from .html import render_run, render_stopped
 from .inventory import parse_time
 from .money import DEFAULT_PRICES, Prices, archive_note, savings, savings_text
 from .policy import Policy
@@ -83,6 +84,8 @@ TOTALS = (
     "archived_bytes",
 )
 """The result fields a run adds up."""
+
+HTML = "text/html; charset=utf-8"
 
 
 class DeletionRefused(RuntimeError):
@@ -473,13 +476,9 @@ def _log_images(repository: str, outcome: RepositoryOutcome, dry_run: bool) -> N
 def report_stopped(run: RunData, now: datetime, dry_run: bool, reason: str) -> str:
     """A run that stopped before any repository was touched: its summary says why; the message."""
     message = f"Nothing was deleted: the run stopped before any repository was cleaned; {reason}"
-    run.put_report(
-        "summary.json",
-        json.dumps(
-            {"now": format_time(now), "dry_run": dry_run, "deleted": 0, "error": reason, "message": message}
-        ),
-        "application/json",
-    )
+    summary = {"now": format_time(now), "dry_run": dry_run, "deleted": 0, "error": reason, "message": message}
+    run.put_report("summary.json", json.dumps(summary), "application/json")
+    run.put_report("report.html", render_stopped(summary), HTML)
     return message
 
 
@@ -532,6 +531,7 @@ def summarise_run(
         "message": message + _failure_text(failed, len(failed)),
         "savings": saved,
         "report": f"s3://{run.bucket}/{run.folder}summary.json",
+        "report_html": f"s3://{run.bucket}/{run.folder}report.html",
     }
     regions = sorted({region for region, _ in expected})
     if len(regions) > 1:
@@ -550,6 +550,7 @@ def summarise_run(
     if notes:
         summary["notes"] = notes
     run.put_report("summary.json", json.dumps(summary), "application/json")
+    run.put_report("report.html", render_run(summary, results), HTML)
     shown = failed[:MAX_FAILURES_REPORTED]
     summary["failed"] = [result["repository"] for result in shown]
     summary["message"] = message + _failure_text(shown, len(failed))

@@ -693,6 +693,8 @@ def notification(
     link = console_link(execution_arn) if execution_arn else None
     if execution_arn:
         lines += ["", f"Execution: {link or execution_arn}"]
+    if summary.get("report_html"):
+        lines.append(f"Report: {summary['report_html']}")
     if summary.get("report"):
         lines.append(f"Summary: {summary['report']}")
     return subject[:100], "\n".join(lines) + "\n"
@@ -776,6 +778,8 @@ def execution_notification(
     if link:
         lines.append(f"Execution: {link}")
     if folder:
+        if stopped is not None:
+            lines.append(f"Report: {folder}report.html")
         lines.append(f"Run folder: {folder}")
     return subject[:100], "\n".join(lines) + "\n"
 

@@ -64,6 +64,7 @@ SUMMARY_KEYS = {
     "message",
     "savings",
     "report",
+    "report_html",
 }
 
 ################################################################################
@@ -834,7 +835,7 @@ def test_a_run_writes_a_json_and_a_csv_report_per_repository_and_a_summary(
 
     objects = reports(moto_server, audit_module)
     folder = run_folder(execution)
-    assert set(objects) == {f"{folder}summary.json"} | {
+    assert set(objects) == {f"{folder}summary.json", f"{folder}report.html"} | {
         f"{folder}repositories/{REGION}/{name}"
         for name in ("audit-api.json", "audit-api.csv", "audit-web.json", "audit-web.csv")
     }, sorted(objects)
@@ -902,6 +903,7 @@ def test_a_run_publishes_its_summary_to_the_topic(
     assert len(subject) <= 100
     summary = json.loads(execution["output"])
     assert summary["message"] in message
+    assert f"Report: {summary['report_html']}" in message
     assert "Failed:" not in message
     assert all(
         remaining_digests(repository) == set(images.values()) for repository, images in audit_registry.items()

@@ -106,7 +106,8 @@ def test_outputs_name_every_part_a_user_wires_elsewhere(module: Any) -> None:
     outputs = {name: value["value"] for name, value in module.outputs.items()}
     assert outputs["state_machine_name"] == "ecr-cleanup-test"
     assert outputs["state_machine_arn"].endswith(":stateMachine:ecr-cleanup-test")
-    assert set(outputs["lambda_function_arns"]) == {"list", "cleanup", "summarise"}
+    assert set(outputs["lambda_function_arns"]) == {"list", "cleanup", "summarise", "notify"}
+    assert outputs["execution_ended_rule_arn"].endswith(":rule/ecr-cleanup-test-execution-ended")
     assert all(
         ":role/" in outputs[name]
         for name in ("lambda_role_arn", "state_machine_role_arn", "scheduler_role_arn")
@@ -133,9 +134,12 @@ def test_the_functions_run_the_packaged_engine(module: Any, moto_server: MotoSer
     functions = moto_server.client("lambda")
     for key, name in module.outputs["lambda_function_names"]["value"].items():
         configuration = functions.get_function_configuration(FunctionName=name)
-        handler = {"list": "list_repositories", "cleanup": "cleanup_repositories", "summarise": "summarise"}[
-            key
-        ]
+        handler = {
+            "list": "list_repositories",
+            "cleanup": "cleanup_repositories",
+            "summarise": "summarise",
+            "notify": "notify",
+        }[key]
         assert configuration["Handler"] == f"ecr_cleanup.handlers.{handler}"
         assert configuration["Runtime"].startswith("python3.1")
         assert configuration["Architectures"] == ["arm64"]

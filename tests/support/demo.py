@@ -5,8 +5,8 @@
    harness's Terraform CLI configuration;
 3. seeds a registry of several repositories with tagged and untagged images of different ages;
 4. prints `ecr-cleanup plan`: what the policy will delete, and why;
-5. starts an execution of the state machine, waits for it, prints its summary, and checks the registry
-   lost exactly the planned images;
+5. starts an execution of the state machine, waits for it, prints its summary, checks the registry
+   lost exactly the planned images, and writes the run's HTML report to `.demo/report.html`;
 6. destroys everything.
 
 Nothing leaves this machine; the Terraform state and working data live in a temporary folder, the
@@ -43,6 +43,8 @@ from tests.support.terraform_cli import terraform_env, write_cli_config
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = ROOT / ".demo"
+REPORT_PAGE = LOGS / "report.html"
+"""Where the demo leaves its run's HTML report (CI screenshots it into .ci/out/)."""
 MiB = 1024 * 1024
 
 STEP_LIMITS = {
@@ -299,6 +301,10 @@ def _demo(example: Path, server: MotoServer, steps: Steps) -> int:
         gone = {repository: digests for repository, digests in gone.items() if digests}
         matches = gone == {name: digests for name, digests in planned.items() if digests}
         print(f"    the registry lost exactly the planned images: {'yes' if matches else 'NO'}")
+        page = _fetch_report(server, summary.get("report_html"))
+        if page is not None:
+            REPORT_PAGE.write_text(page, encoding="utf-8")
+            print(f"    the run's HTML report: {REPORT_PAGE}")
     finally:
         say("Destroying")
         steps.command(
@@ -308,6 +314,14 @@ def _demo(example: Path, server: MotoServer, steps: Steps) -> int:
             env=env,
         )
     return 0 if execution["status"] == "SUCCEEDED" and matches else 1
+
+
+def _fetch_report(server: MotoServer, location: object) -> str | None:
+    """The run's HTML report (`s3://bucket/key`), or None when the run wrote none."""
+    if not isinstance(location, str) or not location.startswith("s3://"):
+        return None
+    bucket, key = location.removeprefix("s3://").split("/", 1)
+    return str(server.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode())
 
 
 def _example_policy(example: Path, env: dict[str, str], state: str) -> Any:

@@ -105,7 +105,8 @@ def scheduler_list_schedules_max_results() -> None:
 @_patch(
     "EventBridge rules cannot target Lambda in moto (only logs, SQS, archives, buses, API destinations); "
     "invoke a Lambda target asynchronously with the event (or the target's constant Input), and only "
-    "when the function's resource policy lets events.amazonaws.com invoke it for this rule, as AWS does."
+    "when the function's resource policy lets events.amazonaws.com invoke it for this rule, as AWS does. "
+    "And a rule with a schedule and no event pattern matches every event in moto, none on AWS."
 )
 def events_lambda_targets() -> None:
     from moto.events.models import Rule
@@ -114,6 +115,8 @@ def events_lambda_targets() -> None:
 
     @functools.wraps(original)
     def send_to_targets(self: Rule, original_event: Any, transform_input: bool = True) -> None:
+        if not self.event_pattern.get_pattern():
+            return  # a rule with only a schedule receives no event
         functions = [target for target in self.targets if target["Arn"].split(":")[2] == "lambda"]
         others = copy.copy(self)
         others.targets = [target for target in self.targets if target not in functions]

@@ -125,3 +125,7 @@ output "bucket_name" {
 output "report_location" {
   value = module.ecr_cleanup.report_location
 }
+
+output "execution_ended_rule_arn" {
+  value = module.ecr_cleanup.execution_ended_rule_arn
+}
