@@ -48,7 +48,7 @@ variable "tags" {
 variable "policy" {
   description = <<-EOT
     The cleanup policy: which repositories to look at, which images each rule deletes, which images are never deleted, and how many deletions one run may make per repository. It has exactly the shape of the engine's JSON policy document (see the policy reference in README.md):
-    { repositories = { include = [globs], exclude = [globs] }, rules = [{ description, repositories = [globs], tag_status = "tagged" | "untagged" | "any", tag_patterns = [globs], tag_regex = [regular expressions], group_by = regular expression, order_by = "pushed" | "version", older_than_days, not_pulled_for_days, archived_for_days, keep_latest, action = "delete" | "archive" | "untag", image_status = "active" | "archived" }], protect = { tag_patterns = [globs], tag_regex = [regular expressions], younger_than_days, in_use = true | false, in_use_sources = ["s3://bucket/key" | "ssm:<parameter name>" | SSM parameter ARN], task_definition_revisions, in_use_accounts = [{ role_arn, external_id, regions = [names], ecs = true | false, lambda = true | false, eks = [globs], sagemaker = true | false, codebuild = true | false }], in_use_eks = [cluster name globs], in_use_sagemaker = true | false, in_use_codebuild = true | false, pulled_within_days }, limits = { max_deletions_per_repository, max_delete_fraction } }.
+    { repositories = { include = [globs], exclude = [globs] }, rules = [{ description, repositories = [globs], regions = [globs], tag_status = "tagged" | "untagged" | "any", tag_patterns = [globs], tag_match = "any" | "all", tag_regex = [regular expressions], group_by = regular expression, order_by = "pushed" | "version", older_than_days, not_pulled_for_days, archived_for_days, keep_latest, action = "delete" | "archive" | "untag", image_status = "active" | "archived" }], rule_order = "any" | "priority", protect = { tag_patterns = [globs], tag_regex = [regular expressions], younger_than_days, in_use = true | false, in_use_sources = ["s3://bucket/key" | "ssm:<parameter name>" | SSM parameter ARN], task_definition_revisions, in_use_accounts = [{ role_arn, external_id, regions = [names], ecs = true | false, lambda = true | false, eks = [globs], sagemaker = true | false, codebuild = true | false }], in_use_eks = [cluster name globs], in_use_sagemaker = true | false, in_use_codebuild = true | false, pulled_within_days }, limits = { max_deletions_per_repository, max_delete_fraction } }.
     Only rules is required; an attribute left out or null means "not given". The type is `any` on purpose: an object type would silently drop a misspelt attribute (a `protect.tag_pattern` would protect nothing), whereas here every unknown attribute is refused by name.
     The policy is embedded in the state machine definition, not in Lambda environment variables, so its size is not bound by their 4 KB limit.
     It also shapes the Lambda role: a rule with action = "archive" adds ecr:UpdateImageStorageClass on the repositories the policy selects; protect.in_use (true unless set to false) adds read-only ECS (tasks, services, their deployments and revisions), Lambda, EventBridge and EventBridge Scheduler permissions to find the images in use, protect.in_use_sagemaker and protect.in_use_codebuild (true unless set to false, with in_use) add the SageMaker model, endpoint and inference component reads and the CodeBuild project reads, protect.task_definition_revisions (5 unless set to 0) adds the ECS task definition and AWS Batch job definition listings, every entry of protect.in_use_sources adds s3:GetObject or ssm:GetParameter on exactly that object or parameter, protect.in_use_accounts adds sts:AssumeRole on exactly the role_arn of each entry (see modules/usage-reader), and protect.in_use_eks adds eks:ListClusters and eks:DescribeCluster (give the role access to each cluster with eks_access_clusters).
@@ -60,8 +60,8 @@ variable "policy" {
   # wrong type must fail with this module's message, not with an evaluation error.
 
   validation {
-    condition     = try(alltrue([for key in keys(var.policy) : contains(["repositories", "rules", "protect", "limits"], key)]), false)
-    error_message = "policy must be an object with only the attributes repositories, rules, protect and limits; unknown: ${try(join(", ", [for key in keys(var.policy) : key if !contains(["repositories", "rules", "protect", "limits"], key)]), "(not an object)")}."
+    condition     = try(alltrue([for key in keys(var.policy) : contains(["repositories", "rules", "rule_order", "protect", "limits"], key)]), false)
+    error_message = "policy must be an object with only the attributes repositories, rules, rule_order, protect and limits; unknown: ${try(join(", ", [for key in keys(var.policy) : key if !contains(["repositories", "rules", "rule_order", "protect", "limits"], key)]), "(not an object)")}."
   }
 
   validation {
@@ -93,10 +93,10 @@ variable "policy" {
   validation {
     condition = try(alltrue([
       for r in var.policy.rules : alltrue([
-        for key in keys(r) : contains(["description", "repositories", "tag_status", "tag_patterns", "tag_regex", "group_by", "order_by", "older_than_days", "not_pulled_for_days", "archived_for_days", "keep_latest", "action", "image_status", "regions"], key)
+        for key in keys(r) : contains(["description", "repositories", "tag_status", "tag_patterns", "tag_regex", "group_by", "order_by", "older_than_days", "not_pulled_for_days", "archived_for_days", "keep_latest", "action", "image_status", "regions", "tag_match"], key)
       ])
     ]), false)
-    error_message = "policy.rules[*] may only have the attributes description, repositories, tag_status, tag_patterns, tag_regex, group_by, order_by, older_than_days, not_pulled_for_days, archived_for_days, keep_latest, action, image_status and regions; unknown: ${try(join(", ", distinct(flatten([for r in var.policy.rules : [for key in keys(r) : key if !contains(["description", "repositories", "tag_status", "tag_patterns", "tag_regex", "group_by", "order_by", "older_than_days", "not_pulled_for_days", "archived_for_days", "keep_latest", "action", "image_status", "regions"], key)]]))), "(a rule is not an object)")}."
+    error_message = "policy.rules[*] may only have the attributes description, repositories, tag_status, tag_patterns, tag_regex, group_by, order_by, older_than_days, not_pulled_for_days, archived_for_days, keep_latest, action, image_status, regions and tag_match; unknown: ${try(join(", ", distinct(flatten([for r in var.policy.rules : [for key in keys(r) : key if !contains(["description", "repositories", "tag_status", "tag_patterns", "tag_regex", "group_by", "order_by", "older_than_days", "not_pulled_for_days", "archived_for_days", "keep_latest", "action", "image_status", "regions", "tag_match"], key)]]))), "(a rule is not an object)")}."
   }
 
   validation {
@@ -280,6 +280,19 @@ variable "policy" {
       ])
     ]), false)
     error_message = "policy.rules[*].repositories, when given, must list at least one repository name glob such as \"app-*\": lower-case letters, digits, \".\", \"_\", \"-\", \"/\" and the wildcards \"*\", \"?\" and \"[...]\" with every '[' closed. Leave it out for every selected repository."
+  }
+
+  validation {
+    condition     = try(var.policy.rule_order, null) == null ? true : contains(["any", "priority"], try(var.policy.rule_order, ""))
+    error_message = "policy.rule_order must be \"any\" (an image goes when any rule matches it) or \"priority\" (the first rule whose selection holds an image decides it, as ECR lifecycle policies do)."
+  }
+
+  validation {
+    condition = try(alltrue([
+      for r in var.policy.rules :
+      try(r.tag_match, null) == null ? true : (contains(["any", "all"], r.tag_match) && try(r.tag_patterns, null) != null)
+    ]), false)
+    error_message = "policy.rules[*].tag_match must be \"any\" or \"all\", and only with tag_patterns (whether an image needs a tag matching any pattern, or one matching each)."
   }
 
   validation {

@@ -44,6 +44,7 @@ from .ecr import EcrRegistry, resolve_region
 from .explain import ExplainError, explain
 from .html import from_report, render_text
 from .inventory import InputError, load_image_files, parse_time, paused_gc, read_json
+from .lifecycle import LifecycleError, NativeRule, import_policies, parse_lifecycle_policy, to_hcl
 from .money import DEFAULT_PRICES, Prices
 from .policy import Policy, PolicyError, parse_policy
 from .preview import write_preview
@@ -209,6 +210,31 @@ def _parser() -> argparse.ArgumentParser:
     which = explain.add_mutually_exclusive_group(required=True)
     which.add_argument("--digest", help="the image's digest (or its start)")
     which.add_argument("--tag", help="a tag the image holds")
+    imports = commands.add_parser(
+        "import-lifecycle",
+        help="Translate ECR lifecycle policies into a policy document that expires and archives the same.",
+        description="Read ECR lifecycle policies (live, or saved `aws ecr get-lifecycle-policy` output) and "
+        'print one policy document (rule_order "priority") that expires and archives exactly what ECR '
+        "would, before this engine's protections.",
+    )
+    imports.add_argument(
+        "--repository",
+        action="append",
+        metavar="NAME",
+        help="a repository to import (repeat for more); live: default every repository of the registry; "
+        "with one --file holding a bare lifecycle policy: the repository it belongs to",
+    )
+    imports.add_argument(
+        "--file",
+        action="append",
+        type=Path,
+        metavar="FILE",
+        help="`aws ecr get-lifecycle-policy` output (repeat for more), instead of reading ECR",
+    )
+    imports.add_argument("--region", help="AWS region, live (default: as for plan)")
+    imports.add_argument(
+        "--format", choices=("json", "hcl"), default="json", help="a JSON document or an HCL value"
+    )
     plan = command(
         "plan", "Read live ECR and show what a run would delete; deletes nothing.", ("table", "json", "html")
     )
@@ -453,7 +479,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
     """Run the command line; the cyclic collector stays paused, as the data built is acyclic."""
     out = stdout or sys.stdout
     args = _parser().parse_args(argv)
-    now: datetime = args.now or datetime.now(UTC)
+    now: datetime = getattr(args, "now", None) or datetime.now(UTC)
     with paused_gc():
         return _main(args, now, out)
 
@@ -463,6 +489,8 @@ def _main(args: argparse.Namespace, now: datetime, out: TextIO) -> int:
         return _preview(args, now, out)
     if args.command == "explain":
         return _explain(args, now, out)
+    if args.command == "import-lifecycle":
+        return _import_lifecycle(args, out)
     deleted = Deleted()
     output_format = args.format or ("table" if out.isatty() else "json")
     regions: list[str] = []
@@ -547,6 +575,59 @@ def _explain(args: argparse.Namespace, now: datetime, out: TextIO) -> int:
     repository, images, image = found[0]
     out.write("\n".join(explain(policy, repository, images, now, image)) + "\n")
     return EXIT_OK
+
+
+def _import_lifecycle(args: argparse.Namespace, out: TextIO) -> int:
+    """`import-lifecycle`: every lifecycle policy read, translated into one policy document; the
+    repositories whose policy cannot be expressed exactly on stderr, with the reason."""
+    try:
+        texts = _lifecycle_texts(args)
+    except (InputError, RegistryError) as error:
+        print(f"ecr-cleanup: {error}", file=sys.stderr)
+        return EXIT_INVALID if isinstance(error, InputError) else EXIT_AWS
+    imported: dict[str, list[NativeRule]] = {}
+    refused = 0
+    for repository, text in sorted(texts.items()):
+        try:
+            imported[repository] = parse_lifecycle_policy(text)
+        except LifecycleError as error:
+            refused += 1
+            print(f"ecr-cleanup: {repository}: not imported: {error}", file=sys.stderr)
+    if not imported:
+        print("ecr-cleanup: no lifecycle policy was imported", file=sys.stderr)
+        return EXIT_AWS
+    document = import_policies(imported)
+    parse_policy(document)
+    out.write(to_hcl(document) + "\n" if args.format == "hcl" else json.dumps(document, indent=2) + "\n")
+    return EXIT_AWS if refused else EXIT_OK
+
+
+def _lifecycle_texts(args: argparse.Namespace) -> dict[str, str]:
+    """Repository -> lifecycle policy text, from the files given or from ECR."""
+    if args.file:
+        texts: dict[str, str] = {}
+        for path in args.file:
+            document = read_json(path)
+            if isinstance(document, dict) and "lifecyclePolicyText" in document:
+                name = document.get("repositoryName")
+                if not isinstance(name, str) or not name:
+                    raise InputError(f"{path}: repositoryName: required beside lifecyclePolicyText")
+                texts[name] = str(document["lifecyclePolicyText"])
+            elif len(args.file) == 1 and args.repository and len(args.repository) == 1:
+                texts[args.repository[0]] = json.dumps(document)
+            else:
+                raise InputError(
+                    f"{path}: not `aws ecr get-lifecycle-policy` output; a bare lifecycle policy needs "
+                    "--repository NAME (one file, one repository)"
+                )
+        return texts
+    registry = EcrRegistry(region=resolve_region(args.region))
+    names = args.repository or list(registry.repositories())
+    found = {name: registry.lifecycle_policy(name) for name in names}
+    without = sorted(name for name, text in found.items() if text is None)
+    if without:
+        print(f"ecr-cleanup: no lifecycle policy: {', '.join(without)}", file=sys.stderr)
+    return {name: text for name, text in found.items() if text is not None}
 
 
 def _prices(args: argparse.Namespace) -> Prices:

@@ -96,6 +96,22 @@ class EcrRegistry:
         except (ClientError, BotoCoreError) as error:
             raise RegistryError(f"listing repositories failed: {_describe(error)}") from error
 
+    def lifecycle_policy(self, repository: str) -> str | None:
+        """The repository's lifecycle policy text (GetLifecyclePolicy), or None when it has none."""
+        try:
+            response = self.client.get_lifecycle_policy(repositoryName=repository)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "LifecyclePolicyNotFoundException":
+                return None
+            raise RegistryError(
+                f"{repository}: reading its lifecycle policy failed: {_describe(error)}"
+            ) from error
+        except BotoCoreError as error:
+            raise RegistryError(
+                f"{repository}: reading its lifecycle policy failed: {_describe(error)}"
+            ) from error
+        return str(response["lifecyclePolicyText"])
+
     def images(self, repository: str) -> list[Image]:
         images: list[Image] = []
         try:

@@ -13,7 +13,17 @@ from enum import StrEnum
 from functools import cached_property, partial
 from typing import Any, NamedTuple
 
-from .policy import VERSION_GROUP, ImageStatus, OrderBy, Policy, RegexSet, Rule, RuleAction, TagStatus
+from .policy import (
+    VERSION_GROUP,
+    ImageStatus,
+    OrderBy,
+    Policy,
+    RegexSet,
+    Rule,
+    RuleAction,
+    RuleOrder,
+    TagStatus,
+)
 from .versions import VersionKey, parse_version
 
 __all__ = ["Action", "Decision", "Image", "RepositoryPlan", "plan_repository", "rule_ranks", "rule_verdict"]
@@ -159,10 +169,16 @@ def plan_repository(
     if held:
         protected = {**held, **protected}
     found = _Findings()
-    for rule in policy.rules:
-        if rule.repositories.matches(repository) and (region is None or rule.regions.matches(region)):
-            _evaluate_rule(rule, top_level, now, found)
+    applicable = [
+        rule
+        for rule in policy.rules
+        if rule.repositories.matches(repository) and (region is None or rule.regions.matches(region))
+    ]
+    for rule in applicable:
+        _evaluate_rule(rule, top_level, now, found)
     matched, missed = found.matched, found.missed
+    if policy.rule_order is RuleOrder.PRIORITY:
+        matched = _first_selecting_rule_decides(applicable, top_level, matched)
 
     chosen: list[tuple[datetime, str, Image, tuple[int, ...]]] = []
     keep: list[Decision] = []
@@ -233,6 +249,25 @@ def plan_repository(
     archive = tuple(decision for decision in candidates if decision.action is Action.ARCHIVE)
     untag = tuple(decision for decision in candidates if decision.action is Action.UNTAG)
     return RepositoryPlan(repository, now, delete, tuple(keep), tuple(deferred), None, owners, archive, untag)
+
+
+def _first_selecting_rule_decides(
+    rules: Sequence[Rule], images: list[Image], matched: Mapping[str, tuple[int, ...]]
+) -> dict[str, tuple[int, ...]]:
+    """`rule_order: "priority"`, as ECR evaluates lifecycle rules: an image in the selection of a rule
+    (its tag status, tag filters and storage status) is decided by the first such rule alone, matched
+    or kept; later rules still count it in their `keep_latest` ranking (`matched` already holds what
+    each rule found with every image of its selection counted). The first rule that spares an image
+    is the one whose reason `missed` holds, as no earlier rule selected it."""
+    claimed: dict[str, int] = {}
+    for rule in rules:
+        for image in _selection(rule, images):
+            claimed.setdefault(image.digest, rule.index)
+    return {
+        digest: (claimed[digest],)
+        for digest, indexes in matched.items()
+        if digest in claimed and claimed[digest] in indexes
+    }
 
 
 def _action(policy: Policy, rules: tuple[int, ...]) -> Action:
@@ -652,7 +687,10 @@ def _selection(rule: Rule, images: list[Image]) -> list[Image]:
         selection = [image for image in images if not image.tags]
     else:
         selection = images
-    if rule.tag_patterns is not None:
+    if rule.each_tag_pattern:
+        each = rule.each_tag_pattern
+        selection = [image for image in selection if all(p.first_match(image.tags) is not None for p in each)]
+    elif rule.tag_patterns is not None:
         first_match = rule.tag_patterns.first_match
         selection = [image for image in selection if first_match(image.tags) is not None]
     return selection

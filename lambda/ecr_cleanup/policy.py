@@ -66,6 +66,21 @@ VERSION_GROUP = "version"
 """The named capture group of `group_by` that holds the version, for `order_by: "version"`."""
 
 
+class RuleOrder(StrEnum):
+    """How rules combine: an image goes when any rule matches it, or (as ECR lifecycle policies
+    evaluate) the first rule whose selection holds the image decides it alone."""
+
+    ANY = "any"
+    PRIORITY = "priority"
+
+
+class TagMatch(StrEnum):
+    """Whether an image needs a tag matching any entry of `tag_patterns`, or one matching each entry."""
+
+    ANY = "any"
+    ALL = "all"
+
+
 class ImageStatus(StrEnum):
     """Which storage class a rule looks at: images in ECR's standard storage, or in its archive."""
 
@@ -76,7 +91,7 @@ class ImageStatus(StrEnum):
 #: Every field the engine accepts, by the object that holds it. The README's policy reference is
 #: checked against this table, so a field cannot be added without documenting it.
 POLICY_FIELDS: Mapping[str, tuple[str, ...]] = {
-    "": ("repositories", "rules", "protect", "limits"),
+    "": ("repositories", "rules", "rule_order", "protect", "limits"),
     "repositories": ("include", "exclude"),
     "rules[]": (
         "description",
@@ -84,6 +99,7 @@ POLICY_FIELDS: Mapping[str, tuple[str, ...]] = {
         "regions",
         "tag_status",
         "tag_patterns",
+        "tag_match",
         "tag_regex",
         "group_by",
         "order_by",
@@ -255,6 +271,9 @@ class Rule:
     image_status: ImageStatus = ImageStatus.ACTIVE
     group_by: re.Pattern[str] | None = None
     order_by: OrderBy = OrderBy.PUSHED
+    tag_match: TagMatch = TagMatch.ANY
+    each_tag_pattern: tuple[Pattern, ...] = ()
+    """With `tag_match` "all", one `Pattern` per entry of `tag_patterns`: each must match a tag."""
 
     @property
     def group_key(self) -> str | int:
@@ -322,6 +341,7 @@ class Limits:
 class Policy:
     rules: tuple[Rule, ...]
     repositories: RepositorySelection = field(default_factory=RepositorySelection)
+    rule_order: RuleOrder = RuleOrder.ANY
     protect: Protect = field(default_factory=Protect)
     limits: Limits = field(default_factory=Limits)
 
@@ -338,6 +358,7 @@ def parse_policy(document: object) -> Policy:
     exclude = reader.patterns(_get(repositories, "exclude"), "repositories.exclude", default=[])
 
     rules = _read_rules(reader, root.get("rules"))
+    rule_order = reader.choice(root.get("rule_order"), "rule_order", RuleOrder, RuleOrder.ANY)
 
     protect = reader.mapping(root.get("protect"), "protect", POLICY_FIELDS["protect"])
     protect_tags = reader.patterns(_get(protect, "tag_patterns"), "protect.tag_patterns", default=[])
@@ -366,6 +387,7 @@ def parse_policy(document: object) -> Policy:
         raise PolicyError(reader.errors)
     return Policy(
         rules=tuple(rules),
+        rule_order=rule_order or RuleOrder.ANY,
         repositories=RepositorySelection(include=Pattern(include or []), exclude=Pattern(exclude or [])),
         protect=Protect(
             tag_patterns=RegexSet(protect_regex) if protect_regex else Pattern(protect_tags or []),
@@ -479,6 +501,12 @@ def _read_rules(reader: _Reader, value: object) -> list[Rule]:
         tag_regex = reader.regexes(body.get("tag_regex"), f"{path}.tag_regex")
         group_by = reader.group_by(body.get("group_by"), f"{path}.group_by")
         order_by = reader.choice(body.get("order_by"), f"{path}.order_by", OrderBy, OrderBy.PUSHED)
+        tag_match = reader.choice(body.get("tag_match"), f"{path}.tag_match", TagMatch, TagMatch.ANY)
+        if body.get("tag_match") is not None and body.get("tag_patterns") is None:
+            reader.error(
+                f"{path}.tag_match",
+                "needs tag_patterns: it says whether an image needs a tag matching any of them or each",
+            )
         conditions = {name: reader.count(body.get(name), f"{path}.{name}", minimum=0) for name in _CONDITIONS}
         if all(body.get(name) is None for name in _CONDITIONS):
             reader.error(
@@ -538,12 +566,18 @@ def _read_rules(reader: _Reader, value: object) -> list[Rule]:
                 image_status=image_status or ImageStatus.ACTIVE,
                 group_by=group_by,
                 order_by=order_by or OrderBy.PUSHED,
+                tag_match=tag_match or TagMatch.ANY,
+                each_tag_pattern=(
+                    tuple(Pattern([pattern]) for pattern in tag_patterns or [])
+                    if tag_match is TagMatch.ALL
+                    else ()
+                ),
             )
         )
     return rules
 
 
-_Choice = TypeVar("_Choice", TagStatus, RuleAction, ImageStatus, OrderBy)
+_Choice = TypeVar("_Choice", TagStatus, RuleAction, ImageStatus, OrderBy, RuleOrder, TagMatch)
 
 
 def _get(body: Mapping[str, Any] | None, key: str) -> object:

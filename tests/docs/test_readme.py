@@ -21,6 +21,7 @@ import pytest
 
 from ecr_cleanup.policy import POLICY_FIELDS, PolicyError, parse_policy
 from scripts import tfdocs
+from tests.support.hcl import hcl_value
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -165,17 +166,6 @@ def recipes(readme: str) -> list[tuple[str, str]]:
     pairs = list(zip(blocks[::2], blocks[1::2], strict=True))
     assert all(json_block[0] == "json" and hcl_block[0] == "hcl" for json_block, hcl_block in pairs)
     return [(json_block[1], hcl_block[1]) for json_block, hcl_block in pairs]
-
-
-def hcl_value(value: object) -> object:
-    """A value as python-hcl2 reads it, with its strings unquoted as Terraform reads them."""
-    if isinstance(value, dict):
-        return {key: hcl_value(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [hcl_value(item) for item in value]
-    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
-        return json.loads(value)
-    return value
 
 
 def test_the_readme_has_five_recipes(readme: str) -> None:

@@ -225,6 +225,12 @@ BAD_POLICIES = [
         {"rules": [GOOD_RULE], "protect": {"in_use_codebuild": 0}},
         "policy.protect.in_use_codebuild must be true or false",
     ),
+    ("rule order misspelt", {"rules": [GOOD_RULE], "rule_order": "first"}, "policy.rule_order must be"),
+    (
+        "tag_match without tag_patterns",
+        {"rules": [{**GOOD_RULE, "tag_match": "all"}]},
+        "policy.rules[*].tag_match must be",
+    ),
     (
         "rule region in capitals",
         {"rules": [{**GOOD_RULE, "regions": ["EU-west-1"]}]},
@@ -331,7 +337,13 @@ BAD_VARIABLES = [
 GOOD_POLICY = {
     "repositories": {"include": ["app-*"], "exclude": ["app-legacy"]},
     "rules": [
-        {"tag_patterns": ["dev-*"], "older_than_days": 30, "keep_latest": 10, "regions": ["us-*"]},
+        {
+            "tag_patterns": ["dev-*"],
+            "tag_match": "all",
+            "older_than_days": 30,
+            "keep_latest": 10,
+            "regions": ["us-*"],
+        },
         {
             "tag_regex": [r"^v?\d+\.\d+\.\d+(?:-[0-9a-z.]+)?$"],
             "group_by": r"^v?(?P<line>\d+\.\d+)\.(?P<version>.+)$",
@@ -355,6 +367,7 @@ GOOD_POLICY = {
         ],
     },
     "limits": {"max_deletions_per_repository": 100, "max_delete_fraction": 0.5},
+    "rule_order": "priority",
 }
 
 

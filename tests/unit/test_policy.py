@@ -170,6 +170,16 @@ BAD_POLICIES: list[tuple[str, object, str]] = [
         "protect.in_use_accounts[0].role_arn: required",
     ),
     (
+        "rule order misspelt",
+        {"rules": [GOOD_RULE], "rule_order": "first"},
+        'rule_order: must be one of "any", "priority"',
+    ),
+    (
+        "tag_match without tag_patterns",
+        {"rules": [{**GOOD_RULE, "tag_match": "all"}]},
+        "rules[0].tag_match: needs tag_patterns",
+    ),
+    (
         "rule region in capitals",
         {"rules": [{**GOOD_RULE, "regions": ["EU-west-1"]}]},
         'rules[0].regions[0]: must be a region name or glob such as "eu-*"',
@@ -319,15 +329,17 @@ def test_field_table_lists_every_accepted_field() -> None:
         "regions": ["us-*", "eu-west-1"],
         "group_by": "^(?P<line>[a-z]+)-[0-9]+$",
         "order_by": "version",
+        "tag_match": "all",
     }
-    # tag_patterns and tag_regex are alternatives: every other field in each of two rules
-    alternatives = {"tag_patterns": "tag_regex", "tag_regex": "tag_patterns"}
+    # tag_patterns (with tag_match) and tag_regex are alternatives: every other field in each of two rules
+    left_out = [{"tag_regex"}, {"tag_patterns", "tag_match"}]
     document = {
         "repositories": {name: samples[name] for name in POLICY_FIELDS["repositories"]},
         "rules": [
-            {name: samples[name] for name in POLICY_FIELDS["rules[]"] if name != alternative}
-            for alternative in alternatives
+            {name: samples[name] for name in POLICY_FIELDS["rules[]"] if name not in names}
+            for names in left_out
         ],
+        "rule_order": "priority",
         "protect": {name: samples[name] for name in POLICY_FIELDS["protect"] if name != "tag_regex"},
         "limits": {name: samples[name] for name in POLICY_FIELDS["limits"]},
     }
