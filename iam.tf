@@ -46,6 +46,18 @@ data "aws_iam_policy_document" "lambda" {
     resources = local.repository_arns
   }
 
+  # check_native_lifecycle: each cleaned repository's ECR lifecycle policy is read
+  # to warn about images it would expire that a workload runs.
+  dynamic "statement" {
+    for_each = var.check_native_lifecycle ? [1] : []
+
+    content {
+      sid       = "ReadLifecyclePolicies"
+      actions   = ["ecr:GetLifecyclePolicy"]
+      resources = local.repository_arns
+    }
+  }
+
   # Rules with action = "archive" move images to the archive storage class, on
   # the same repositories only.
   dynamic "statement" {

@@ -142,6 +142,7 @@ locals {
       REPLICAS_FOLLOW_SOURCE     = tostring(var.replicas_follow_source)
       STORAGE_PRICE_PER_GB_MONTH = tostring(var.storage_price_per_gb_month)
       ARCHIVE_PRICE_PER_GB_MONTH = tostring(var.archive_price_per_gb_month)
+      CHECK_NATIVE_LIFECYCLE     = tostring(var.check_native_lifecycle)
     } : key => value if value != null
   }
 }

@@ -533,6 +533,13 @@ variable "metrics_namespace" {
   }
 }
 
+variable "check_native_lifecycle" {
+  description = "Whether each run reads the ECR lifecycle policy of every repository it cleans (one GetLifecyclePolicy each) and warns, in summary.json, the notification and the HTML report, about every image that policy would expire or archive and that this cleanup keeps because a workload runs it or a kept image needs it (a child of a kept image index, a referrer of a kept image): a deployment that would fail when ECR acts. Adds ecr:GetLifecyclePolicy on the selected repositories."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
 variable "create_dashboard" {
   description = "Whether to create a CloudWatch dashboard named after the cleanup: images deleted, archived and untagged, bytes reclaimed and archived, failed repositories and executions, run duration, and the top 20 repositories by bytes reclaimed, from the metrics the functions emit in metrics_namespace and Step Functions' own."
   type        = bool

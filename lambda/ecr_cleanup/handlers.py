@@ -185,7 +185,12 @@ def _environment() -> Environment:
         metrics_namespace=_setting("METRICS_NAMESPACE", "ECRCleanup"),
         usage_max_age=_usage_max_age(),
         prices=_prices(),
+        lifecycle_policy=None if _setting("CHECK_NATIVE_LIFECYCLE") == "false" else _lifecycle_policy,
     )
+
+
+def _lifecycle_policy(region: str, repository: str) -> str | None:
+    return EcrRegistry(_client("ecr", None if region == _home() else region)).lifecycle_policy(repository)
 
 
 def list_repositories(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:

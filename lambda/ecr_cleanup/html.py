@@ -153,6 +153,24 @@ def _failures(summary: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) 
     )
 
 
+def _warnings(summary: Mapping[str, Any]) -> str:
+    warnings = summary.get("warnings") or []
+    if not warnings:
+        return ""
+    count = _int(summary.get("warnings_count")) or len(warnings)
+    items = "".join(f"<li>{_text(warning)}</li>" for warning in warnings[:MAX_FAILURES_SHOWN])
+    more = (
+        f"<p>… and {count - len(warnings[:MAX_FAILURES_SHOWN])} more in summary.json.</p>"
+        if count > len(warnings[:MAX_FAILURES_SHOWN])
+        else ""
+    )
+    return (
+        f'<section id="warnings" class="failed"><h2>{count} warnings</h2>'
+        "<p>Native lifecycle policies would expire images this run keeps because they run or a kept "
+        f"image needs them.</p><ul>{items}</ul>{more}</section>\n"
+    )
+
+
 def _reclaimed(summary: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) -> str:
     ranked = sorted(
         (result for result in results if _int(result.get("bytes")) > 0),
@@ -263,6 +281,7 @@ def render_run(
         f"<h1>{_text(title)}</h1>\n",
         f'<p id="message">{_text(summary.get("message", ""))}</p>\n',
         _failures(summary, results),
+        _warnings(summary),
         _totals(summary),
         _money(summary),
         _reclaimed(summary, results),

@@ -32,6 +32,7 @@ from .cleanup import (
 )
 from .html import render_run, render_stopped
 from .inventory import parse_time
+from .lifecycle import LifecycleError, conflicts, parse_lifecycle_policy
 from .money import DEFAULT_PRICES, Prices, archive_note, savings, savings_text
 from .policy import Policy
 from .report import (
@@ -86,6 +87,9 @@ TOTALS = (
 """The result fields a run adds up."""
 
 HTML = "text/html; charset=utf-8"
+MAX_WARNINGS_PER_REPOSITORY = 20
+MAX_WARNINGS_SUMMARISED = 1000
+"""The warnings summary.json lists one by one (each repository's report lists its own)."""
 
 
 class DeletionRefused(RuntimeError):
@@ -104,6 +108,8 @@ class Environment:
     metrics_namespace: str
     usage_max_age: timedelta
     prices: Prices = DEFAULT_PRICES
+    lifecycle_policy: Callable[[str, str], str | None] | None = None
+    """The lifecycle policy text of a repository of a region (None: it has none); None: not checked."""
 
 
 @dataclass(frozen=True)
@@ -302,6 +308,13 @@ class CleanupInvocation:
             "failures": [asdict(failure) for failure in outcome.failures[:MAX_FAILURES_REPORTED]],
             "failed_images": len(outcome.failures),
         }
+        warnings = self._native_conflicts(outcome)
+        if warnings:
+            for warning in warnings:
+                logger.warning(json.dumps({"event": "warning", "repository": repository, "message": warning}))
+            result["warnings"] = warnings[:MAX_WARNINGS_PER_REPOSITORY]
+            result["warnings_count"] = len(warnings)
+            report["warnings"] = warnings
         saved = savings(self.environment.prices, reclaimed, archived_bytes)
         result["savings_per_month"] = saved["per_month"]
         result["kept_by"] = kept_by(plan.keep)
@@ -327,6 +340,26 @@ class CleanupInvocation:
             Region=region,
         )
         return result
+
+    def _native_conflicts(self, outcome: RepositoryOutcome) -> list[str]:
+        """What the repository's ECR lifecycle policy would expire that this run keeps because it runs
+        or a kept image needs it (`lifecycle.conflicts`); a policy that cannot be read or evaluated is
+        a warning too. Nothing when the check is off or the repository has no lifecycle policy."""
+        read = self.environment.lifecycle_policy
+        plan = outcome.plan
+        if read is None or plan is None:
+            return []
+        repository = outcome.repository
+        try:
+            text = read(self.item.region, repository)
+        except RegistryError as error:
+            return [f"{repository}: its native lifecycle policy could not be read: {error}"]
+        if text is None:
+            return []
+        try:
+            return conflicts(repository, parse_lifecycle_policy(text), plan, self.now)
+        except LifecycleError as error:
+            return [f"native lifecycle policy of {repository} could not be evaluated: {error}"]
 
     def _metrics(self, metrics: dict[str, int], **dimensions: str) -> None:
         print(emf_record(self.environment.metrics_namespace, metrics, dimensions=dimensions, now=self.now))
@@ -539,11 +572,21 @@ def summarise_run(
             region: _region_totals([result for result in results if result.get("region") == region])
             for region in regions
         }
-        summary["message"] += "; " + "; ".join(
+        message += "; " + "; ".join(
             f"{region}: {summary['regions'][region]['deleted' if not dry_run else 'delete']} of "
             f"{summary['regions'][region]['images']} images"
             for region in regions
         )
+    warnings = [warning for result in results for warning in result.get("warnings") or []]
+    warnings_count = sum(int(result.get("warnings_count") or 0) for result in results)
+    if warnings_count:
+        summary["warnings"] = warnings[:MAX_WARNINGS_SUMMARISED]
+        summary["warnings_count"] = warnings_count
+        message += (
+            f"; {warnings_count} warnings: native lifecycle policies would expire images that run or "
+            "that kept images need"
+        )
+    summary["message"] = message + _failure_text(failed, len(failed))
     notes = run.read_notes()
     if archived and (note := archive_note(environment.prices)) is not None:
         notes.append(note)
@@ -554,6 +597,8 @@ def summarise_run(
     shown = failed[:MAX_FAILURES_REPORTED]
     summary["failed"] = [result["repository"] for result in shown]
     summary["message"] = message + _failure_text(shown, len(failed))
+    if warnings_count:
+        summary["warnings"] = warnings[:MAX_FAILURES_REPORTED]
     logger.info(json.dumps({"event": "summary", **summary}))
     for region, totals_of_region in summary.get("regions", {}).items():
         _print_metrics(environment, now, totals_of_region, dry_run, Region=region)

@@ -18,9 +18,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-__all__ = ["LifecycleError", "NativeRule", "import_policies", "parse_lifecycle_policy", "to_hcl"]
+from .plan import Action, RepositoryPlan, plan_repository
+from .policy import parse_policy
+
+__all__ = ["LifecycleError", "NativeRule", "conflicts", "import_policies", "parse_lifecycle_policy", "to_hcl"]
 
 MAX_WILDCARDS = 4
 
@@ -204,3 +208,49 @@ def to_hcl(value: Any, indent: int = 0) -> str:
     if isinstance(value, str):
         return json.dumps(value).replace("${", "$${").replace("%{", "%%{")
     return json.dumps(value)
+
+
+_VERBS = {Action.DELETE: "expire", Action.ARCHIVE: "archive"}
+
+
+def _what_breaks(reason: str | None) -> str | None:
+    """Why this policy keeps an image, when expiring it would break something that runs: in use, or
+    part of an image kept (a child of an index, a referrer)."""
+    if reason is None:
+        return None
+    if reason.startswith("protected: in use: "):
+        return "in use by " + reason.removeprefix("protected: in use: ")
+    for relation in ("child of kept image", "referrer of kept image"):
+        if reason.startswith(relation):
+            return "a " + reason
+    if reason.startswith("may be a child of an image index"):
+        return "possibly a child of an image index whose manifest was not read"
+    return None
+
+
+def conflicts(repository: str, rules: Sequence[NativeRule], plan: RepositoryPlan, now: datetime) -> list[str]:
+    """What the repository's native lifecycle policy (`rules`) would expire or archive that this plan
+    keeps because a workload runs it or a kept image needs it: one warning per image, naming the
+    native rule, the image and what keeps it. The native rules are evaluated as ECR does, on every
+    image alike (an image index's children and referrers are images like any to ECR)."""
+    document = import_policies({repository: rules})
+    document["protect"] = {"in_use": False}
+    policy = parse_policy(document)
+    decisions = (*plan.delete, *plan.archive, *plan.untag, *plan.keep, *plan.deferred)
+    kept = {decision.image.digest: decision.reason for decision in plan.keep}
+    plain = [
+        decision.image._replace(media_type=None, artifact_media_type=None, subject_digest=None)
+        for decision in decisions
+    ]
+    native = plan_repository(policy, repository, plain, now, children={})
+    warnings = []
+    for decision in native.acting:
+        why = _what_breaks(kept.get(decision.image.digest))
+        if why is None or not decision.rules:
+            continue
+        rule = rules[decision.rules[0]]
+        warnings.append(
+            f"native lifecycle policy of {repository} rule {rule.priority} would "
+            f"{_VERBS.get(decision.action, 'expire')} {decision.image.digest} {why}"
+        )
+    return warnings

@@ -679,6 +679,12 @@ def notification(
         lines += [
             f"  {r['repository']}: {r[key]} images ({human_bytes(int(r.get('bytes') or 0))})" for r in most
         ]
+    warnings = summary.get("warnings") or []
+    if warnings:
+        count = int(summary.get("warnings_count") or len(warnings))
+        lines += ["", f"Warnings ({count}):", *(f"  {warning}" for warning in warnings[:NOTIFIED_FAILURES])]
+        if count > min(len(warnings), NOTIFIED_FAILURES):
+            lines.append(f"  ... and {count - min(len(warnings), NOTIFIED_FAILURES)} more in summary.json")
     notes = summary.get("notes") or []
     if notes:
         lines += ["", "Notes:", *(f"  {note}" for note in notes)]

@@ -127,6 +127,7 @@ PLAN_CASES: dict[str, dict[str, Any]] = {
         "policy": {"rules": [RULE], "protect": {"in_use_sagemaker": False, "in_use_codebuild": False}}
     },
     "own_bucket": {"policy": {"rules": [RULE]}, "report_bucket": "audit-bucket"},
+    "no_lifecycle_check": {"policy": {"rules": [RULE]}, "check_native_lifecycle": False},
     "regions": {
         "policy": {"repositories": {"include": ["app-*"]}, "rules": [RULE]},
         "regions": [REGION, "eu-west-1"],
@@ -193,6 +194,7 @@ def test_by_default_the_role_reads_manifests_finds_images_in_use_and_keeps_run_d
     assert set(default.statements) == {
         "ListRepositories",
         "CleanUpSelectedRepositories",
+        "ReadLifecyclePolicies",
         "WriteOwnLogs",
         "FindImagesInUse",
         "ReadWorkloadsInUse",
@@ -247,6 +249,7 @@ def test_by_default_the_role_reads_manifests_finds_images_in_use_and_keeps_run_d
         "REPLICAS_FOLLOW_SOURCE": "false",
         "STORAGE_PRICE_PER_GB_MONTH": "0.1",
         "ARCHIVE_PRICE_PER_GB_MONTH": "0.1",
+        "CHECK_NATIVE_LIFECYCLE": "true",
     }
     assert list(default.environments.values()) == [expected] * len(FUNCTIONS)
 
@@ -283,6 +286,19 @@ def test_with_regions_every_regional_grant_names_each_listed_region_and_no_other
     assert environment is not None
     assert environment["REGIONS"] == f"{REGION},eu-west-1"
     assert environment["REPLICAS_FOLLOW_SOURCE"] == "true"
+
+
+def test_lifecycle_policies_are_read_on_the_cleaned_repositories_unless_the_check_is_off(
+    planned: dict[str, Planned],
+) -> None:
+    default = planned["default"]
+    assert default.actions("ReadLifecyclePolicies") == {"ecr:GetLifecyclePolicy"}
+    assert default.resources("ReadLifecyclePolicies") == default.resources("CleanUpSelectedRepositories")
+    off = planned["no_lifecycle_check"]
+    assert "ReadLifecyclePolicies" not in off.statements
+    environment = off.environments["cleanup"]
+    assert environment is not None
+    assert environment["CHECK_NATIVE_LIFECYCLE"] == "false"
 
 
 def test_dormant_workloads_are_found_with_read_only_listings_and_reads_in_this_account(
@@ -457,6 +473,7 @@ def test_without_in_use_protection_the_role_reads_no_workloads_and_no_sources(
     assert set(planned["no_in_use"].statements) == {
         "ListRepositories",
         "CleanUpSelectedRepositories",
+        "ReadLifecyclePolicies",
         "WriteOwnLogs",
         "ExcludeOwnPulls",
         "FindRunningExecutions",
@@ -488,6 +505,7 @@ def test_reports_and_the_summary_are_granted_on_the_prefix_and_the_topic_only(
         "REPLICAS_FOLLOW_SOURCE": "false",
         "STORAGE_PRICE_PER_GB_MONTH": "0.1",
         "ARCHIVE_PRICE_PER_GB_MONTH": "0.1",
+        "CHECK_NATIVE_LIFECYCLE": "true",
     }
     assert list(reports.environments.values()) == [expected] * len(FUNCTIONS)
 
@@ -712,6 +730,7 @@ def test_the_functions_get_the_report_topic_and_metrics_settings(
             "REPLICAS_FOLLOW_SOURCE": "false",
             "STORAGE_PRICE_PER_GB_MONTH": "0.1",
             "ARCHIVE_PRICE_PER_GB_MONTH": "0.1",
+        "CHECK_NATIVE_LIFECYCLE": "true",
         }
     assert output(audit_module, "report_location") == "s3://ecr-cleanup-audit-reports/audit/ecr/"
 
