@@ -27,7 +27,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
+
+import boto3
 
 from .cleanup import (
     BatchDone,
@@ -40,7 +42,8 @@ from .cleanup import (
     selected_repositories,
     took_effect,
 )
-from .ecr import EcrRegistry, resolve_region
+from .doctor import checks
+from .ecr import EcrRegistry, client_config, resolve_region
 from .explain import ExplainError, explain
 from .html import from_report, render_text
 from .inventory import InputError, load_image_files, parse_time, paused_gc, read_json
@@ -234,6 +237,21 @@ def _parser() -> argparse.ArgumentParser:
     imports.add_argument("--region", help="AWS region, live (default: as for plan)")
     imports.add_argument(
         "--format", choices=("json", "hcl"), default="json", help="a JSON document or an HCL value"
+    )
+    doctor = command(
+        "doctor", "Check a set-up before a run: what fails only at run time, and native lifecycle conflicts."
+    )
+    live(doctor)
+    doctor.add_argument(
+        "--lambda-role-arn",
+        metavar="ARN",
+        help="the module's lambda_role_arn: checks its pull-time exclusion",
+    )
+    doctor.add_argument(
+        "--report-bucket", metavar="BUCKET", help="the module's bucket_name: checks it can be written"
+    )
+    doctor.add_argument(
+        "--report-prefix", default="ecr-cleanup/", metavar="PREFIX", help="the module's report_prefix"
     )
     plan = command(
         "plan", "Read live ECR and show what a run would delete; deletes nothing.", ("table", "json", "html")
@@ -491,6 +509,8 @@ def _main(args: argparse.Namespace, now: datetime, out: TextIO) -> int:
         return _explain(args, now, out)
     if args.command == "import-lifecycle":
         return _import_lifecycle(args, out)
+    if args.command == "doctor":
+        return _doctor(args, now, out)
     deleted = Deleted()
     output_format = args.format or ("table" if out.isatty() else "json")
     regions: list[str] = []
@@ -575,6 +595,37 @@ def _explain(args: argparse.Namespace, now: datetime, out: TextIO) -> int:
     repository, images, image = found[0]
     out.write("\n".join(explain(policy, repository, images, now, image)) + "\n")
     return EXIT_OK
+
+
+def _doctor(args: argparse.Namespace, now: datetime, out: TextIO) -> int:
+    """`doctor`: one line per check, exit 0 only when none failed."""
+    try:
+        policy = load_policy(args.policy)
+        regions = _regions(args)
+    except (PolicyError, InputError) as error:
+        print(f"ecr-cleanup: {error}", file=sys.stderr)
+        return EXIT_INVALID
+
+    def clients(service: str, region: str | None = None) -> Any:
+        return boto3.client(service, region_name=region or regions[0], config=client_config())
+
+    failed = 0
+    out.write(f"✓ policy {args.policy}: valid\n")
+    for check in checks(
+        policy,
+        regions,
+        clients=clients,
+        now=now,
+        role_arn=args.lambda_role_arn,
+        bucket=args.report_bucket,
+        prefix=args.report_prefix,
+        concurrency=args.concurrency,
+    ):
+        out.write(check.line() + "\n")
+        out.flush()
+        failed += check.ok is False
+    out.write(f"{failed} checks failed\n" if failed else "every check passed\n")
+    return EXIT_AWS if failed else EXIT_OK
 
 
 def _import_lifecycle(args: argparse.Namespace, out: TextIO) -> int:

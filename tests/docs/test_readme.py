@@ -161,7 +161,7 @@ def test_every_make_target_the_readme_mentions_exists(readme: str) -> None:
 
 def recipes(readme: str) -> list[tuple[str, str]]:
     """Each recipe of the Recipes section: its ```json policy and the ```hcl `policy = ...` after it."""
-    text = section(readme, "## Recipes", "## Command-line tool")
+    text = section(readme, "## Recipes", "## Coming from lifecycle policies")
     blocks = FENCED_BLOCK.findall(text)
     pairs = list(zip(blocks[::2], blocks[1::2], strict=True))
     assert all(json_block[0] == "json" and hcl_block[0] == "hcl" for json_block, hcl_block in pairs)

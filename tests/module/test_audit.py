@@ -730,7 +730,7 @@ def test_the_functions_get_the_report_topic_and_metrics_settings(
             "REPLICAS_FOLLOW_SOURCE": "false",
             "STORAGE_PRICE_PER_GB_MONTH": "0.1",
             "ARCHIVE_PRICE_PER_GB_MONTH": "0.1",
-        "CHECK_NATIVE_LIFECYCLE": "true",
+            "CHECK_NATIVE_LIFECYCLE": "true",
         }
     assert output(audit_module, "report_location") == "s3://ecr-cleanup-audit-reports/audit/ecr/"
 

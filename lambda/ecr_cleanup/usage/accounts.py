@@ -44,7 +44,7 @@ def account_references(
     this account's own scan does. What never changes is cached per account and region in `cache`.
     `default_region` may name several regions, separated by commas (`regions` of the module).
     """
-    credentials = _assume(account, sts)
+    credentials = assume(account, sts)
     session = boto3.Session(
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
@@ -65,7 +65,8 @@ def account_references(
     return references
 
 
-def _assume(account: AccountSource, sts: Any) -> dict[str, Any]:
+def assume(account: AccountSource, sts: Any) -> dict[str, Any]:
+    """The credentials of the account's role, assumed as a run assumes it; `UsageError` saying why not."""
     request: dict[str, Any] = {"RoleArn": account.role_arn, "RoleSessionName": SESSION_NAME}
     if account.external_id is not None:
         request["ExternalId"] = account.external_id
