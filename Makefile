@@ -112,8 +112,10 @@ check: lint docs-check validate renders checkov ## Every check without the test 
 unit: setup browser ## The engine's tests only (no Terraform)
 	$(PY) -m pytest tests/unit tests/live
 
+# The runtime's interpreter runs every test; property tests draw a quarter of their examples there
+# (tests/support/properties.py): the full search already ran on the project's Python.
 runtime-tests: $(RUNTIME_INSTALLED) browser ## The engine's tests on the Lambda runtime's Python (in .venv-runtime)
-	$(RUNTIME_VENV)/bin/python -m pytest -q -n 2 tests/unit tests/live
+	PROPERTY_EXAMPLE_SCALE=0.25 $(RUNTIME_VENV)/bin/python -m pytest -q -n 2 tests/unit tests/live
 
 # tests/module runs in a pytest of its own and must stay serial (no -n): pytest-terraform breaks
 # under pytest-xdist. The other tests run on two workers.

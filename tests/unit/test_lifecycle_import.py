@@ -20,6 +20,7 @@ from ecr_cleanup.lifecycle import LifecycleError, import_policies, parse_lifecyc
 from ecr_cleanup.plan import ACTIVE, ARCHIVED, Action, Image, plan_repository
 from ecr_cleanup.policy import parse_policy
 from tests.support import hcl
+from tests.support.properties import examples
 
 NOW = datetime(2026, 11, 28, 22, 0, tzinfo=UTC)
 
@@ -498,7 +499,7 @@ def _near_a_boundary(document: dict[str, Any], image: Image) -> bool:
     return False
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(native_rules(), registries())
 def test_the_imported_policy_selects_exactly_what_ecr_expires_or_archives(
     document: dict[str, Any], images: list[Image]

@@ -13,6 +13,7 @@ from ecr_cleanup.cleanup import DeleteResult, run_cleanup
 from ecr_cleanup.plan import Action, Image, plan_repository
 from ecr_cleanup.policy import Pattern, parse_policy
 from tests.support.images import NOW, digest_of
+from tests.support.properties import examples
 
 TAGS = ["latest", "v1", "v2.0", "prod", "prod-eu", "dev-1", "dev-2", "pr-7", "main"]
 PATTERNS = ["latest", "v*", "prod*", "dev-*", "pr-?", "*", "main", "dev-[12]"]
@@ -78,7 +79,7 @@ def deleted_digests(document: dict[str, Any], inventory: Sequence[Image]) -> set
     return {d.image.digest for d in plan_repository(parse_policy(document), "app", inventory, NOW).delete}
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(policies(), images())
 def test_protected_images_are_never_deleted(document: dict[str, Any], inventory: list[Image]) -> None:
     policy = parse_policy(document)
@@ -89,7 +90,7 @@ def test_protected_images_are_never_deleted(document: dict[str, Any], inventory:
         assert younger is None or decision.image.pushed_at < NOW - timedelta(days=younger)
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(policies(), images(), st.lists(st.sampled_from(PATTERNS), min_size=1, max_size=2))
 def test_adding_a_protect_pattern_never_deletes_more(
     document: dict[str, Any], inventory: list[Image], extra: list[str]
@@ -101,7 +102,7 @@ def test_adding_a_protect_pattern_never_deletes_more(
     assert after <= before
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(policies(), images())
 def test_every_image_is_decided_exactly_once(document: dict[str, Any], inventory: list[Image]) -> None:
     plan = plan_repository(parse_policy(document), "app", inventory, NOW)
@@ -109,7 +110,7 @@ def test_every_image_is_decided_exactly_once(document: dict[str, Any], inventory
     assert sorted(listed) == sorted(image.digest for image in inventory)
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(policies(), images())
 def test_deletions_never_exceed_the_limit(document: dict[str, Any], inventory: list[Image]) -> None:
     policy = parse_policy(document)
@@ -120,7 +121,7 @@ def test_deletions_never_exceed_the_limit(document: dict[str, Any], inventory: l
         assert max(d.image.pushed_at for d in plan.delete) <= min(d.image.pushed_at for d in plan.deferred)
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(images(), st.integers(min_value=1, max_value=15))
 def test_keep_latest_keeps_the_newest_and_breaks_ties_by_lowest_digest(
     inventory: list[Image], count: int
@@ -155,7 +156,7 @@ class RecordingRegistry:
         return DeleteResult(tuple(digests))
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(policies(), images(), images())
 def test_a_dry_run_calls_no_delete(document: dict[str, Any], first: list[Image], second: list[Image]) -> None:
     registry = RecordingRegistry({"app": first, "web": second})
@@ -163,7 +164,7 @@ def test_a_dry_run_calls_no_delete(document: dict[str, Any], first: list[Image],
     assert registry.delete_calls == []
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(policies(), images())
 def test_a_run_deletes_exactly_the_plan(document: dict[str, Any], inventory: list[Image]) -> None:
     registry = RecordingRegistry({"app": inventory})
@@ -218,7 +219,7 @@ def grouped_registries(draw: st.DrawFn) -> tuple[list[Image], dict[str, list[str
     return everything, manifests, in_use
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(policies(), grouped_registries())
 def test_groups_stay_whole_and_images_in_use_stay(
     document: dict[str, Any], registry: tuple[list[Image], dict[str, list[str]], dict[str, str]]

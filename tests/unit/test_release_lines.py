@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from ecr_cleanup.plan import Image, plan_repository
 from ecr_cleanup.policy import PolicyError, parse_policy
 from tests.support.images import NOW, digest_of
+from tests.support.properties import examples
 
 # --- the reference --------------------------------------------------------------------------------
 
@@ -305,7 +306,7 @@ def release_policies(draw: st.DrawFn) -> dict[str, Any]:
     return document
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=examples(600), deadline=None)
 @given(release_policies(), registries())
 def test_the_engine_decides_every_image_as_the_reference_does(
     document: dict[str, Any], images: list[Image]
