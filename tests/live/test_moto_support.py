@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import sys
@@ -19,6 +20,7 @@ from moto import mock_aws
 from moto.ecr.exceptions import ImageAlreadyExistsException
 
 from tests.support import ecr_seed, ecs_seed, moto_patches
+from tests.support.moto_patches import awslambda
 from tests.support.moto_server import MotoServer
 
 REGION = "us-east-1"
@@ -2027,3 +2029,30 @@ def test_projects_are_listed_a_hundred_names_a_page_and_read_a_hundred_at_a_time
         codebuild.batch_get_projects(names=names)
     answer = codebuild.batch_get_projects(names=["p000", "gone"])
     assert ([p["name"] for p in answer["projects"]], answer["projectsNotFound"]) == (["p000"], ["gone"])
+
+
+def test_code_another_process_extracted_first_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return 1\n")
+    code = buffer.getvalue()
+    monkeypatch.setattr(awslambda, "LAMBDA_CODE_CACHE", tmp_path)
+    real_extractall = zipfile.ZipFile.extractall
+
+    def extract_while_another_process_finishes(self: zipfile.ZipFile, path: Any = None, *args: Any) -> None:
+        real_extractall(self, path, *args)
+        theirs = tmp_path / hashlib.sha256(code).hexdigest()
+        theirs.mkdir()
+        (theirs / "handler.py").write_text("def handler(event, context):\n    return 1\n")
+
+    monkeypatch.setattr(zipfile.ZipFile, "extractall", extract_while_another_process_finishes)
+
+    class Function:
+        code_bytes = code
+
+    extracted = awslambda._extract_code(Function())
+
+    assert (extracted / "handler.py").is_file()
+    assert [entry.name for entry in tmp_path.iterdir()] == [extracted.name]

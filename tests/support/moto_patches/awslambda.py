@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -101,7 +102,11 @@ class _CodeDirFinder(importlib.abc.MetaPathFinder):
 
 
 def _extract_code(function: Any) -> Path:
-    """The function's zip extracted once per code sha256 (shared by versions with the same code)."""
+    """The function's zip extracted once per code sha256 (shared by versions with the same code).
+
+    The cache is shared by every process on the machine (pytest-xdist's workers, two test runs), so
+    another process may finish extracting the same code first: its copy is then used and ours dropped.
+    """
     digest = hashlib.sha256(function.code_bytes).hexdigest()
     target = LAMBDA_CODE_CACHE / digest
     with _extract_lock:
@@ -110,7 +115,12 @@ def _extract_code(function: Any) -> Path:
             staging = Path(tempfile.mkdtemp(prefix=f".{digest[:12]}-", dir=LAMBDA_CODE_CACHE))
             with zipfile.ZipFile(io.BytesIO(function.code_bytes)) as archive:
                 archive.extractall(staging)
-            staging.rename(target)
+            try:
+                staging.rename(target)
+            except OSError:
+                if not target.is_dir():
+                    raise
+                shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
