@@ -23,7 +23,15 @@ from moto.ecr.responses import ECRResponse
 from pytest_terraform import terraform
 
 from ecr_cleanup.usage import UsageCollector
-from tests.module.conftest import TERRAFORM_ROOTS, execute, plan_again, run_terraform, start, wait_for
+from tests.module.conftest import (
+    EXECUTION_TIMEOUT,
+    TERRAFORM_ROOTS,
+    execute,
+    plan_again,
+    run_terraform,
+    start,
+    wait_for,
+)
 from tests.support.ecr_seed import (
     create_repository,
     days_ago,
@@ -317,23 +325,23 @@ def test_a_cleanup_that_runs_out_of_time_mid_deletion_is_finished_by_the_next_ru
 
 @dataclass
 class Hold:
-    """An execution held back: `release` lets it go on; `held` counts the reads it was held at."""
+    """Executions held back: `release` lets them go on; `held` is set once one was held."""
 
     release: threading.Event = field(default_factory=threading.Event)
-    held: int = 0
+    held: threading.Event = field(default_factory=threading.Event)
 
 
 @contextmanager
-def held_before_its_cleanups(execution_name: str) -> Iterator[Hold]:
-    """The execution's Map waits to read its items (a Step Functions thread, not a function) until
-    released: the execution stays RUNNING, between its list step and its cleanups, for as long as the
-    test needs. Without it, the first run could end before the second one's list step looks."""
+def held_before_their_cleanups() -> Iterator[Hold]:
+    """Every execution's Map waits to read its items (a Step Functions thread, not a function) until
+    released: an execution that gets past its list step stays RUNNING, between that step and its
+    cleanups, for as long as the test needs."""
     hold = Hold()
 
     def wait(served: Served, serve: Callable[[], Any]) -> Any:
-        if served.operation == "GET object" and f"-{execution_name}/_run/items.json" in (served.url or ""):
-            hold.held += 1
-            hold.release.wait(timeout=120)
+        if served.operation == "GET object" and "/_run/items.json" in (served.url or ""):
+            hold.held.set()
+            hold.release.wait(timeout=EXECUTION_TIMEOUT)
         return serve()
 
     with intercepting(wait):
@@ -346,11 +354,11 @@ def held_before_its_cleanups(execution_name: str) -> Iterator[Hold]:
 def test_of_two_runs_started_at_once_only_the_first_deletes(
     module: Any, moto_server: MotoServer, registry: dict[str, dict[str, str]]
 ) -> None:
-    scheduled = start(moto_server, module, {})
-    with held_before_its_cleanups(scheduled.rsplit(":", 1)[1]) as hold:
+    with held_before_their_cleanups() as hold:
+        scheduled = start(moto_server, module, {})
         manual = start(moto_server, module, {})
         second = wait_for(moto_server, manual)
-        assert hold.held == 1
+        assert hold.held.wait(timeout=EXECUTION_TIMEOUT), "the first run never reached its cleanups"
         hold.release.set()
         first = wait_for(moto_server, scheduled)
     assert first["status"] == "SUCCEEDED", first
