@@ -31,7 +31,7 @@ RUNTIME_INSTALLED := $(RUNTIME_VENV)/.installed-$(RUNTIME_PYTHON_VERSION)
 CHROMIUM ?= chromium
 
 .DEFAULT_GOAL := help
-.PHONY: help setup browser lint docs docs-check validate renders checkov check test unit runtime-tests demo bench clean
+.PHONY: help setup browser lint docs docs-check validate renders checkov check test unit module-tests runtime-tests demo bench clean
 
 help: ## List the targets with one line each
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-13s %s\n", $$1, $$2}'
@@ -114,16 +114,20 @@ unit: setup browser ## The engine's tests only (no Terraform)
 
 # The runtime's interpreter runs every test; property tests draw a quarter of their examples there
 # (tests/support/properties.py): the full search already ran on the project's Python.
+RUNTIME_WORKERS ?= 2
 runtime-tests: $(RUNTIME_INSTALLED) browser ## The engine's tests on the Lambda runtime's Python (in .venv-runtime)
-	PROPERTY_EXAMPLE_SCALE=0.25 $(RUNTIME_VENV)/bin/python -m pytest -q -n 2 tests/unit tests/live
+	PROPERTY_EXAMPLE_SCALE=0.25 $(RUNTIME_VENV)/bin/python -m pytest -q -n $(RUNTIME_WORKERS) tests/unit tests/live
 
-# tests/module runs in a pytest of its own and must stay serial (no -n): pytest-terraform breaks
-# under pytest-xdist. The other tests run on two workers.
+# tests/module must stay serial (no -n): pytest-terraform breaks under pytest-xdist.
+module-tests: setup ## The module's tests: terraform apply against the emulation, executions of the real handlers
+	$(PY) -m pytest tests/module
+
+# The module's tests wait on Terraform and the emulation more than they compute (about one core of
+# two), so `test` runs the runtime's tests beside them, on one worker; the others run on two before.
 test: setup browser ## Set up, then run every check and the whole test suite (CI runs this)
 	$(MAKE) lint checkov
 	$(PY) -m pytest -n 2 tests/unit tests/live tests/docs
-	$(PY) -m pytest tests/module
-	$(MAKE) runtime-tests
+	$(MAKE) -j2 --output-sync=target module-tests runtime-tests RUNTIME_WORKERS=1
 
 demo: setup ## Apply examples/complete (or EXAMPLE=basic) to a local moto server, run a cleanup, print the report
 	$(PY) -m tests.support.demo --example $(or $(EXAMPLE),complete)
