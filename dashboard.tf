@@ -18,6 +18,12 @@ locals {
 
   # One week a point: a run is weekly by default; shorter schedules add up.
   dashboard_period = 604800
+  time_series = {
+    region  = local.region
+    view    = "timeSeries"
+    stacked = false
+    period  = local.dashboard_period
+  }
 
   dashboard_widgets = [
     {
@@ -36,15 +42,11 @@ locals {
       y      = 2
       width  = 12
       height = 6
-      properties = {
+      properties = merge(local.time_series, {
         title   = "Images deleted, archived and untagged per week"
-        region  = local.region
-        view    = "timeSeries"
-        stacked = false
         stat    = "Sum"
-        period  = local.dashboard_period
         metrics = [local.run_metric["ImagesDeleted"], local.run_metric["ImagesArchived"], local.run_metric["ImagesUntagged"], local.run_metric["ImagesScanned"]]
-      }
+      })
     },
     {
       type   = "metric"
@@ -52,15 +54,11 @@ locals {
       y      = 2
       width  = 12
       height = 6
-      properties = {
+      properties = merge(local.time_series, {
         title   = "Bytes reclaimed and archived per week"
-        region  = local.region
-        view    = "timeSeries"
-        stacked = false
         stat    = "Sum"
-        period  = local.dashboard_period
         metrics = [local.run_metric["BytesReclaimed"], local.run_metric["BytesArchived"]]
-      }
+      })
     },
     {
       type   = "metric"
@@ -68,15 +66,11 @@ locals {
       y      = 8
       width  = 12
       height = 6
-      properties = {
+      properties = merge(local.time_series, {
         title   = "Failures: repositories and executions"
-        region  = local.region
-        view    = "timeSeries"
-        stacked = false
         stat    = "Sum"
-        period  = local.dashboard_period
         metrics = [local.run_metric["RepositoriesFailed"], local.state_machine_metric["ExecutionsFailed"], local.state_machine_metric["ExecutionsTimedOut"], local.state_machine_metric["ExecutionsAborted"]]
-      }
+      })
     },
     {
       type   = "metric"
@@ -84,15 +78,11 @@ locals {
       y      = 8
       width  = 12
       height = 6
-      properties = {
+      properties = merge(local.time_series, {
         title   = "Run duration (ms)"
-        region  = local.region
-        view    = "timeSeries"
-        stacked = false
         stat    = "Maximum"
-        period  = local.dashboard_period
         metrics = [local.state_machine_metric["ExecutionTime"]]
-      }
+      })
     },
     {
       type   = "metric"
