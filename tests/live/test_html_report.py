@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import random
-import re
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import pytest
 from ecr_cleanup.cli import EXIT_OK, main
 from ecr_cleanup.handlers import list_repositories
 from ecr_cleanup.usage import UsageError
-from tests.support.browser import render
+from tests.support.browser import page_totals, render
 from tests.support.demo import seed
 from tests.support.execution import execute
 
@@ -47,11 +46,6 @@ def stored(s3: Any, key: str) -> str:
     return str(s3.get_object(Bucket="reports", Key=key)["Body"].read().decode())
 
 
-def dom_totals(dom: str) -> dict[str, int]:
-    cells = re.findall(r'data-total="(\w+)"(?: data-value="(\d+)")?>([^<]*)<', dom)
-    return {key: int(value or shown) for key, value, shown in cells}
-
-
 @pytest.fixture
 def demo_run(bucket: Any) -> tuple[str, dict[str, Any]]:
     """The demo's registry cleaned by a policy like the complete example's: report.html and summary.json."""
@@ -63,9 +57,10 @@ def demo_run(bucket: Any) -> tuple[str, dict[str, Any]]:
 def test_a_run_writes_its_page_beside_its_summary(demo_run: tuple[str, dict[str, Any]]) -> None:
     page, summary = demo_run
     assert summary["report_html"] == f"s3://reports/{FOLDER}report.html"
-    shown = dom_totals(page)
-    assert shown["deleted"] == summary["deleted"] > 0
-    assert shown["bytes"] == summary["bytes"]
+    shown = page_totals(page)
+    assert summary["deleted"] > 0
+    assert shown["deleted"] == str(summary["deleted"])
+    assert shown["bytes"] == str(summary["bytes"])
 
 
 def test_the_summary_notification_names_the_page(bucket: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -98,11 +93,11 @@ def test_the_command_line_writes_the_page_of_a_plan(aws: None, tmp_path: Path) -
     json_out = io.StringIO()
     main(["plan", "--policy", str(policy), "--now", NOW, "--format", "json"], stdout=json_out)
     planned = json.loads(json_out.getvalue())["summary"]
-    shown = dom_totals(out.getvalue())
+    shown = page_totals(out.getvalue())
     assert (shown["delete"], shown["images"], shown["bytes"]) == (
-        planned["delete"],
-        planned["images"],
-        planned["bytes"],
+        str(planned["delete"]),
+        str(planned["images"]),
+        str(planned["bytes"]),
     )
     assert "Would save up to" in out.getvalue()
 
@@ -119,7 +114,7 @@ def test_a_browser_renders_the_demos_page_without_errors_or_requests(
 
     assert rendered.console == []
     assert rendered.requests == []
-    shown = dom_totals(rendered.dom)
+    shown = page_totals(rendered.dom)
     for key in (
         "repositories",
         "images",
@@ -130,7 +125,7 @@ def test_a_browser_renders_the_demos_page_without_errors_or_requests(
         "failed_count",
         "bytes",
     ):
-        assert shown[key] == summary[key], key
+        assert shown[key] == str(summary[key]), key
     assert f'data-value="{summary["savings"]["per_month"]:.2f}"' in rendered.dom
     assert shot.read_bytes().startswith(b"\x89PNG")
 

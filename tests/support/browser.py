@@ -101,6 +101,13 @@ def _page_requests(net_log: Path) -> list[str]:
     ]
 
 
+def page_totals(html: str) -> dict[str, str]:
+    """Each `data-total` cell of a report page (its HTML or a browser's DOM): its `data-value` when it
+    has one (a size shown in readable units), else its text."""
+    cells = re.findall(r'data-total="(\w+)"(?: data-value="(\d+)")?>([^<]*)<', html)
+    return {key: value or shown for key, value, shown in cells}
+
+
 def chromium() -> str:
     """The browser's path; a missing browser fails the caller (`make test` installs it)."""
     found = shutil.which(CHROMIUM)

@@ -11,6 +11,7 @@ import pytest
 
 from ecr_cleanup.html import TOP_REPOSITORIES, render_run, render_stopped
 from ecr_cleanup.money import GIB, Prices, savings
+from tests.support.browser import page_totals
 
 HOSTILE = "<script>alert('x')</script> & \"quoted\""
 
@@ -74,12 +75,6 @@ def summary_of(results: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
     }
 
 
-def values_by_total(text: str) -> dict[str, str]:
-    """Each `data-total` cell's number: its `data-value`, else its text."""
-    cells = re.findall(r'data-total="(\w+)"(?: data-value="(\d+)")?>([^<]*)<', text)
-    return {key: value or shown for key, value, shown in cells}
-
-
 def test_the_page_loads_nothing_from_anywhere() -> None:
     results = [result(f"app-{n}") for n in range(30)]
     page = Page(render_run(summary_of(results), results))
@@ -101,7 +96,7 @@ def test_the_totals_on_the_page_are_the_summarys() -> None:
     results = [result("app", deleted=3), result("web", deleted=2, size=2 * GIB)]
     summary = summary_of(results)
     text = render_run(summary, results)
-    shown = values_by_total(text)
+    shown = page_totals(text)
     for key in (
         "repositories",
         "images",
