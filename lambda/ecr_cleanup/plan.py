@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cached_property, partial
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from .policy import (
@@ -137,6 +138,8 @@ UNKNOWN_INDEX = "<unread index>"
 # NamedTuple construction through tuple.__new__ skips a Python-level __new__: plans build one
 # Decision per image, and a registry can hold millions.
 _decision = partial(tuple.__new__, Decision)
+_ACTION = itemgetter(Decision._fields.index("action"))
+_STATUS = itemgetter(Image._fields.index("status"))
 
 
 def plan_repository(
@@ -198,20 +201,35 @@ def plan_repository(
     chosen.sort()
     actions = {rules: _action(policy, rules) for rules in {entry[3] for entry in chosen}}
     reasons = _Reasons(policy, found.details)
-    acting: list[tuple[Image, Action, tuple[int, ...], tuple[str, ...]]] = []
-    for _, _, image, rules in chosen:
-        action = actions[rules]
-        removed: tuple[str, ...] = ()
-        if action is Action.UNTAG:
-            removed = _removed_tags(image, rules, policy, found.untagging)
-            if len(removed) == len(image.tags):
-                keep.append(_decision((image, keep_action, LAST_TAG, rules, ())))
-                continue
-        acting.append((image, action, rules, removed))
+    acting: list[tuple[Image, Action, tuple[int, ...], tuple[str, ...]]]
+    if Action.UNTAG not in actions.values():
+        acting = [(image, actions[rules], rules, ()) for _, _, image, rules in chosen]
+    else:
+        acting = []
+        for _, _, image, rules in chosen:
+            action = actions[rules]
+            removed: tuple[str, ...] = ()
+            if action is Action.UNTAG:
+                removed = _removed_tags(image, rules, policy, found.untagging)
+                if len(removed) == len(image.tags):
+                    keep.append(_decision((image, keep_action, LAST_TAG, rules, ())))
+                    continue
+            acting.append((image, action, rules, removed))
     limit = policy.limits.max_deletions_per_repository
     left = None if limit is None else max(0, limit - deletions_made)
+    reason_of = reasons.of
     candidates = [
-        _decision((image, action, _charged(reasons.of(image, rules), image, now, action), rules, removed))
+        _decision(
+            (
+                image,
+                action,
+                reason_of(image, rules)
+                if image.status != ARCHIVED
+                else _charged(reason_of(image, rules), image, now, action),
+                rules,
+                removed,
+            )
+        )
         for image, action, rules, removed in (acting if left is None else acting[:left])
     ]
     deferred: list[Decision] = []
@@ -235,7 +253,11 @@ def plan_repository(
         candidates.sort(key=_deletion_order(owners))
 
     fraction = policy.limits.max_delete_fraction
-    removing = [decision for decision in candidates if decision.action is not Action.UNTAG]
+    removing = (
+        [decision for decision in candidates if decision.action is not Action.UNTAG]
+        if fraction is not None
+        else []
+    )
     if fraction is not None and inventory and len(removing) > fraction * len(inventory):
         archiving = any(decision.action is Action.ARCHIVE for decision in removing)
         verb, done = ("delete or archive", "deleted or archived") if archiving else ("delete", "deleted")
@@ -245,9 +267,15 @@ def plan_repository(
         )
         keep += [_decision((d.image, Action.KEEP, error, d.rules, ())) for d in (*candidates, *deferred)]
         return RepositoryPlan(repository, now, (), tuple(keep), (), error, owners)
-    delete = tuple(decision for decision in candidates if decision.action is Action.DELETE)
-    archive = tuple(decision for decision in candidates if decision.action is Action.ARCHIVE)
-    untag = tuple(decision for decision in candidates if decision.action is Action.UNTAG)
+    delete: tuple[Decision, ...] = ()
+    archive: tuple[Decision, ...] = ()
+    untag: tuple[Decision, ...] = ()
+    if set(map(_ACTION, candidates)) <= {Action.DELETE}:
+        delete = tuple(candidates)
+    else:
+        delete = tuple(decision for decision in candidates if decision.action is Action.DELETE)
+        archive = tuple(decision for decision in candidates if decision.action is Action.ARCHIVE)
+        untag = tuple(decision for decision in candidates if decision.action is Action.UNTAG)
     return RepositoryPlan(repository, now, delete, tuple(keep), tuple(deferred), None, owners, archive, untag)
 
 
@@ -298,22 +326,27 @@ class _Reasons:
     what ranked the image when the rule ranks by group or version (`details`)."""
 
     def __init__(self, policy: Policy, details: Mapping[tuple[str, int], str]) -> None:
-        self.policy = policy
+        self.labels = [rule.label for rule in policy.rules]
         self.details = details
         self.plain: dict[tuple[int, ...], str] = {}
 
     def of(self, image: Image, rules: tuple[int, ...]) -> str:
         details = self.details
-        if details and any((image.digest, index) in details for index in rules):
-            labels = []
-            for index in rules:
-                detail = details.get((image.digest, index))
-                label = self.policy.rules[index].label
-                labels.append(f"{label}: {detail}" if detail else label)
-            return "matched " + ", ".join(labels)
+        if details:
+            if len(rules) == 1:
+                detail = details.get((image.digest, rules[0]))
+                if detail is not None:
+                    return f"matched {self.labels[rules[0]]}: {detail}"
+            elif any((image.digest, index) in details for index in rules):
+                labels = []
+                for index in rules:
+                    detail = details.get((image.digest, index))
+                    label = self.labels[index]
+                    labels.append(f"{label}: {detail}" if detail else label)
+                return "matched " + ", ".join(labels)
         reason = self.plain.get(rules)
         if reason is None:
-            reason = self.plain[rules] = "matched " + ", ".join(self.policy.rules[i].label for i in rules)
+            reason = self.plain[rules] = "matched " + ", ".join(self.labels[i] for i in rules)
         return reason
 
 
@@ -470,9 +503,10 @@ def _evaluate_rule(rule: Rule, images: list[Image], now: datetime, found: _Findi
         for digest, reason in ranking.outside.items():
             missed.setdefault(digest, reason)
         selection = ranking.selection
-        latest: set[str] = set()
+        keeps = ranking.kept
     else:
-        latest = _latest(selection, rule.keep_latest) if rule.keep_latest else set()
+        among_latest = f"{label}: among the latest {rule.keep_latest} of its selection"
+        keeps = dict.fromkeys(_latest(selection, rule.keep_latest), among_latest) if rule.keep_latest else {}
     pushed_before = used_before = None
     too_young = pulled = pushed = ""
     if rule.older_than_days is not None:
@@ -482,7 +516,6 @@ def _evaluate_rule(rule: Rule, images: list[Image], now: datetime, found: _Findi
         used_before = now - timedelta(days=rule.not_pulled_for_days)
         pulled = f"{label}: pulled within the last {rule.not_pulled_for_days} days"
         pushed = f"{label}: never pulled, and pushed within the last {rule.not_pulled_for_days} days"
-    among_latest = f"{label}: among the latest {rule.keep_latest} of its selection"
     archived_before = None
     archived_lately = ""
     if rule.archived_for_days is not None:
@@ -501,10 +534,8 @@ def _evaluate_rule(rule: Rule, images: list[Image], now: datetime, found: _Findi
             image.archived_at is None or image.archived_at >= archived_before
         ):
             reason = archived_lately
-        elif digest in latest:
-            reason = among_latest
-        elif ranking is not None and (kept := ranking.kept(digest)) is not None:
-            reason = f"{label}: {kept}"
+        elif (kept := keeps.get(digest)) is not None:
+            reason = kept
         else:
             earlier = matched.get(digest)
             matched[digest] = this_rule if earlier is None else earlier + this_rule
@@ -533,13 +564,10 @@ def rule_ranks(rule: Rule, images: list[Image]) -> dict[str, list[tuple[str, int
     if rule.group_by is None and rule.order_by is not OrderBy.VERSION:
         return {}
     ranking = _Ranking(rule, _selection(rule, images))
-    sizes: dict[str | None, int] = {}
-    for places in ranking.ranks.values():
-        for group, _ in places:
-            sizes[group] = sizes.get(group, 0) + 1
+    sizes = {group: len(positions) for group, positions in ranking.positions.items()}
     return {
         digest: [(ranking.group_text(group), rank + 1, sizes[group]) for group, rank in places]
-        for digest, places in ranking.ranks.items()
+        for digest, places in ranking.ranks().items()
     }
 
 
@@ -560,68 +588,97 @@ class _Ranking:
     tags of that group), then newest pushed, then digest. An image is kept when it is among the
     latest N of any of its groups. Images in no group, or without a version, are outside the rule's
     selection.
+
+    This runs once per rule and repository over every image, so the per-image work is kept to one
+    pass over the tags; ranks and reasons are built per group.
     """
 
     def __init__(self, rule: Rule, selection: list[Image]) -> None:
         self.rule = rule
-        self.keep = rule.keep_latest or 0
+        self.keep = keep = rule.keep_latest or 0
         by_version = rule.order_by is OrderBy.VERSION
-        grouped: dict[str | None, dict[str, tuple[Any, ...]]] = {}
+        group_by = rule.group_by
+        fullmatch = group_by.fullmatch if group_by is not None else None
+        group_key = rule.group_key if group_by is not None else 0
+        version_group = group_by is not None and VERSION_GROUP in group_by.groupindex
+        tag_filter = rule.tag_patterns.matches if rule.tag_patterns is not None else None
+        untags = rule.action is RuleAction.UNTAG
+        #: Each group's members, with the key they rank by (higher first).
+        grouped: dict[str | None, dict[str, Any]] = {}
+        #: Each image's first group by name; `also` holds every group of an image in several.
+        self.first: dict[str, str | None] = {}
+        self.also: dict[str, list[str | None]] = {}
+        #: For an untag rule, the tags of each image that put it in a group.
         self.tags: dict[str, tuple[str, ...]] = {}
         self.outside: dict[str, str] = {}
         self.selection: list[Image] = []
+        outside_reason = self._why_outside(by_version)
         for image in selection:
-            places = self._places(image, by_version)
+            digest = image.digest
+            places: dict[str | None, VersionKey | None] = {}
+            held: list[str] | None = [] if untags else None
+            for tag in image.tags:
+                if tag_filter is not None and not tag_filter(tag):
+                    continue
+                group: str | None = None
+                version_text = tag
+                if fullmatch is not None:
+                    found = fullmatch(tag)
+                    if found is None:
+                        continue
+                    group = found[group_key]
+                    if not group:
+                        continue
+                    if version_group:
+                        version_text = found[VERSION_GROUP] or ""
+                if by_version:
+                    version = parse_version(version_text)
+                    if version is None:
+                        continue
+                    best = places.get(group)
+                    if best is None or version > best:
+                        places[group] = version
+                else:
+                    places[group] = None
+                if held is not None:
+                    held.append(tag)
             if not places:
-                self.outside[image.digest] = self._why_outside(by_version)
+                self.outside[digest] = outside_reason
                 continue
             self.selection.append(image)
-            if len(places) == 1 and len(image.tags) == len(next(iter(places.values()))[0]):
-                self.tags[image.digest] = image.tags
+            if held is not None:
+                self.tags[digest] = tuple(held)
+            pushed = image.pushed_at
+            if len(places) == 1:
+                ((group, version),) = places.items()
+                self.first[digest] = group
+                members = grouped.get(group)
+                if members is None:
+                    members = grouped[group] = {}
+                members[digest] = (version, pushed) if by_version else pushed
             else:
-                held = set().union(*(tags for tags, _ in places.values()))
-                self.tags[image.digest] = tuple(tag for tag in image.tags if tag in held)
-            for group, (_, version) in places.items():
-                grouped.setdefault(group, {})[image.digest] = (
-                    (version, image.pushed_at) if by_version else (image.pushed_at,)
-                )
-        self.ranks: dict[str, list[tuple[str | None, int]]] = {}
-        for group in sorted(grouped, key=lambda name: "" if name is None else name):
+                names = sorted(places, key=_group_order)
+                self.first[digest] = names[0]
+                self.also[digest] = names
+                for group in names:
+                    grouped.setdefault(group, {})[digest] = (places[group], pushed) if by_version else pushed
+        #: Each group's rank of each of its members, from 0.
+        self.positions: dict[str | None, dict[str, int]] = {}
+        #: The images kept as among the latest of a group, with the reason naming the first such group.
+        self.kept: dict[str, str] = {}
+        latest = self._latest_text()
+        for group in sorted(grouped, key=_group_order):
             members = grouped[group]
             # Highest key first, ties by digest ascending: a stable sort in reverse keeps the
             # digest order of equal keys.
             ordered = sorted(members)
             ordered.sort(key=members.__getitem__, reverse=True)
-            for rank, digest in enumerate(ordered):
-                self.ranks.setdefault(digest, []).append((group, rank))
-
-    def _places(self, image: Image, by_version: bool) -> dict[str | None, tuple[set[str], VersionKey | None]]:
-        """The groups `image` is in, each with its tags there and its highest version there."""
-        rule = self.rule
-        tags = _selected_tags(rule, image)
-        places: dict[str | None, tuple[set[str], VersionKey | None]] = {}
-        for tag in tags:
-            group: str | None = None
-            version_text = tag
-            if rule.group_by is not None:
-                found = rule.group_by.fullmatch(tag)
-                if found is None:
-                    continue
-                group = found.group(rule.group_key)
-                if not group:
-                    continue
-                if VERSION_GROUP in rule.group_by.groupindex:
-                    version_text = found.group(VERSION_GROUP) or ""
-            version = parse_version(version_text) if by_version else None
-            if by_version and version is None:
-                continue
-            held, best = places.get(group, (set(), None))
-            held.add(tag)
-            places[group] = (
-                held,
-                version if best is None or (version is not None and version > best) else best,
-            )
-        return places
+            self.positions[group] = dict(zip(ordered, range(len(ordered)), strict=True))
+            reason = f"{rule.label}: {latest} of {self.group_text(group)}"
+            for digest in ordered[:keep]:
+                self.kept.setdefault(digest, reason)
+        noun = "highest version" if by_version else "newest"
+        self._rank_tails = {group: f" {noun} of {self.group_text(group)}" for group in grouped}
 
     def _why_outside(self, by_version: bool) -> str:
         label = self.rule.label
@@ -631,18 +688,18 @@ class _Ranking:
             return f"{label}: no tag matches group_by"
         return f"{label}: no tag spells a version"
 
-    def kept(self, digest: str) -> str | None:
-        """Why the rule keeps the image (among the latest of one of its groups), or None."""
-        for group, rank in self.ranks[digest]:
-            if rank < self.keep:
-                return f"{self._latest_text()} of {self.group_text(group)}"
-        return None
+    def ranks(self) -> dict[str, list[tuple[str | None, int]]]:
+        """Each image's groups in order of name, with its rank (from 0) in each."""
+        positions = self.positions
+        return {
+            digest: [(group, positions[group][digest]) for group in self.also.get(digest, (first,))]
+            for digest, first in self.first.items()
+        }
 
     def rank_of(self, digest: str) -> str:
         """The image's rank in the first of its groups by name, as a deleted image's reason says it."""
-        group, rank = self.ranks[digest][0]
-        noun = "highest version" if self.rule.order_by is OrderBy.VERSION else "newest"
-        return f"{_ordinal(rank + 1)} {noun} of {self.group_text(group)}"
+        group = self.first[digest]
+        return _ordinal(self.positions[group][digest] + 1) + self._rank_tails[group]
 
     def _latest_text(self) -> str:
         if self.rule.order_by is OrderBy.VERSION:
@@ -652,6 +709,10 @@ class _Ranking:
     @staticmethod
     def group_text(group: str | None) -> str:
         return "its selection" if group is None else f'group "{group}"'
+
+
+def _group_order(group: str | None) -> str:
+    return "" if group is None else group
 
 
 def _ordinal(number: int) -> str:
@@ -679,7 +740,7 @@ def _last_used(image: Image) -> datetime:
 def _selection(rule: Rule, images: list[Image]) -> list[Image]:
     """The images a rule looks at: by storage status, by tag status, then by tag patterns."""
     status = ARCHIVED if rule.image_status is ImageStatus.ARCHIVED else ACTIVE
-    if any(image.status != status for image in images):
+    if any(map(status.__ne__, map(_STATUS, images))):
         images = [image for image in images if image.status == status]
     if rule.tag_status is TagStatus.TAGGED:
         selection = [image for image in images if image.tags]

@@ -209,19 +209,29 @@ class RegexSet:
     """Regular expressions, each matched against the whole tag (`re.fullmatch`); the same interface
     as `Pattern`, so that a rule or a protection filters tags by either."""
 
-    __slots__ = ("expressions",)
+    __slots__ = ("_fullmatches", "expressions")
 
     def __init__(self, expressions: Sequence[re.Pattern[str]]) -> None:
         self.expressions = tuple(expressions)
+        self._fullmatches = tuple(expression.fullmatch for expression in self.expressions)
 
     @property
     def patterns(self) -> tuple[str, ...]:
         return tuple(expression.pattern for expression in self.expressions)
 
     def matches(self, text: str) -> bool:
-        return any(expression.fullmatch(text) for expression in self.expressions)
+        for fullmatch in self._fullmatches:  # noqa: SIM110 (a loop: any() would build a generator per tag)
+            if fullmatch(text) is not None:
+                return True
+        return False
 
     def first_match(self, texts: Sequence[str]) -> str | None:
+        if len(self._fullmatches) == 1:
+            fullmatch = self._fullmatches[0]
+            for text in texts:
+                if fullmatch(text) is not None:
+                    return text
+            return None
         for text in texts:
             if self.matches(text):
                 return text

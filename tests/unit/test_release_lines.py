@@ -376,6 +376,27 @@ def test_a_kept_image_names_its_group_and_a_deleted_one_its_rank() -> None:
     assert said["main-0000004"] == 'matched rules[0]: 4th newest of group "main"'
 
 
+def test_an_image_kept_by_one_of_its_groups_names_that_group() -> None:
+    images = [image(f"a{n}", n, f"alpha-{n:07x}") for n in range(1, 4)]
+    images.append(image("both", 10, "alpha-00000aa", "main-00000aa"))
+    said = reasons({"rules": [BRANCHES]}, images)
+    assert said["alpha-00000aa,main-00000aa"] == 'rules[0]: among the latest 2 of group "main"'
+
+
+def test_an_image_kept_by_several_groups_names_the_first_by_name() -> None:
+    images = [image("both", 10, "main-00000aa", "hotfix-00000aa")]
+    said = reasons({"rules": [BRANCHES]}, images)
+    assert said["main-00000aa,hotfix-00000aa"] == 'rules[0]: among the latest 2 of group "hotfix"'
+
+
+def test_a_deleted_image_of_several_groups_names_its_rank_in_the_first_by_name() -> None:
+    images = [image(f"m{n}", n, f"main-{n:07x}") for n in range(1, 4)]
+    images += [image(f"h{n}", n, f"hotfix-{n:07x}") for n in range(1, 5)]
+    images.append(image("both", 10, "main-00000aa", "hotfix-00000aa"))
+    said = reasons({"rules": [BRANCHES]}, images)
+    assert said["main-00000aa,hotfix-00000aa"] == 'matched rules[0]: 5th newest of group "hotfix"'
+
+
 def test_version_order_puts_pre_releases_below_their_release_and_rc10_above_rc2() -> None:
     rule = {"keep_latest": 2, "order_by": "version", "tag_regex": [r"v.*"]}
     images = [
