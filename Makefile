@@ -118,12 +118,17 @@ RUNTIME_WORKERS ?= 2
 runtime-tests: $(RUNTIME_INSTALLED) browser ## The engine's tests on the Lambda runtime's Python (in .venv-runtime)
 	PROPERTY_EXAMPLE_SCALE=0.25 $(RUNTIME_VENV)/bin/python -m pytest -q -n $(RUNTIME_WORKERS) tests/unit tests/live
 
-# tests/module must stay serial (no -n): pytest-terraform breaks under pytest-xdist.
+# The module's tests mostly wait: the AWS provider sleeps on purpose after creating things (5 s
+# before it first asks whether a new Lambda function is active; about a minute for an S3 lifecycle
+# configuration to read back the same ten times). Two workers overlap those waits. Each worker takes
+# whole files (--dist loadfile) and starts its own moto server, so a root applied for the session
+# must serve the tests of one file only: tests/module/conftest.py refuses one shared by two files.
+MODULE_WORKERS ?= 2
 module-tests: setup ## The module's tests: terraform apply against the emulation, executions of the real handlers
-	$(PY) -m pytest tests/module
+	$(PY) -m pytest -n $(MODULE_WORKERS) --dist loadfile tests/module
 
-# The module's tests wait on Terraform and the emulation more than they compute (about one core of
-# two), so `test` runs the runtime's tests beside them, on one worker; the others run on two before.
+# The module's tests wait more than they compute, so `test` runs the runtime's tests beside them, on
+# one worker; the others run on two before.
 test: setup browser ## Set up, then run every check and the whole test suite (CI runs this)
 	$(MAKE) lint checkov
 	$(PY) -m pytest -n 2 tests/unit tests/live tests/docs

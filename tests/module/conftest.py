@@ -19,11 +19,33 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pytest_terraform.tf import terraform
 
 from tests.support.moto_server import MotoServer
 from tests.support.terraform_cli import terraform_env, write_cli_config
 
 TERRAFORM_ROOTS = Path(__file__).resolve().parents[1] / "terraform"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuse a Terraform root applied for the whole session that the tests of two files use.
+
+    `make module-tests` runs two workers, each given whole files (`--dist loadfile`) and each with its
+    own moto server. pytest-terraform applies such a root once, in the first worker that asks for it,
+    and hands its outputs to any other worker that asks, whose server holds none of its resources.
+    """
+    roots = {fixture.name for fixture in terraform.get_fixtures() if fixture.scope != "function"}
+    files: dict[str, set[str]] = {}
+    for item in items:
+        for name in roots.intersection(item.fixturenames):
+            files.setdefault(name, set()).add(item.nodeid.split("::")[0])
+    shared = {name: sorted(paths) for name, paths in files.items() if len(paths) > 1}
+    if shared:
+        raise pytest.UsageError(
+            "Terraform roots used by the tests of several files (each file runs on one worker, with "
+            "its own moto server; give each file a root of its own): "
+            + "; ".join(f"{name}: {', '.join(paths)}" for name, paths in sorted(shared.items()))
+        )
 
 
 @pytest.fixture(scope="session")
