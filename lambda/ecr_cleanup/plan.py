@@ -252,19 +252,8 @@ def plan_repository(
                 candidates.append(dependent)
         candidates.sort(key=_deletion_order(owners))
 
-    fraction = policy.limits.max_delete_fraction
-    removing = (
-        [decision for decision in candidates if decision.action is not Action.UNTAG]
-        if fraction is not None
-        else []
-    )
-    if fraction is not None and inventory and len(removing) > fraction * len(inventory):
-        archiving = any(decision.action is Action.ARCHIVE for decision in removing)
-        verb, done = ("delete or archive", "deleted or archived") if archiving else ("delete", "deleted")
-        error = (
-            f"limits.max_delete_fraction ({fraction:g}): the plan would {verb} {len(removing)} of "
-            f"{len(inventory)} images; nothing is {done} in this repository"
-        )
+    error = _over_fraction(policy.limits.max_delete_fraction, candidates, len(inventory))
+    if error is not None:
         keep += [_decision((d.image, Action.KEEP, error, d.rules, ())) for d in (*candidates, *deferred)]
         return RepositoryPlan(repository, now, (), tuple(keep), (), error, owners)
     delete: tuple[Decision, ...] = ()
@@ -277,6 +266,21 @@ def plan_repository(
         archive = tuple(decision for decision in candidates if decision.action is Action.ARCHIVE)
         untag = tuple(decision for decision in candidates if decision.action is Action.UNTAG)
     return RepositoryPlan(repository, now, delete, tuple(keep), tuple(deferred), None, owners, archive, untag)
+
+
+def _over_fraction(fraction: float | None, candidates: list[Decision], images: int) -> str | None:
+    """Why `limits.max_delete_fraction` refuses the plan (untagging removes no image), or None."""
+    if fraction is None or not images:
+        return None
+    removing = [decision for decision in candidates if decision.action is not Action.UNTAG]
+    if len(removing) <= fraction * images:
+        return None
+    archiving = any(decision.action is Action.ARCHIVE for decision in removing)
+    verb, done = ("delete or archive", "deleted or archived") if archiving else ("delete", "deleted")
+    return (
+        f"limits.max_delete_fraction ({fraction:g}): the plan would {verb} {len(removing)} of "
+        f"{images} images; nothing is {done} in this repository"
+    )
 
 
 def _first_selecting_rule_decides(
@@ -351,8 +355,9 @@ class _Reasons:
 
 
 def _charged(reason: str, image: Image, now: datetime, action: Action) -> str:
-    """The reason, and what deleting an image archived less than 90 days ago still costs."""
-    if action is not Action.DELETE or image.status != ARCHIVED or image.archived_at is None:
+    """The reason for an archived image, and what deleting it less than 90 days after it was archived
+    still costs."""
+    if action is not Action.DELETE or image.archived_at is None:
         return reason
     days = (now - image.archived_at).days
     if days >= ARCHIVE_MINIMUM_DAYS:
